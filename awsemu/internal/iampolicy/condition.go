@@ -1,0 +1,213 @@
+package iampolicy
+
+import (
+	"math"
+	"strconv"
+	"strings"
+)
+
+// setQualifier is the ForAllValues:/ForAnyValue: prefix of an operator.
+type setQualifier int
+
+const (
+	setNone setQualifier = iota + 1
+	setForAll
+	setForAny
+)
+
+// operator is a parsed condition operator name.
+type operator struct {
+	set      setQualifier
+	ifExists bool
+	base     baseOperator
+}
+
+// baseOperator compares one policy value with one request value. A negated
+// operator holds when its positive form does not.
+type baseOperator struct {
+	match   func(policy, value string) bool
+	negated bool
+	null    bool // the Null operator, which tests presence instead
+}
+
+// baseOperators is keyed by lowercased name: operator names are matched
+// case-insensitively, as AWS does.
+var baseOperators = map[string]baseOperator{
+	"stringequals":              {match: stringEquals},
+	"stringnotequals":           {match: stringEquals, negated: true},
+	"stringequalsignorecase":    {match: strings.EqualFold},
+	"stringnotequalsignorecase": {match: strings.EqualFold, negated: true},
+	"stringlike":                {match: globMatch},
+	"stringnotlike":             {match: globMatch, negated: true},
+	"arnequals":                 {match: arnMatch},
+	"arnnotequals":              {match: arnMatch, negated: true},
+	"arnlike":                   {match: arnMatch},
+	"arnnotlike":                {match: arnMatch, negated: true},
+	"bool":                      {match: boolEquals},
+	"null":                      {null: true},
+	"numericequals":             {match: numeric(func(v, p float64) bool { return v == p })},
+	"numericnotequals":          {match: numeric(func(v, p float64) bool { return v == p }), negated: true},
+	"numericlessthan":           {match: numeric(func(v, p float64) bool { return v < p })},
+	"numericlessthanequals":     {match: numeric(func(v, p float64) bool { return v <= p })},
+	"numericgreaterthan":        {match: numeric(func(v, p float64) bool { return v > p })},
+	"numericgreaterthanequals":  {match: numeric(func(v, p float64) bool { return v >= p })},
+}
+
+// lookupOperator parses an operator name such as
+// "ForAnyValue:StringLikeIfExists".
+func lookupOperator(name string) (operator, bool) {
+	rest := strings.ToLower(name)
+	op := operator{set: setNone}
+	if r, ok := strings.CutPrefix(rest, "forallvalues:"); ok {
+		op.set, rest = setForAll, r
+	} else if r, ok := strings.CutPrefix(rest, "foranyvalue:"); ok {
+		op.set, rest = setForAny, r
+	}
+	rest, op.ifExists = strings.CutSuffix(rest, "ifexists")
+	base, ok := baseOperators[rest]
+	if !ok || (base.null && (op.ifExists || op.set != setNone)) {
+		return operator{}, false
+	}
+	op.base = base
+	return op, true
+}
+
+func stringEquals(p, v string) bool { return p == v }
+
+func boolEquals(p, v string) bool {
+	return (strings.EqualFold(p, "true") || strings.EqualFold(p, "false")) && strings.EqualFold(p, v)
+}
+
+// numeric turns a comparison of request value v with policy value p into a
+// matcher over their text. Values that are not finite numbers do not match.
+func numeric(cmp func(v, p float64) bool) func(policy, value string) bool {
+	return func(policy, value string) bool {
+		p, okP := parseNumber(policy)
+		v, okV := parseNumber(value)
+		return okP && okV && cmp(v, p)
+	}
+}
+
+func parseNumber(s string) (float64, bool) {
+	f, err := strconv.ParseFloat(s, 64)
+	return f, err == nil && !math.IsInf(f, 0) && !math.IsNaN(f)
+}
+
+// arnMatch matches each of the six colon-separated parts on its own, so that
+// a wildcard never spans a colon, as ArnLike does in AWS.
+func arnMatch(policy, value string) bool {
+	pp := strings.SplitN(policy, ":", 6)
+	vp := strings.SplitN(value, ":", 6)
+	if len(pp) != 6 || len(vp) != 6 {
+		return false
+	}
+	for i := range pp {
+		if !globMatch(pp[i], vp[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// conditionsHold reports whether every condition holds for ctx.
+func conditionsHold(conds []Condition, ctx map[string][]string) bool {
+	for i := range conds {
+		if !conds[i].holds(ctx) {
+			return false
+		}
+	}
+	return true
+}
+
+// holds evaluates one key of one operator block. An operator that does not
+// parse (possible only in a hand-built Condition) never holds.
+func (c *Condition) holds(ctx map[string][]string) bool {
+	op, ok := lookupOperator(c.Operator)
+	if !ok {
+		return false
+	}
+	values := lookupContext(ctx, c.Key)
+	if op.base.null {
+		return nullHolds(c.Values, len(values) > 0)
+	}
+	switch op.set {
+	case setForAll:
+		return allOf(values, func(v string) bool { return op.base.valueHolds(c.Values, v) })
+	case setForAny:
+		return anyOf(values, func(v string) bool { return op.base.valueHolds(c.Values, v) })
+	}
+	if len(values) == 0 {
+		return op.ifExists || op.base.negated
+	}
+	return anyOf(values, func(v string) bool { return op.base.matchesAny(c.Values, v) }) != op.base.negated
+}
+
+// matchesAny reports whether any policy value matches request value v under
+// the operator's positive form.
+func (b baseOperator) matchesAny(policy []string, v string) bool {
+	return anyOf(policy, func(p string) bool { return b.match(p, v) })
+}
+
+// valueHolds applies the operator, negation included, to one request value:
+// the per-value test of ForAllValues and ForAnyValue.
+func (b baseOperator) valueHolds(policy []string, v string) bool {
+	return b.matchesAny(policy, v) != b.negated
+}
+
+func anyOf(list []string, f func(string) bool) bool {
+	for _, s := range list {
+		if f(s) {
+			return true
+		}
+	}
+	return false
+}
+
+// nullHolds evaluates Null: "true" asks for the key to be missing, "false"
+// for it to be present.
+func nullHolds(policy []string, present bool) bool {
+	return anyOf(policy, func(p string) bool {
+		return (strings.EqualFold(p, "true") && !present) || (strings.EqualFold(p, "false") && present)
+	})
+}
+
+// lookupContext finds a condition key case-insensitively.
+func lookupContext(ctx map[string][]string, key string) []string {
+	if v, ok := ctx[key]; ok {
+		return v
+	}
+	for k, v := range ctx {
+		if strings.EqualFold(k, key) {
+			return v
+		}
+	}
+	return nil
+}
+
+// globMatch reports whether s matches pattern, where '*' matches any run of
+// characters and '?' exactly one. It backtracks only to the last '*', so it
+// runs in O(len(pattern)·len(s)) time whatever the input.
+func globMatch(pattern, s string) bool {
+	p, r := []rune(pattern), []rune(s)
+	pi, ri := 0, 0
+	star, mark := -1, 0
+	for ri < len(r) {
+		switch {
+		case pi < len(p) && p[pi] == '*':
+			star, mark = pi, ri
+			pi++
+		case pi < len(p) && (p[pi] == '?' || p[pi] == r[ri]):
+			pi++
+			ri++
+		case star >= 0:
+			mark++
+			pi, ri = star+1, mark
+		default:
+			return false
+		}
+	}
+	for pi < len(p) && p[pi] == '*' {
+		pi++
+	}
+	return pi == len(p)
+}
