@@ -1,0 +1,701 @@
+package envelope
+
+import (
+	"context"
+	"crypto/cipher"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+)
+
+// Stream segment sizes, in plaintext bytes.
+const (
+	DefaultSegmentSize = 64 << 10
+	MinSegmentSize     = 1 << 10
+	MaxSegmentSize     = 16 << 20
+	// MaxSegments is the most segments a stream may have; the segment index in
+	// each nonce is 32 bits.
+	MaxSegments = 1 << 32
+)
+
+func validSegmentSize(n int) bool { return n >= MinSegmentSize && n <= MaxSegmentSize }
+
+// segmentsPerWorker is how many segments each worker takes per batch; enough to
+// amortise the batch's hand-off, few enough to bound memory.
+const segmentsPerWorker = 8
+
+// StreamOptions adjusts stream sealing and opening. The zero value is the
+// default: 64 KiB segments, context not stored, one goroutine.
+type StreamOptions struct {
+	// SegmentSize is the plaintext bytes per segment, from MinSegmentSize to
+	// MaxSegmentSize; 0 means DefaultSegmentSize. Opening reads it from the header.
+	SegmentSize int
+	// StoreContext writes the encryption context into the header.
+	StoreContext bool
+	// Workers is how many segments are sealed or opened at once. 0 or 1 works in
+	// the caller's goroutine; use runtime.GOMAXPROCS(0) to use every core.
+	Workers int
+	// Rand, when set, supplies the salt. For test vectors only.
+	Rand io.Reader
+}
+
+func (o *StreamOptions) segmentSize() (int, error) {
+	if o.SegmentSize == 0 {
+		return DefaultSegmentSize, nil
+	}
+	if !validSegmentSize(o.SegmentSize) {
+		return 0, fmt.Errorf("%w: segment size %d is outside %d..%d", ErrInvalidOptions, o.SegmentSize, MinSegmentSize, MaxSegmentSize)
+	}
+	return o.SegmentSize, nil
+}
+
+func (o *StreamOptions) workers() (int, error) {
+	if o.Workers < 0 || o.Workers > 1024 {
+		return 0, fmt.Errorf("%w: workers %d is outside 0..1024", ErrInvalidOptions, o.Workers)
+	}
+	return max(o.Workers, 1), nil
+}
+
+var streamLabel = "byok stream v1 key"
+
+// streamAEAD derives the stream's key. The header (but for salt and
+// commitment, which are HKDF's salt and output) and the canonical context go
+// into HKDF's info, so changing either yields another key: a header swapped
+// between streams, or a wrong context, fails at the commitment check.
+func streamAEAD(k *TenantKey, h *Header, ec Context) (cipher.AEAD, [commitSize]byte, error) {
+	extra, err := ec.appendCanonical(h.appendPreSalt(nil))
+	if err != nil {
+		return nil, [commitSize]byte{}, err
+	}
+	return k.derive(h.salt, deriveInfo(streamLabel, k.tenant, k.version, extra))
+}
+
+// segmentNonce is seven zero bytes, the 32-bit segment index and the final
+// flag. Each stream has its own key, so nonces only need to differ within a
+// stream; binding index and flag makes reordering and truncation fail.
+func segmentNonce(idx uint64, final bool) [nonceSize]byte {
+	var n [nonceSize]byte
+	binary.BigEndian.PutUint32(n[7:], uint32(idx))
+	if final {
+		n[11] = 1
+	}
+	return n
+}
+
+// segmenter seals or opens runs of consecutive segments, on several goroutines
+// when asked to.
+type segmenter struct {
+	aead    cipher.AEAD
+	segSize int
+	workers int
+}
+
+// sealRun appends the sealed form of pt, cut into segments starting at index
+// idx, to out. When final is set the last segment (possibly empty) is marked
+// final; otherwise len(pt) is a multiple of segSize.
+func (s *segmenter) sealRun(out, pt []byte, idx uint64, final bool) []byte {
+	n := max(1, (len(pt)+s.segSize-1)/s.segSize)
+	start := len(out)
+	out, _ = grow(out, len(pt)+n*tagSize)
+	s.parallel(n, func(i int) error {
+		seg := pt[i*s.segSize : min((i+1)*s.segSize, len(pt))]
+		at := start + i*(s.segSize+tagSize)
+		nonce := segmentNonce(idx+uint64(i), final && i == n-1)
+		s.aead.Seal(out[at:at], nonce[:], seg, nil)
+		return nil
+	})
+	return out
+}
+
+// parallel runs f for 0..n-1 on up to s.workers goroutines, each taking a
+// contiguous range, and returns the error of the lowest failing index.
+func (s *segmenter) parallel(n int, f func(i int) error) error {
+	w := min(s.workers, n)
+	if w <= 1 {
+		for i := range n {
+			if err := f(i); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	errs := make([]error, w)
+	var wg sync.WaitGroup
+	for g := range w {
+		lo, hi := g*n/w, (g+1)*n/w
+		wg.Go(func() {
+			for i := lo; i < hi && errs[g] == nil; i++ {
+				errs[g] = f(i)
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Writer seals a stream. Data is buffered until a segment is full and known
+// not to be the last; Close seals the last segment. Close does not close the
+// underlying writer.
+type Writer struct {
+	dst    io.Writer
+	seg    segmenter
+	header []byte // written before the first segment
+	buf    []byte // pending plaintext; cap is batch bytes + 1
+	out    []byte
+	batch  int // plaintext bytes sealed per write to dst
+	idx    uint64
+	err    error
+	closed bool
+}
+
+// NewWriter starts a stream for key's tenant and version, bound to ec, that
+// writes to dst.
+func NewWriter(dst io.Writer, key *TenantKey, ec Context, opts *StreamOptions) (*Writer, error) {
+	if opts == nil {
+		opts = &StreamOptions{}
+	}
+	h, seg, err := newStreamHeader(key, ec, opts)
+	if err != nil {
+		return nil, err
+	}
+	w := &Writer{dst: dst, seg: seg, batch: seg.workers * segmentsPerWorker * seg.segSize}
+	if seg.workers == 1 {
+		w.batch = seg.segSize
+	}
+	w.header = h.marshal()
+	w.buf = make([]byte, 0, w.batch+1)
+	return w, nil
+}
+
+func newStreamHeader(key *TenantKey, ec Context, opts *StreamOptions) (*Header, segmenter, error) {
+	var seg segmenter
+	if err := key.usable(); err != nil {
+		return nil, seg, err
+	}
+	segSize, err := opts.segmentSize()
+	if err != nil {
+		return nil, seg, err
+	}
+	workers, err := opts.workers()
+	if err != nil {
+		return nil, seg, err
+	}
+	enc, err := ec.appendCanonical(nil)
+	if err != nil {
+		return nil, seg, err
+	}
+	h := &Header{Kind: KindStream, FormatVersion: formatV1, Algorithm: algAES256GCMHKDF, Tenant: key.tenant,
+		KeyVersion: key.version, SegmentSize: segSize, salt: make([]byte, saltSize), tlen: len(key.tenant)}
+	if err := readRandom(opts.Rand, h.salt); err != nil {
+		return nil, seg, err
+	}
+	if opts.StoreContext {
+		h.flags, h.Context, h.contextEnc = flagContextStored, ec, enc
+	}
+	aead, commit, err := streamAEAD(key, h, ec)
+	if err != nil {
+		return nil, seg, err
+	}
+	h.commit = commit[:]
+	return h, segmenter{aead: aead, segSize: segSize, workers: workers}, nil
+}
+
+// Write buffers and seals p. Errors are sticky.
+func (w *Writer) Write(p []byte) (int, error) {
+	if err := w.usable(); err != nil {
+		return 0, err
+	}
+	total := len(p)
+	for len(p) > 0 {
+		if len(w.buf) == 0 && len(p) > w.batch {
+			// Seal straight from p, keeping at least one byte back: only Close
+			// knows which segment is the last.
+			n := (len(p) - 1) / w.batch * w.batch
+			if err := w.sealFull(p[:n]); err != nil {
+				return total - len(p), err
+			}
+			p = p[n:]
+			continue
+		}
+		n := copy(w.buf[len(w.buf):cap(w.buf)], p)
+		w.buf, p = w.buf[:len(w.buf)+n], p[n:]
+		if err := w.flushFull(); err != nil {
+			return total - len(p), err
+		}
+	}
+	return total, nil
+}
+
+// ReadFrom seals everything src yields, so io.Copy reads into the segment
+// buffer directly.
+func (w *Writer) ReadFrom(src io.Reader) (int64, error) {
+	if err := w.usable(); err != nil {
+		return 0, err
+	}
+	var total int64
+	for {
+		n, err := src.Read(w.buf[len(w.buf):cap(w.buf)])
+		w.buf, total = w.buf[:len(w.buf)+n], total+int64(n)
+		if ferr := w.flushFull(); ferr != nil {
+			return total, ferr
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+// flushFull seals the buffered batch once a byte past it has arrived.
+func (w *Writer) flushFull() error {
+	if len(w.buf) <= w.batch {
+		return nil
+	}
+	if err := w.sealFull(w.buf[:w.batch]); err != nil {
+		return err
+	}
+	n := copy(w.buf, w.buf[w.batch:])
+	w.buf = w.buf[:n]
+	return nil
+}
+
+// sealFull seals non-final segments, a batch at a time.
+func (w *Writer) sealFull(pt []byte) error {
+	for len(pt) > 0 {
+		n := min(len(pt), w.batch)
+		if err := w.emit(pt[:n], false); err != nil {
+			return err
+		}
+		pt = pt[n:]
+	}
+	return nil
+}
+
+func (w *Writer) emit(pt []byte, final bool) error {
+	segs := uint64(max(1, (len(pt)+w.seg.segSize-1)/w.seg.segSize))
+	if w.idx+segs > MaxSegments {
+		w.err = fmt.Errorf("%w: stream exceeds %d segments", ErrTooLarge, uint64(MaxSegments))
+		return w.err
+	}
+	w.out = append(w.out[:0], w.header...)
+	w.header = nil
+	w.out = w.seg.sealRun(w.out, pt, w.idx, final)
+	w.idx += segs
+	if _, err := w.dst.Write(w.out); err != nil {
+		w.err = err
+		return err
+	}
+	return nil
+}
+
+func (w *Writer) usable() error {
+	if w.err != nil {
+		return w.err
+	}
+	if w.closed {
+		return errors.New("envelope: write to a closed stream")
+	}
+	return nil
+}
+
+// Close seals the final segment and writes it. It must be called: a stream
+// without its final segment does not open.
+func (w *Writer) Close() error {
+	if err := w.usable(); err != nil {
+		if w.closed {
+			return nil
+		}
+		return err
+	}
+	w.closed = true
+	return w.emit(w.buf, true)
+}
+
+// Reader opens a stream sequentially. Each segment is authenticated before
+// any of its plaintext is returned; truncation is reported when the end of the
+// stream is reached, so plaintext read before an error must be discarded
+// unless the reader reached io.EOF.
+type Reader struct {
+	src    io.Reader
+	seg    segmenter
+	ct     []byte // ciphertext batch; cap is batch bytes + 1
+	plain  [][]byte
+	tail   []byte // out-of-place plaintext of the last two segments
+	carry  []byte // one byte read past the previous batch
+	idx    uint64
+	batch  int // segments per batch
+	done   bool
+	err    error
+	Header *Header
+}
+
+// NewReader reads the stream header from src, finds the key with lookup and
+// checks the key commitment. opts may set Workers; the segment size comes from
+// the header.
+func NewReader(ctx context.Context, src io.Reader, lookup KeyLookup, ec Context, opts *StreamOptions) (*Reader, error) {
+	if opts == nil {
+		opts = &StreamOptions{}
+	}
+	workers, err := opts.workers()
+	if err != nil {
+		return nil, err
+	}
+	h, seg, err := openStreamHeader(ctx, src, lookup, ec)
+	if err != nil {
+		return nil, err
+	}
+	seg.workers = workers
+	r := &Reader{src: src, seg: seg, Header: h, batch: 1}
+	if workers > 1 {
+		r.batch = workers * segmentsPerWorker
+	}
+	r.ct = make([]byte, 0, r.batch*(seg.segSize+tagSize)+1)
+	return r, nil
+}
+
+// readStreamHeader reads and parses a stream header from src.
+func readStreamHeader(src io.Reader) (*Header, error) {
+	b := make([]byte, prefixLen, 256)
+	if err := readHeaderPart(src, b); err != nil {
+		return nil, err
+	}
+	h := &Header{}
+	if err := h.parsePrefix(b); err != nil {
+		return nil, err
+	}
+	var err error
+	if h.Kind != KindStream {
+		return nil, fail(ErrInvalidCiphertext, "this is a record, not a stream")
+	}
+	b = readMore(src, b, h.fixedLen()-prefixLen, &err)
+	if err == nil && h.flags&flagContextStored != 0 {
+		b = readMore(src, b, 2, &err)
+		if err == nil {
+			b = readMore(src, b, int(binary.BigEndian.Uint16(b[len(b)-2:])), &err)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if _, err := h.parse(b); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+func readMore(src io.Reader, b []byte, n int, err *error) []byte {
+	b = append(b, make([]byte, n)...)
+	*err = readHeaderPart(src, b[len(b)-n:])
+	return b
+}
+
+func readHeaderPart(src io.Reader, b []byte) error {
+	_, err := io.ReadFull(src, b)
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return fail(ErrTruncatedStream, "stream ends inside its header")
+	}
+	return err
+}
+
+// openStreamHeader reads the header and derives the stream key, checking the
+// stored context and the key commitment.
+func openStreamHeader(ctx context.Context, src io.Reader, lookup KeyLookup, ec Context) (*Header, segmenter, error) {
+	var seg segmenter
+	enc, err := ec.appendCanonical(nil)
+	if err != nil {
+		return nil, seg, err
+	}
+	h, err := readStreamHeader(src)
+	if err != nil {
+		return nil, seg, err
+	}
+	if h.stored() && string(h.contextEnc) != string(enc) {
+		return nil, seg, fail(ErrContextMismatch, "stored context differs from the caller's")
+	}
+	key, err := lookupKey(ctx, lookup, h.Tenant, h.KeyVersion)
+	if err != nil {
+		return nil, seg, err
+	}
+	aead, commit, err := streamAEAD(key, h, ec)
+	if err != nil {
+		return nil, seg, err
+	}
+	if !equalCommit(commit[:], h.commit) {
+		return nil, seg, fail(ErrInvalidCiphertext, "stream key commitment does not match (wrong key, context or header)")
+	}
+	return h, segmenter{aead: aead, segSize: h.SegmentSize}, nil
+}
+
+// Read returns authenticated plaintext.
+func (r *Reader) Read(p []byte) (int, error) {
+	for len(r.plain) == 0 {
+		if err := r.next(); err != nil {
+			return 0, err
+		}
+	}
+	n := copy(p, r.plain[0])
+	r.plain[0] = r.plain[0][n:]
+	if len(r.plain[0]) == 0 {
+		r.plain = r.plain[1:]
+	}
+	return n, nil
+}
+
+// WriteTo writes the whole plaintext to w, so io.Copy avoids a copy.
+func (r *Reader) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for {
+		for len(r.plain) > 0 {
+			n, err := w.Write(r.plain[0])
+			total += int64(n)
+			if err != nil {
+				return total, err
+			}
+			r.plain = r.plain[1:]
+		}
+		if err := r.next(); err == io.EOF {
+			return total, nil
+		} else if err != nil {
+			return total, err
+		}
+	}
+}
+
+// next reads and opens the next batch of segments.
+func (r *Reader) next() error {
+	if r.err != nil {
+		return r.err
+	}
+	if r.done {
+		return io.EOF
+	}
+	r.err = r.fill()
+	return r.err
+}
+
+func (r *Reader) fill() error {
+	r.ct = append(r.ct[:0], r.carry...)
+	full := cap(r.ct)
+	n, err := io.ReadFull(r.src, r.ct[len(r.ct):full])
+	r.ct = r.ct[:len(r.ct)+n]
+	switch {
+	case err == nil:
+		// One byte past the batch proves these segments are not the last.
+		r.carry = append(r.carry[:0], r.ct[full-1])
+		return r.openBatch(r.ct[:full-1], false)
+	case err == io.EOF || err == io.ErrUnexpectedEOF:
+		r.carry = r.carry[:0]
+		r.done = true
+		return r.openBatch(r.ct, true)
+	default:
+		return err
+	}
+}
+
+// openBatch opens the segments in ct in place. In the final batch the last
+// segment must carry the final flag; it and the one before it are opened out
+// of place, so that a failure can be told apart as truncation or appended data.
+func (r *Reader) openBatch(ct []byte, final bool) error {
+	stride := r.seg.segSize + tagSize
+	n := (len(ct) + stride - 1) / stride
+	if final && (n == 0 || len(ct)-(n-1)*stride < tagSize) {
+		return fail(ErrTruncatedStream, "stream ends inside a segment")
+	}
+	if r.idx+uint64(n) > MaxSegments {
+		return fail(ErrInvalidCiphertext, "stream has more segments than the format allows")
+	}
+	inPlace := n
+	if final {
+		inPlace = max(0, n-2)
+	}
+	r.plain = r.plain[:0]
+	err := r.seg.parallel(inPlace, func(i int) error {
+		seg := ct[i*stride : (i+1)*stride]
+		nonce := segmentNonce(r.idx+uint64(i), false)
+		if _, err := r.seg.aead.Open(seg[:0], nonce[:], seg, nil); err != nil {
+			return fail(ErrInvalidCiphertext, fmt.Sprintf("segment %d failed authentication", r.idx+uint64(i)))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for i := range inPlace {
+		r.plain = append(r.plain, ct[i*stride:i*stride+r.seg.segSize])
+	}
+	if final {
+		if err := r.openTail(ct[inPlace*stride:], inPlace); err != nil {
+			return err
+		}
+	}
+	r.idx += uint64(n)
+	return nil
+}
+
+// openTail opens the last one or two segments of a stream.
+func (r *Reader) openTail(ct []byte, first int) error {
+	stride := r.seg.segSize + tagSize
+	r.tail = r.tail[:0]
+	segs := [][]byte{ct}
+	if len(ct) > stride {
+		segs = [][]byte{ct[:stride], ct[stride:]}
+	}
+	for j, seg := range segs {
+		idx := r.idx + uint64(first+j)
+		last := j == len(segs)-1
+		nonce := segmentNonce(idx, last)
+		start := len(r.tail)
+		var err error
+		r.tail, err = r.seg.aead.Open(r.tail, nonce[:], seg, nil)
+		if err != nil {
+			return r.tailError(idx, seg, last)
+		}
+		r.plain = append(r.plain, r.tail[start:len(r.tail):len(r.tail)])
+	}
+	return nil
+}
+
+// tailError tells why a segment at the end failed: a last segment that opens
+// as non-final means the stream was cut; a non-final one that opens as final
+// means data was appended after the real end.
+func (r *Reader) tailError(idx uint64, seg []byte, last bool) error {
+	nonce := segmentNonce(idx, !last)
+	if _, err := r.seg.aead.Open(nil, nonce[:], seg, nil); err == nil {
+		if last {
+			return fail(ErrTruncatedStream, fmt.Sprintf("stream ends after segment %d, which is not its final segment", idx))
+		}
+		return fail(ErrInvalidCiphertext, fmt.Sprintf("data follows the final segment %d", idx))
+	}
+	return fail(ErrInvalidCiphertext, fmt.Sprintf("segment %d failed authentication", idx))
+}
+
+// ReaderAt gives random access to a stream's plaintext, decrypting only the
+// segments a read touches. It is safe for concurrent use.
+type ReaderAt struct {
+	src    io.ReaderAt
+	seg    segmenter
+	hlen   int64
+	nseg   int64
+	size   int64 // plaintext size
+	pool   sync.Pool
+	Header *Header
+}
+
+// NewReaderAt opens the stream of size bytes in src. It reads the header and
+// authenticates the last segment, so Size is trustworthy and truncation is
+// reported here rather than at the end of a read.
+func NewReaderAt(ctx context.Context, src io.ReaderAt, size int64, lookup KeyLookup, ec Context) (*ReaderAt, error) {
+	sr := io.NewSectionReader(src, 0, size)
+	h, seg, err := openStreamHeader(ctx, sr, lookup, ec)
+	if err != nil {
+		return nil, err
+	}
+	hlen, _ := sr.Seek(0, io.SeekCurrent)
+	body := size - hlen
+	stride := int64(seg.segSize + tagSize)
+	nseg := (body + stride - 1) / stride
+	if nseg == 0 || body-(nseg-1)*stride < tagSize {
+		return nil, fail(ErrTruncatedStream, "stream ends inside a segment")
+	}
+	if nseg > MaxSegments {
+		return nil, fail(ErrInvalidCiphertext, "stream has more segments than the format allows")
+	}
+	r := &ReaderAt{src: src, seg: seg, hlen: hlen, nseg: nseg, Header: h}
+	r.size = (nseg-1)*int64(seg.segSize) + body - (nseg-1)*stride - tagSize
+	r.pool.New = func() any { b := make([]byte, stride); return &b }
+	if _, err := r.segment(nseg-1, nil); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Size returns the plaintext size.
+func (r *ReaderAt) Size() int64 { return r.size }
+
+// ReadAt reads len(p) plaintext bytes from off.
+func (r *ReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, errors.New("envelope: negative offset")
+	}
+	n := 0
+	for n < len(p) && off < r.size {
+		idx := off / int64(r.seg.segSize)
+		within := int(off - idx*int64(r.seg.segSize))
+		bp := r.pool.Get().(*[]byte)
+		pt, err := r.segment(idx, *bp)
+		if err != nil {
+			r.pool.Put(bp)
+			return n, err
+		}
+		c := copy(p[n:], pt[within:])
+		r.pool.Put(bp)
+		n, off = n+c, off+int64(c)
+	}
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// segment reads segment idx into buf (allocated when nil) and opens it in place.
+func (r *ReaderAt) segment(idx int64, buf []byte) ([]byte, error) {
+	stride := int64(r.seg.segSize + tagSize)
+	at := r.hlen + idx*stride
+	length := stride
+	if idx == r.nseg-1 {
+		length = r.size - idx*int64(r.seg.segSize) + tagSize
+	}
+	if buf == nil {
+		buf = make([]byte, length)
+	}
+	buf = buf[:length]
+	if err := readFullAt(r.src, buf, at); err != nil {
+		return nil, fmt.Errorf("envelope: read segment %d: %w", idx, err)
+	}
+	last := idx == r.nseg-1
+	nonce := segmentNonce(uint64(idx), last)
+	pt, err := r.seg.aead.Open(buf[:0], nonce[:], buf, nil)
+	if err != nil && last {
+		return nil, r.lastError(idx, at, length)
+	}
+	if err != nil {
+		return nil, fail(ErrInvalidCiphertext, fmt.Sprintf("segment %d failed authentication", idx))
+	}
+	return pt, nil
+}
+
+// lastError re-reads the last segment (opening in place cleared it) and tells
+// truncation apart from tampering.
+func (r *ReaderAt) lastError(idx, at, length int64) error {
+	buf := make([]byte, length)
+	if err := readFullAt(r.src, buf, at); err != nil {
+		return fmt.Errorf("envelope: read segment %d: %w", idx, err)
+	}
+	nonce := segmentNonce(uint64(idx), false)
+	if _, err := r.seg.aead.Open(nil, nonce[:], buf, nil); err == nil {
+		return fail(ErrTruncatedStream, fmt.Sprintf("stream ends after segment %d, which is not its final segment", idx))
+	}
+	return fail(ErrInvalidCiphertext, fmt.Sprintf("segment %d failed authentication", idx))
+}
+
+// readFullAt reads exactly len(buf) bytes; a source shorter than the size the
+// caller gave is reported as io.ErrUnexpectedEOF.
+func readFullAt(src io.ReaderAt, buf []byte, at int64) error {
+	n, err := src.ReadAt(buf, at)
+	if n == len(buf) {
+		return nil
+	}
+	if err == nil || err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
