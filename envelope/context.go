@@ -125,4 +125,3 @@ func cutString16(b []byte) (string, []byte, bool) {
 	}
 	return string(b[2 : 2+n]), b[2+n:], true
 }
-

@@ -179,6 +179,10 @@ func (k *TenantKey) LogValue() slog.Value {
 // data key before it derives the next. FORMAT.md gives the bound it keeps.
 const DataKeyMessageLimit = 1 << 24
 
+// dataKeyMessageLimit is DataKeyMessageLimit, lowered by tests that watch a
+// data key being replaced.
+var dataKeyMessageLimit uint64 = DataKeyMessageLimit
+
 // maxOpenedDataKeys bounds the per-key cache of data keys seen while opening.
 const maxOpenedDataKeys = 256
 
@@ -253,14 +257,14 @@ func (k *TenantKey) newRecordDataKey(rnd io.Reader) (*dataKey, error) {
 // key is derived once the current one has sealed DataKeyMessageLimit records.
 func (k *TenantKey) sealingKey() (*dataKey, uint64, error) {
 	if dk := k.sealing.Load(); dk != nil {
-		if n := dk.used.Add(1); n <= DataKeyMessageLimit {
+		if n := dk.used.Add(1); n <= dataKeyMessageLimit {
 			return dk, n, nil
 		}
 	}
 	k.sealMu.Lock()
 	defer k.sealMu.Unlock()
 	if dk := k.sealing.Load(); dk != nil {
-		if n := dk.used.Add(1); n <= DataKeyMessageLimit {
+		if n := dk.used.Add(1); n <= dataKeyMessageLimit {
 			return dk, n, nil
 		}
 	}

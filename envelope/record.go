@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"io"
 	"sync"
+	"unsafe"
 )
 
 // MaxRecordSize is the largest plaintext a record holds. Larger data belongs in
@@ -104,7 +105,9 @@ func Open(ctx context.Context, lookup KeyLookup, ciphertext []byte, ec Context) 
 }
 
 // AppendOpen appends the plaintext of ciphertext to dst. To decrypt in place,
-// pass ciphertext[:0] as dst.
+// pass ciphertext[:0] as dst: the plaintext ends up at the start of ciphertext's
+// array. Any other overlap of dst's spare capacity with ciphertext is handled
+// the same way, at the cost of one copy.
 func AppendOpen(ctx context.Context, dst []byte, lookup KeyLookup, ciphertext []byte, ec Context) ([]byte, error) {
 	var h Header
 	n, err := h.parse(ciphertext)
@@ -135,11 +138,35 @@ func AppendOpen(ctx context.Context, dst []byte, lookup KeyLookup, ciphertext []
 		return nil, err
 	}
 	aad := recordAAD(scratch, enc, ciphertext[:n], h.stored())
+	if anyOverlap(dst[len(dst):cap(dst)], ciphertext) {
+		return openInPlace(dst, dk, h.nonce, ciphertext[n:], aad)
+	}
 	out, err := dk.aead.Open(dst, h.nonce, ciphertext[n:], aad)
 	if err != nil {
-		return nil, fail(ErrInvalidCiphertext, "record authentication failed (altered bytes or a different context)")
+		return nil, errRecordAuth
 	}
 	return out, nil
+}
+
+var errRecordAuth = fail(ErrInvalidCiphertext, "record authentication failed (altered bytes or a different context)")
+
+// openInPlace decrypts body onto itself, then moves the plaintext to the end
+// of dst, which shares body's array: AES-GCM allows exact overlap only.
+func openInPlace(dst []byte, dk *dataKey, nonce, body, aad []byte) ([]byte, error) {
+	pt, err := dk.aead.Open(body[:0], nonce, body, aad)
+	if err != nil {
+		return nil, errRecordAuth
+	}
+	out, start := grow(dst, len(pt))
+	copy(out[start:], pt)
+	return out, nil
+}
+
+// anyOverlap reports whether x and y share memory.
+func anyOverlap(x, y []byte) bool {
+	return len(x) > 0 && len(y) > 0 &&
+		uintptr(unsafe.Pointer(&x[0])) <= uintptr(unsafe.Pointer(&y[len(y)-1])) &&
+		uintptr(unsafe.Pointer(&y[0])) <= uintptr(unsafe.Pointer(&x[len(x)-1]))
 }
 
 // grow makes room for n more bytes after len(b) and returns the slice at full
