@@ -34,6 +34,19 @@
 // (when set). This is why AWS asks a NotPrincipal that exempts a role session
 // to list the session ARN, the role ARN and the account.
 //
+// # Evaluation
+//
+// [Policy.EvaluateIdentity] and [Policy.EvaluateResource] apply AWS's rule
+// within one policy: a matching Deny statement wins over any Allow, a matching
+// Allow allows, and otherwise the policy is [NotApplicable]. They differ in
+// the statements they consider:
+//   - EvaluateIdentity skips statements that name a Principal or NotPrincipal
+//     and statements with neither Resource nor NotResource, since an identity
+//     policy may not hold the former and must hold the latter.
+//   - EvaluateResource skips statements with neither Principal nor
+//     NotPrincipal, and lets a statement without Resource or NotResource match
+//     any resource, since trust policies commonly omit it.
+//
 // # Conditions
 //
 // Supported operators: StringEquals, StringNotEquals, StringEqualsIgnoreCase,
