@@ -21,7 +21,7 @@ func checkAliasName(name string) error {
 		return validationErr("1 validation error detected: Value '%s' at 'aliasName' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$", name)
 	}
 	if strings.HasPrefix(name, "alias/aws/") {
-		return errf(400, "NotAuthorizedException", "Alias names starting with alias/aws/ are reserved for AWS managed keys")
+		return errf(400, "InvalidAliasNameException", "Alias names starting with alias/aws/ are reserved for AWS managed keys")
 	}
 	return nil
 }

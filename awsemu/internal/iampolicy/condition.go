@@ -4,6 +4,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // setQualifier is the ForAllValues:/ForAnyValue: prefix of an operator.
@@ -188,26 +189,42 @@ func lookupContext(ctx map[string][]string, key string) []string {
 // characters and '?' exactly one. It backtracks only to the last '*', so it
 // runs in O(len(pattern)·len(s)) time whatever the input.
 func globMatch(pattern, s string) bool {
-	p, r := []rune(pattern), []rune(s)
-	pi, ri := 0, 0
+	if !strings.ContainsAny(pattern, "*?") {
+		return pattern == s // the common case, without decoding
+	}
+	pi, si := 0, 0
 	star, mark := -1, 0
-	for ri < len(r) {
-		switch {
-		case pi < len(p) && p[pi] == '*':
-			star, mark = pi, ri
+	for si < len(s) {
+		if pi < len(pattern) && pattern[pi] == '*' {
+			star, mark = pi, si
 			pi++
-		case pi < len(p) && (p[pi] == '?' || p[pi] == r[ri]):
-			pi++
-			ri++
-		case star >= 0:
-			mark++
-			pi, ri = star+1, mark
-		default:
+			continue
+		}
+		if pn, sn, ok := matchOne(pattern[pi:], s[si:]); ok {
+			pi, si = pi+pn, si+sn
+			continue
+		}
+		if star < 0 {
 			return false
 		}
+		_, n := utf8.DecodeRuneInString(s[mark:])
+		mark += n
+		pi, si = star+1, mark
 	}
-	for pi < len(p) && p[pi] == '*' {
+	for pi < len(pattern) && pattern[pi] == '*' {
 		pi++
 	}
-	return pi == len(p)
+	return pi == len(pattern)
+}
+
+// matchOne matches the first character of s against the first of pattern
+// ('?' or a literal) and returns their sizes in bytes. Literals compare as
+// bytes, so that distinct invalid UTF-8 sequences stay distinct.
+func matchOne(pattern, s string) (pn, sn int, ok bool) {
+	if pattern == "" {
+		return 0, 0, false
+	}
+	pr, pn := utf8.DecodeRuneInString(pattern)
+	_, sn = utf8.DecodeRuneInString(s)
+	return pn, sn, pr == '?' || pattern[:pn] == s[:sn]
 }

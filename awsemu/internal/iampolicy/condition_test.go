@@ -279,3 +279,21 @@ func TestGlobMatch(t *testing.T) {
 		}
 	}
 }
+
+func TestGlobMatchInvalidUTF8(t *testing.T) {
+	tests := []struct {
+		pattern, s string
+		want       bool
+	}{
+		{"a\xffb", "a\xfeb", false},
+		{"a\xffb", "a\xffb", true},
+		{"a?b", "a\xffb", true},
+		{"a*\xff", "abc\xff", true},
+		{"*\xfe", "abc\xff", false},
+	}
+	for _, tt := range tests {
+		if got := globMatch(tt.pattern, tt.s); got != tt.want {
+			t.Errorf("globMatch(%q, %q) = %v, want %v", tt.pattern, tt.s, got, tt.want)
+		}
+	}
+}
