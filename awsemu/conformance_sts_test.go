@@ -78,7 +78,7 @@ func TestSTSAssumeRoleValidation(t *testing.T) {
 	e := newEnv(t)
 	c := e.sts(t, euWest1, platformAcct, "platform")
 	for name, in := range map[string]*sts.AssumeRoleInput{
-		"duration over max": {RoleArn: aws.String(openRole), RoleSessionName: aws.String("s1"), DurationSeconds: aws.Int32(7200)},
+		"duration over max":  {RoleArn: aws.String(openRole), RoleSessionName: aws.String("s1"), DurationSeconds: aws.Int32(7200)},
 		"duration too short": {RoleArn: aws.String(openRole), RoleSessionName: aws.String("s1"), DurationSeconds: aws.Int32(60)},
 		"bad session name":   {RoleArn: aws.String(openRole), RoleSessionName: aws.String("a b")},
 		"session policy":     {RoleArn: aws.String(openRole), RoleSessionName: aws.String("s1"), Policy: aws.String("{}")},

@@ -105,3 +105,11 @@ func must[T any](t testing.TB) func(T, error) T {
 		return v
 	}
 }
+
+func apiMessage(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorMessage()
+	}
+	return ""
+}

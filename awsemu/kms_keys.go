@@ -343,17 +343,18 @@ func (s *Server) sweep() {
 	next := now.Add(24 * time.Hour)
 	for _, arn := range sortedKeys(s.st.Keys) {
 		k := s.st.Keys[arn]
+		if k.State == statePendingDeletion && !now.Before(k.DeletionDate) {
+			s.deleteKey(k)
+		}
+	}
+	// Primaries whose replicas are all gone start their own waiting period.
+	for _, k := range s.st.Keys {
 		if k.State == statePendingReplicaDeletion && len(s.related(k)) == 1 {
 			k.State, k.DeletionDate = statePendingDeletion, now.Add(time.Duration(k.PendingWindow)*24*time.Hour)
 		}
-		if k.State != statePendingDeletion {
-			continue
+		if k.State == statePendingDeletion {
+			next = minTime(next, k.DeletionDate)
 		}
-		if !now.Before(k.DeletionDate) {
-			s.deleteKey(k)
-			continue
-		}
-		next = minTime(next, k.DeletionDate)
 	}
 	for _, m := range s.st.Materials {
 		next = minTime(next, s.rotateIfDue(m, now))

@@ -186,45 +186,86 @@ func lookupContext(ctx map[string][]string, key string) []string {
 }
 
 // globMatch reports whether s matches pattern, where '*' matches any run of
-// characters and '?' exactly one. It backtracks only to the last '*', so it
-// runs in O(len(pattern)·len(s)) time whatever the input.
+// characters and '?' exactly one. The pattern is split at each '*'; the
+// segments between are found left to right, each at its earliest position,
+// which is enough because a later '*' can absorb whatever an earlier choice
+// leaves. This keeps hostile patterns from costing more than
+// O(len(pattern)·len(s)), and literal segments cost a strings.Index.
 func globMatch(pattern, s string) bool {
 	if !strings.ContainsAny(pattern, "*?") {
-		return pattern == s // the common case, without decoding
+		return pattern == s // the common case
 	}
-	pi, si := 0, 0
-	star, mark := -1, 0
-	for si < len(s) {
-		if pi < len(pattern) && pattern[pi] == '*' {
-			star, mark = pi, si
-			pi++
-			continue
-		}
-		if pn, sn, ok := matchOne(pattern[pi:], s[si:]); ok {
-			pi, si = pi+pn, si+sn
-			continue
-		}
-		if star < 0 {
+	segs := strings.Split(pattern, "*")
+	n, ok := matchPrefix(segs[0], s)
+	if !ok {
+		return false
+	}
+	s = s[n:]
+	if len(segs) == 1 {
+		return s == ""
+	}
+	for _, seg := range segs[1 : len(segs)-1] {
+		i, n := indexSegment(s, seg)
+		if i < 0 {
 			return false
 		}
-		_, n := utf8.DecodeRuneInString(s[mark:])
-		mark += n
-		pi, si = star+1, mark
+		s = s[i+n:]
 	}
-	for pi < len(pattern) && pattern[pi] == '*' {
-		pi++
-	}
-	return pi == len(pattern)
+	return matchSuffix(segs[len(segs)-1], s)
 }
 
-// matchOne matches the first character of s against the first of pattern
-// ('?' or a literal) and returns their sizes in bytes. Literals compare as
-// bytes, so that distinct invalid UTF-8 sequences stay distinct.
-func matchOne(pattern, s string) (pn, sn int, ok bool) {
-	if pattern == "" {
-		return 0, 0, false
+// matchPrefix matches a '*'-free segment against the start of s and returns
+// the bytes it covers. Literals compare as bytes, so distinct invalid UTF-8
+// sequences stay distinct; '?' covers one character.
+func matchPrefix(seg, s string) (int, bool) {
+	si := 0
+	for i := 0; i < len(seg); i++ {
+		switch {
+		case si >= len(s):
+			return 0, false
+		case seg[i] == '?':
+			si += runeLen(s[si:])
+		case seg[i] != s[si]:
+			return 0, false
+		default:
+			si++
+		}
 	}
-	pr, pn := utf8.DecodeRuneInString(pattern)
-	_, sn = utf8.DecodeRuneInString(s)
-	return pn, sn, pr == '?' || pattern[:pn] == s[:sn]
+	return si, true
+}
+
+// indexSegment finds the earliest match of seg in s: its start and length.
+func indexSegment(s, seg string) (int, int) {
+	if !strings.Contains(seg, "?") {
+		return strings.Index(s, seg), len(seg)
+	}
+	for i := 0; i < len(s); i += runeLen(s[i:]) {
+		if n, ok := matchPrefix(seg, s[i:]); ok {
+			return i, n
+		}
+	}
+	return -1, 0
+}
+
+// matchSuffix matches seg against the end of s. The tail it must cover has
+// as many characters as seg.
+func matchSuffix(seg, s string) bool {
+	start := len(s)
+	for range utf8.RuneCountInString(seg) {
+		if start == 0 {
+			return false
+		}
+		_, n := utf8.DecodeLastRuneInString(s[:start])
+		start -= n
+	}
+	n, ok := matchPrefix(seg, s[start:])
+	return ok && start+n == len(s)
+}
+
+func runeLen(s string) int {
+	if s[0] < utf8.RuneSelf {
+		return 1
+	}
+	_, n := utf8.DecodeRuneInString(s)
+	return n
 }

@@ -297,3 +297,74 @@ func TestGlobMatchInvalidUTF8(t *testing.T) {
 		}
 	}
 }
+
+func TestGlobMatchMore(t *testing.T) {
+	tests := []struct {
+		pattern, s string
+		want       bool
+	}{
+		{"?", "a", true},
+		{"?", "ab", false},
+		{"??", "éa", true},
+		{"a?c", "abc", true},
+		{"a?c", "abbc", false},
+		{"*?", "", false},
+		{"*?", "é", true},
+		{"?*", "x", true},
+		{"*b?d*", "abcabxd", true},
+		{"*b?d", "abcdbxdz", false},
+		{"*ab*ab", "abab", true},
+		{"*ab*ab", "aba", false},
+		{"*aab", "aaab", true},
+		{"x*y*z", "xyz", true},
+		{"x*y*z", "xzy", false},
+		{"*é?", "aéé", true},
+		{"*é", "é", true},
+		{"a*", "", false},
+	}
+	for _, tt := range tests {
+		if got := globMatch(tt.pattern, tt.s); got != tt.want {
+			t.Errorf("globMatch(%q, %q) = %v, want %v", tt.pattern, tt.s, got, tt.want)
+		}
+	}
+}
+
+// globReference is a plain backtracking matcher over runes that globMatch
+// must agree with.
+func globReference(p, s []rune) bool {
+	if len(p) == 0 {
+		return len(s) == 0
+	}
+	switch p[0] {
+	case '*':
+		return globReference(p[1:], s) || (len(s) > 0 && globReference(p, s[1:]))
+	case '?':
+		return len(s) > 0 && globReference(p[1:], s[1:])
+	}
+	return len(s) > 0 && p[0] == s[0] && globReference(p[1:], s[1:])
+}
+
+func TestGlobMatchAgreesWithReference(t *testing.T) {
+	alphabet := []string{"a", "b", "é", "*", "?"}
+	var patterns []string
+	var gen func(prefix string, n int)
+	gen = func(prefix string, n int) {
+		patterns = append(patterns, prefix)
+		if n == 0 {
+			return
+		}
+		for _, c := range alphabet {
+			gen(prefix+c, n-1)
+		}
+	}
+	gen("", 4)
+	subjects := []string{"", "a", "b", "é", "ab", "ba", "aa", "aéb", "abab", "ébéa", "aabba"}
+	for _, p := range patterns {
+		for _, s := range subjects {
+			want := globReference([]rune(p), []rune(s))
+			if got := globMatch(p, s); got != want {
+				t.Errorf("globMatch(%q, %q) = %v, want %v", p, s, got, want)
+			}
+		}
+	}
+}
