@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -104,4 +105,21 @@ func TestFuzzSeedCorpus(t *testing.T) {
 			t.Errorf("seed %s lacks the go test fuzz v1 header", e.Name())
 		}
 	}
+}
+
+// FuzzGlob checks globMatch against the plain backtracking matcher on short
+// inputs, where the reference's exponential worst case stays cheap.
+func FuzzGlob(f *testing.F) {
+	f.Add("kms:GenerateDataKey*", "kms:GenerateDataKeyPair")
+	f.Add("*a?b*", "xxaébyy")
+	f.Add("arn:aws:kms:*:1:key/*", "arn:aws:kms:us-east-1:1:key/k")
+	f.Fuzz(func(t *testing.T, pattern, s string) {
+		p, r := []rune(pattern), []rune(s)
+		if len(p) > 12 || len(r) > 16 || !utf8.ValidString(pattern) || !utf8.ValidString(s) {
+			t.Skip()
+		}
+		if got, want := globMatch(pattern, s), globReference(p, r); got != want {
+			t.Fatalf("globMatch(%q, %q) = %v, want %v", pattern, s, got, want)
+		}
+	})
 }
