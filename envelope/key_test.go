@@ -129,7 +129,7 @@ func TestContextCanonicalEncoding(t *testing.T) {
 		{0, 0}, {0, 1}, {0, 1, 0, 0, 0, 0}, // zero pairs, cut, empty key
 		{0, 2, 0, 1, 'b', 0, 0, 0, 1, 'a', 0, 0}, // unsorted
 		{0, 2, 0, 1, 'a', 0, 0, 0, 1, 'a', 0, 0}, // duplicate
-		append(bytes.Clone(want), 0), // trailing byte
+		append(bytes.Clone(want), 0),             // trailing byte
 	} {
 		if _, err := parseContext(bad); err == nil {
 			t.Errorf("parseContext(%v) accepted a non-canonical encoding", bad)
