@@ -72,15 +72,21 @@ func streamAEAD(k *TenantKey, h *Header, ec Context) (cipher.AEAD, [commitSize]b
 	return k.derive(h.salt, deriveInfo(streamLabel, k.tenant, k.version, extra))
 }
 
-// segmentNonce is seven zero bytes, the 32-bit segment index and the final
-// flag. Each stream has its own key, so nonces only need to differ within a
-// stream; binding index and flag makes reordering and truncation fail.
-func segmentNonce(idx uint64, final bool) [nonceSize]byte {
-	var n [nonceSize]byte
+// putSegmentNonce writes seven zero bytes, the 32-bit segment index and the
+// final flag. Each stream has its own key, so nonces only need to differ within
+// a stream; binding index and flag makes reordering and truncation fail.
+func putSegmentNonce(n []byte, idx uint64, final bool) {
+	clear(n[:7])
 	binary.BigEndian.PutUint32(n[7:], uint32(idx))
+	n[11] = 0
 	if final {
 		n[11] = 1
 	}
+}
+
+func segmentNonce(idx uint64, final bool) []byte {
+	n := make([]byte, nonceSize)
+	putSegmentNonce(n, idx, final)
 	return n
 }
 
@@ -99,37 +105,48 @@ func (s *segmenter) sealRun(out, pt []byte, idx uint64, final bool) []byte {
 	n := max(1, (len(pt)+s.segSize-1)/s.segSize)
 	start := len(out)
 	out, _ = grow(out, len(pt)+n*tagSize)
-	s.parallel(n, func(i int) error {
-		seg := pt[i*s.segSize : min((i+1)*s.segSize, len(pt))]
-		at := start + i*(s.segSize+tagSize)
-		nonce := segmentNonce(idx+uint64(i), final && i == n-1)
-		s.aead.Seal(out[at:at], nonce[:], seg, nil)
+	s.parallel(n, func(lo, hi int) error {
+		nonce := make([]byte, nonceSize)
+		for i := lo; i < hi; i++ {
+			seg := pt[i*s.segSize : min((i+1)*s.segSize, len(pt))]
+			at := start + i*(s.segSize+tagSize)
+			putSegmentNonce(nonce, idx+uint64(i), final && i == n-1)
+			s.aead.Seal(out[at:at], nonce, seg, nil)
+		}
 		return nil
 	})
 	return out
 }
 
-// parallel runs f for 0..n-1 on up to s.workers goroutines, each taking a
-// contiguous range, and returns the error of the lowest failing index.
-func (s *segmenter) parallel(n int, f func(i int) error) error {
-	w := min(s.workers, n)
-	if w <= 1 {
-		for i := range n {
-			if err := f(i); err != nil {
-				return err
+// openRun opens n whole non-final segments of ct in place, starting at index
+// idx.
+func (s *segmenter) openRun(ct []byte, n int, idx uint64) error {
+	stride := s.segSize + tagSize
+	return s.parallel(n, func(lo, hi int) error {
+		nonce := make([]byte, nonceSize)
+		for i := lo; i < hi; i++ {
+			seg := ct[i*stride : (i+1)*stride]
+			putSegmentNonce(nonce, idx+uint64(i), false)
+			if _, err := s.aead.Open(seg[:0], nonce, seg, nil); err != nil {
+				return fail(ErrInvalidCiphertext, fmt.Sprintf("segment %d failed authentication", idx+uint64(i)))
 			}
 		}
 		return nil
+	})
+}
+
+// parallel splits 0..n-1 into up to s.workers contiguous ranges, runs f on
+// each in its own goroutine (or inline for one), and returns the error of the
+// lowest failing range.
+func (s *segmenter) parallel(n int, f func(lo, hi int) error) error {
+	w := min(s.workers, n)
+	if w <= 1 {
+		return f(0, n)
 	}
 	errs := make([]error, w)
 	var wg sync.WaitGroup
 	for g := range w {
-		lo, hi := g*n/w, (g+1)*n/w
-		wg.Go(func() {
-			for i := lo; i < hi && errs[g] == nil; i++ {
-				errs[g] = f(i)
-			}
-		})
+		wg.Go(func() { errs[g] = f(g*n/w, (g+1)*n/w) })
 	}
 	wg.Wait()
 	for _, err := range errs {
@@ -325,10 +342,12 @@ func (w *Writer) Close() error {
 // stream is reached, so plaintext read before an error must be discarded
 // unless the reader reached io.EOF.
 type Reader struct {
-	src    io.Reader
-	seg    segmenter
-	ct     []byte // ciphertext batch; cap is batch bytes + 1
-	plain  [][]byte
+	src     io.Reader
+	seg     segmenter
+	bufs    [2][]byte // ciphertext batches; cap is batch bytes + 1
+	cur     int       // which of bufs holds the batch being served
+	pending *batch    // the next batch, read while the current one was opened
+	plain   [][]byte
 	tail   []byte // out-of-place plaintext of the last two segments
 	carry  []byte // one byte read past the previous batch
 	idx    uint64
@@ -358,7 +377,10 @@ func NewReader(ctx context.Context, src io.Reader, lookup KeyLookup, ec Context,
 	if workers > 1 {
 		r.batch = workers * segmentsPerWorker
 	}
-	r.ct = make([]byte, 0, r.batch*(seg.segSize+tagSize)+1)
+	r.bufs[0] = make([]byte, 0, r.batch*(seg.segSize+tagSize)+1)
+	if workers > 1 {
+		r.bufs[1] = make([]byte, 0, cap(r.bufs[0]))
+	}
 	return r, nil
 }
 
@@ -482,22 +504,55 @@ func (r *Reader) next() error {
 	return r.err
 }
 
+// batch is a run of segment ciphertext read from the source.
+type batch struct {
+	ct    []byte
+	final bool // the stream ends with this batch
+	err   error
+}
+
+// fill reads and opens the next batch. With several workers the batch after
+// it is read while this one is opened, so reading and decrypting overlap.
 func (r *Reader) fill() error {
-	r.ct = append(r.ct[:0], r.carry...)
-	full := cap(r.ct)
-	n, err := io.ReadFull(r.src, r.ct[len(r.ct):full])
-	r.ct = r.ct[:len(r.ct)+n]
+	b := r.pending
+	r.pending = nil
+	if b == nil {
+		b = r.read(r.bufs[r.cur])
+	}
+	if b.err != nil {
+		return b.err
+	}
+	if r.seg.workers <= 1 || b.final {
+		return r.openBatch(b.ct, b.final)
+	}
+	next := 1 - r.cur
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.pending = r.read(r.bufs[next])
+	}()
+	err := r.openBatch(b.ct, b.final)
+	<-done
+	r.cur = next
+	return err
+}
+
+// read reads one batch into buf, plus one byte past it that proves the batch
+// is not the last; that byte starts the next batch.
+func (r *Reader) read(buf []byte) *batch {
+	buf = append(buf[:0], r.carry...)
+	full := cap(buf)
+	n, err := io.ReadFull(r.src, buf[len(buf):full])
+	buf = buf[:len(buf)+n]
 	switch {
 	case err == nil:
-		// One byte past the batch proves these segments are not the last.
-		r.carry = append(r.carry[:0], r.ct[full-1])
-		return r.openBatch(r.ct[:full-1], false)
+		r.carry = append(r.carry[:0], buf[full-1])
+		return &batch{ct: buf[:full-1]}
 	case err == io.EOF || err == io.ErrUnexpectedEOF:
 		r.carry = r.carry[:0]
-		r.done = true
-		return r.openBatch(r.ct, true)
+		return &batch{ct: buf, final: true}
 	default:
-		return err
+		return &batch{err: err}
 	}
 }
 
@@ -505,6 +560,7 @@ func (r *Reader) fill() error {
 // segment must carry the final flag; it and the one before it are opened out
 // of place, so that a failure can be told apart as truncation or appended data.
 func (r *Reader) openBatch(ct []byte, final bool) error {
+	r.done = final
 	stride := r.seg.segSize + tagSize
 	n := (len(ct) + stride - 1) / stride
 	if final && (n == 0 || len(ct)-(n-1)*stride < tagSize) {
@@ -518,15 +574,7 @@ func (r *Reader) openBatch(ct []byte, final bool) error {
 		inPlace = max(0, n-2)
 	}
 	r.plain = r.plain[:0]
-	err := r.seg.parallel(inPlace, func(i int) error {
-		seg := ct[i*stride : (i+1)*stride]
-		nonce := segmentNonce(r.idx+uint64(i), false)
-		if _, err := r.seg.aead.Open(seg[:0], nonce[:], seg, nil); err != nil {
-			return fail(ErrInvalidCiphertext, fmt.Sprintf("segment %d failed authentication", r.idx+uint64(i)))
-		}
-		return nil
-	})
-	if err != nil {
+	if err := r.seg.openRun(ct, inPlace, r.idx); err != nil {
 		return err
 	}
 	for i := range inPlace {
@@ -555,7 +603,7 @@ func (r *Reader) openTail(ct []byte, first int) error {
 		nonce := segmentNonce(idx, last)
 		start := len(r.tail)
 		var err error
-		r.tail, err = r.seg.aead.Open(r.tail, nonce[:], seg, nil)
+		r.tail, err = r.seg.aead.Open(r.tail, nonce, seg, nil)
 		if err != nil {
 			return r.tailError(idx, seg, last)
 		}
@@ -569,7 +617,7 @@ func (r *Reader) openTail(ct []byte, first int) error {
 // means data was appended after the real end.
 func (r *Reader) tailError(idx uint64, seg []byte, last bool) error {
 	nonce := segmentNonce(idx, !last)
-	if _, err := r.seg.aead.Open(nil, nonce[:], seg, nil); err == nil {
+	if _, err := r.seg.aead.Open(nil, nonce, seg, nil); err == nil {
 		if last {
 			return fail(ErrTruncatedStream, fmt.Sprintf("stream ends after segment %d, which is not its final segment", idx))
 		}
@@ -663,7 +711,7 @@ func (r *ReaderAt) segment(idx int64, buf []byte) ([]byte, error) {
 	}
 	last := idx == r.nseg-1
 	nonce := segmentNonce(uint64(idx), last)
-	pt, err := r.seg.aead.Open(buf[:0], nonce[:], buf, nil)
+	pt, err := r.seg.aead.Open(buf[:0], nonce, buf, nil)
 	if err != nil && last {
 		return nil, r.lastError(idx, at, length)
 	}
@@ -681,7 +729,7 @@ func (r *ReaderAt) lastError(idx, at, length int64) error {
 		return fmt.Errorf("envelope: read segment %d: %w", idx, err)
 	}
 	nonce := segmentNonce(uint64(idx), false)
-	if _, err := r.seg.aead.Open(nil, nonce[:], buf, nil); err == nil {
+	if _, err := r.seg.aead.Open(nil, nonce, buf, nil); err == nil {
 		return fail(ErrTruncatedStream, fmt.Sprintf("stream ends after segment %d, which is not its final segment", idx))
 	}
 	return fail(ErrInvalidCiphertext, fmt.Sprintf("segment %d failed authentication", idx))
