@@ -52,6 +52,10 @@ func commands() map[string]command {
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first signal cancels ctx so that commands clean up (remove partial
+	// output files); it also restores the default handling, so a second signal
+	// ends a command blocked on a read from a terminal.
+	context.AfterFunc(ctx, stop)
 	code := run(ctx, &cli{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}, os.Args[1:])
 	stop()
 	os.Exit(code)
