@@ -2,9 +2,9 @@ package iampolicy
 
 import (
 	"bytes"
-	"cmp"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -434,17 +434,14 @@ func parseConditionElement(m map[string]json.RawMessage, st *Statement) error {
 	if !ok {
 		return parseErr(msgSyntax)
 	}
-	for opName, block := range blocks {
-		conds, err := parseOperatorBlock(opName, block)
+	// Sorted, so that the error reported for a document never varies.
+	for _, opName := range slices.Sorted(maps.Keys(blocks)) {
+		conds, err := parseOperatorBlock(opName, blocks[opName])
 		if err != nil {
 			return err
 		}
 		st.Condition = append(st.Condition, conds...)
 	}
-	// Map order is random; sorting keeps parsing deterministic.
-	slices.SortFunc(st.Condition, func(a, b Condition) int {
-		return cmp.Or(strings.Compare(a.Operator, b.Operator), strings.Compare(a.Key, b.Key))
-	})
 	return nil
 }
 
@@ -457,11 +454,11 @@ func parseOperatorBlock(opName string, raw json.RawMessage) ([]Condition, error)
 		return nil, parseErr(msgSyntax)
 	}
 	conds := make([]Condition, 0, len(keys))
-	for key, rawValues := range keys {
+	for _, key := range slices.Sorted(maps.Keys(keys)) {
 		if err := validateConditionKey(key); err != nil {
 			return nil, err
 		}
-		values, ok := decodeScalarList(rawValues)
+		values, ok := decodeScalarList(keys[key])
 		if !ok || len(values) == 0 {
 			return nil, parseErrf(msgBadCondValues, key)
 		}

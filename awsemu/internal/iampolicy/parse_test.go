@@ -329,3 +329,14 @@ func TestStringers(t *testing.T) {
 		}
 	}
 }
+
+func TestParseErrorIsDeterministic(t *testing.T) {
+	doc := stmt(`"Effect": "Allow", "Action": "kms:*", "Resource": "*", "Condition": {
+		"StringEquals": {"kms:CallerAccount": "1", "bad": "x"}, "AStringEqual": {"kms:CallerAccount": "1"}, "Zzz": {"k:k": "v"}}`)
+	for range 20 {
+		_, err := Parse([]byte(doc))
+		if err == nil || err.Error() != "Invalid Condition type : AStringEqual." {
+			t.Fatalf("Parse() err = %v, want Invalid Condition type : AStringEqual.", err)
+		}
+	}
+}

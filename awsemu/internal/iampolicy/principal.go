@@ -2,6 +2,7 @@ package iampolicy
 
 import (
 	"encoding/json"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -55,8 +56,8 @@ func parsePrincipalValue(raw json.RawMessage) (*Principals, error) {
 		return nil, parseErr(msgPrincipal)
 	}
 	ps := &Principals{}
-	for typ, rawList := range m {
-		if err := ps.add(typ, rawList); err != nil {
+	for _, typ := range slices.Sorted(maps.Keys(m)) {
+		if err := ps.add(typ, m[typ]); err != nil {
 			return nil, err
 		}
 	}
