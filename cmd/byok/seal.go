@@ -133,9 +133,10 @@ func (s *streamFlags) run(ctx context.Context, c *cli, inPath string, f func(io.
 }
 
 // streamMemory bounds the data one stream batch holds. The envelope works on
-// Workers×8 segments at a time, so on a many-core machine with large segments
-// an unbounded worker count would buffer gigabytes.
-const streamMemory = 64 << 20
+// Workers×8 segments at a time (and an opening reader holds two batches), so
+// on a many-core machine with large segments an unbounded worker count would
+// buffer gigabytes, and the segment size of an input comes from its header.
+const streamMemory = 32 << 20
 
 func workersFor(segSize int) int {
 	limit := max(1, streamMemory/(8*segSize))
