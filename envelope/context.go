@@ -66,15 +66,6 @@ func sortPairs(p []pair) {
 	}
 }
 
-// validate checks c against the limits without keeping the encoding.
-func (c Context) validate() error {
-	buf := getScratch()
-	defer putScratch(buf)
-	var err error
-	*buf, err = c.appendCanonical((*buf)[:0])
-	return err
-}
-
 func appendString16(b []byte, s string) []byte {
 	b = binary.BigEndian.AppendUint16(b, uint16(len(s)))
 	return append(b, s...)

@@ -37,7 +37,6 @@ func newProvider(t testing.TB, name string) *Provider {
 	return p
 }
 
-
 func TestConformance(t *testing.T) {
 	kmstest.Run(t, func(t *testing.T) kmstest.Setup {
 		p := newProvider(t, "platform-root")

@@ -117,8 +117,6 @@ func writeSeeds(dir string, vs []Vector) error {
 	return nil
 }
 
-type sealer func(name string, key *envelope.TenantKey, pt []byte, ec envelope.Context, store bool) ([]byte, error)
-
 func sealRecord(name string, key *envelope.TenantKey, pt []byte, ec envelope.Context, store bool) ([]byte, error) {
 	return envelope.AppendSeal(nil, key, pt, ec, &envelope.RecordOptions{StoreContext: store, Rand: bytes.NewReader(derived("salt "+name, 32))})
 }
