@@ -54,7 +54,6 @@ type principal struct {
 	Account     string
 	ARN         string // user ARN or assumed-role ARN
 	RoleARN     string // set for assumed-role sessions
-	UserID      string
 	Role        string
 	SessionName string
 	policies    []string // identity policy documents
@@ -165,16 +164,24 @@ func (s *Server) lookupCredential(akid, token string) (string, *principal, *auth
 
 func userPrincipal(acct string, u *user) *principal {
 	arn := userARN(acct, u.Name)
-	return &principal{Account: acct, ARN: arn, UserID: uniqueID("AIDA", arn), policies: policyDocs(u.Policies)}
+	return &principal{Account: acct, ARN: arn, policies: policyDocs(u.Policies)}
 }
 
 func rolePrincipal(sess *session, r *role) *principal {
 	rarn := roleARN(sess.Account, r.Name)
 	return &principal{
 		Account: sess.Account, ARN: assumedRoleARN(sess.Account, r.Name, sess.SessionName), RoleARN: rarn,
-		UserID: uniqueID("AROA", rarn) + ":" + sess.SessionName, Role: r.Name, SessionName: sess.SessionName,
+		Role: r.Name, SessionName: sess.SessionName,
 		policies: policyDocs(r.Policies),
 	}
+}
+
+// userID is the caller's IAM unique id as GetCallerIdentity reports it.
+func (p *principal) userID() string {
+	if p.RoleARN != "" {
+		return uniqueID("AROA", p.RoleARN) + ":" + p.SessionName
+	}
+	return uniqueID("AIDA", p.ARN)
 }
 
 func policyDocs(m map[string]string) []string {

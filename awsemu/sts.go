@@ -37,7 +37,7 @@ func (s *Server) serveSTS(c *call) (any, error) {
 	}
 	switch c.op {
 	case "GetCallerIdentity":
-		return &getCallerIdentityResult{Arn: c.p.ARN, UserId: c.p.UserID, Account: c.p.Account}, nil
+		return &getCallerIdentityResult{Arn: c.p.ARN, UserId: c.p.userID(), Account: c.p.Account}, nil
 	case "AssumeRole":
 		s.mu.Lock()
 		defer s.mu.Unlock()
