@@ -26,6 +26,18 @@ func validSegmentSize(n int) bool { return n >= MinSegmentSize && n <= MaxSegmen
 // amortise the batch's hand-off, few enough to bound memory.
 const segmentsPerWorker = 8
 
+// maxBatchBytes bounds a batch whatever the worker count and segment size, so
+// a reader's or writer's buffers stay under about 2 × 32 MiB.
+const maxBatchBytes = 32 << 20
+
+// batchSegments is how many segments a writer or reader handles at once.
+func batchSegments(workers, segSize int) int {
+	if workers <= 1 {
+		return 1
+	}
+	return max(1, min(workers*segmentsPerWorker, maxBatchBytes/segSize))
+}
+
 // StreamOptions adjusts stream sealing and opening. The zero value is the
 // default: 64 KiB segments, context not stored, one goroutine.
 type StreamOptions struct {
@@ -182,10 +194,7 @@ func NewWriter(dst io.Writer, key *TenantKey, ec Context, opts *StreamOptions) (
 	if err != nil {
 		return nil, err
 	}
-	w := &Writer{dst: dst, seg: seg, batch: seg.workers * segmentsPerWorker * seg.segSize}
-	if seg.workers == 1 {
-		w.batch = seg.segSize
-	}
+	w := &Writer{dst: dst, seg: seg, batch: batchSegments(seg.workers, seg.segSize) * seg.segSize}
 	w.header = h.marshal()
 	w.buf = make([]byte, 0, w.batch+1)
 	return w, nil
@@ -373,10 +382,7 @@ func NewReader(ctx context.Context, src io.Reader, lookup KeyLookup, ec Context,
 		return nil, err
 	}
 	seg.workers = workers
-	r := &Reader{src: src, seg: seg, Header: h, batch: 1}
-	if workers > 1 {
-		r.batch = workers * segmentsPerWorker
-	}
+	r := &Reader{src: src, seg: seg, Header: h, batch: batchSegments(workers, seg.segSize)}
 	r.bufs[0] = make([]byte, 0, r.batch*(seg.segSize+tagSize)+1)
 	if workers > 1 {
 		r.bufs[1] = make([]byte, 0, cap(r.bufs[0]))
