@@ -27,7 +27,7 @@ func TestSTSGetCallerIdentity(t *testing.T) {
 	if got, want := *ar.AssumedRoleUser.Arn, "arn:aws:sts::222222222222:assumed-role/open-role/probe"; got != want {
 		t.Fatalf("AssumedRoleUser.Arn = %s, want %s", got, want)
 	}
-	if !strings.HasPrefix(*ar.Credentials.AccessKeyId, "ASIA") || ar.Credentials.Expiration.Sub(time.Now()) < 59*time.Minute {
+	if !strings.HasPrefix(*ar.Credentials.AccessKeyId, "ASIA") || time.Until(*ar.Credentials.Expiration) < 59*time.Minute {
 		t.Fatalf("Credentials = %s expiring %v", *ar.Credentials.AccessKeyId, ar.Credentials.Expiration)
 	}
 	c := ar.Credentials

@@ -164,7 +164,7 @@ func TestStateFile(t *testing.T) {
 	if err := again.ts.SetStateFile(path); err != nil {
 		t.Fatal(err)
 	}
-	if d := again.ts.Now().Sub(time.Now()); d < 10*day-time.Minute {
+	if d := time.Until(again.ts.Now()); d < 10*day-time.Minute {
 		t.Fatalf("restored clock is %v ahead, want 10 days", d)
 	}
 	dec := must[*kms.DecryptOutput](t)(again.admin(t, euWest1).Decrypt(e.ctx, &kms.DecryptInput{CiphertextBlob: blob}))

@@ -32,10 +32,6 @@ func invalidStateErr(format string, a ...any) *apiError {
 	return errf(http.StatusBadRequest, "KMSInvalidStateException", format, a...)
 }
 
-func invalidArnErr(format string, a ...any) *apiError {
-	return errf(http.StatusBadRequest, "InvalidArnException", format, a...)
-}
-
 func unsupportedErr(format string, a ...any) *apiError {
 	return errf(http.StatusBadRequest, "UnsupportedOperationException", format, a...)
 }

@@ -3,7 +3,6 @@ package awsemu
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"math"
 	"sort"
 	"strconv"
@@ -248,5 +247,3 @@ func lengthErr(field string, n, lo, hi int) error {
 	}
 	return nil
 }
-
-var _ = fmt.Sprintf

@@ -1,7 +1,6 @@
 package awsemu
 
 import (
-	"bytes"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha1"
@@ -337,5 +336,3 @@ func (s *Server) getPublicKey(c *call) (any, error) {
 		"KeyUsage": "ENCRYPT_DECRYPT", "EncryptionAlgorithms": encryptionAlgorithms(k),
 	}, nil
 }
-
-var _ = bytes.Equal

@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"regexp"
 	"slices"
-	"strings"
 )
 
 // grantOperations are the operations a grant may allow.
@@ -223,5 +222,3 @@ func (s *Server) findGrant(c *call, in *grantInput) (*key, *grant, error) {
 	}
 	return k, k.Grants[i], nil
 }
-
-var _ = strings.Cut

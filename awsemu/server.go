@@ -29,9 +29,8 @@ type Server struct {
 	faults faults
 	events eventLog
 
-	// StateFile, when set, receives an atomic snapshot after every change.
+	// stateFile, when set, receives an atomic snapshot after every change.
 	stateFile string
-	saveMu    sync.Mutex
 }
 
 // New returns an emulator holding world. The world is copied.
