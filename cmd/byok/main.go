@@ -47,6 +47,7 @@ func commands() map[string]command {
 			_, err := fmt.Fprintln(c.stdout, "byok", version())
 			return err
 		}},
+		"kms-emulator": {summary: "run the AWS KMS + STS emulator", usage: kmsEmulatorUsage, run: runKMSEmulator},
 	}
 }
 
