@@ -18,6 +18,10 @@ import (
 // rawKMS sends a signed KMS request with any target and body, as no SDK
 // client would, and returns the status and the error body's __type.
 func rawKMS(t *testing.T, e *env, target, body string, sign bool) (int, string) {
+	return rawKMSAt(t, e, target, body, sign, time.Now())
+}
+
+func rawKMSAt(t *testing.T, e *env, target, body string, sign bool, at time.Time) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequest("POST", e.ts.URL+"/", strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
@@ -25,7 +29,7 @@ func rawKMS(t *testing.T, e *env, target, body string, sign bool) (int, string) 
 	if sign {
 		sum := sha256.Sum256([]byte(body))
 		creds := e.ts.Credentials(t, customerAcct, "admin")
-		if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), "kms", euWest1, time.Now()); err != nil {
+		if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), "kms", euWest1, at); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -68,6 +72,15 @@ func TestBadInput(t *testing.T) {
 				t.Fatalf("status %d __type %q, want %d %q", status, typ, tt.wantStatus, tt.wantType)
 			}
 		})
+	}
+}
+
+func TestStaleSignature(t *testing.T) {
+	e := newEnv(t)
+	for _, at := range []time.Time{time.Now().Add(-16 * time.Minute), time.Now().Add(16 * time.Minute)} {
+		if status, typ := rawKMSAt(t, e, "TrentService.ListKeys", "{}", true, at); status != 400 || typ != "InvalidSignatureException" {
+			t.Fatalf("signed at %v: status %d __type %q, want 400 InvalidSignatureException", at, status, typ)
+		}
 	}
 }
 
