@@ -5,8 +5,9 @@
 //
 // # Keys
 //
-// The key file's tenant id is the root key's name, which [kms.KeyRef.ID]
-// names. Each version in the file is a root key version: wrapping uses the
+// A provider holds one or more root keys, one per key file. The key file's
+// tenant id is the root key's name, which [kms.KeyRef.ID] names. Each version
+// in a file is a root key version: wrapping uses the
 // newest, unwrapping finds the version recorded in the wrapped key, so adding
 // a version to the file (`byok keygen -add`) rotates the root key without
 // touching existing wrappings.
@@ -36,35 +37,57 @@ const ProviderName = "local"
 // Algorithm is the kms.Wrapped.Algorithm of local wrappings.
 const Algorithm = "byok-local-v1"
 
-// Provider wraps tenant keys under a root key held in memory.
+// Provider wraps tenant keys under root keys held in memory.
 type Provider struct {
-	name   string
+	first string // the first root key's name
+	roots map[string]*root
+}
+
+type root struct {
 	latest *envelope.TenantKey
 	keys   *envelope.KeySet
 }
 
 var _ kms.Provider = (*Provider)(nil)
 
-// New returns a provider over the root key versions in f.
-func New(f *keyfile.File) (*Provider, error) {
-	if f == nil || len(f.Entries) == 0 {
-		return nil, errors.New("localkms: the key file holds no key")
+// New returns a provider over the root keys in files, one root key (with its
+// versions) per file, named by the file's tenant id.
+func New(files ...*keyfile.File) (*Provider, error) {
+	p := &Provider{roots: map[string]*root{}}
+	for _, f := range files {
+		if f == nil || len(f.Entries) == 0 {
+			return nil, errors.New("localkms: a key file holds no key")
+		}
+		if _, dup := p.roots[f.Tenant()]; dup {
+			return nil, fmt.Errorf("localkms: two key files name root key %q", f.Tenant())
+		}
+		p.roots[f.Tenant()] = &root{latest: f.Latest().Key, keys: envelope.NewKeySet(f.Keys()...)}
+		if p.first == "" {
+			p.first = f.Tenant()
+		}
 	}
-	return &Provider{name: f.Tenant(), latest: f.Latest().Key, keys: envelope.NewKeySet(f.Keys()...)}, nil
+	if p.first == "" {
+		return nil, errors.New("localkms: no key file given")
+	}
+	return p, nil
 }
 
-// Load reads the root key file at path. It refuses a file that group or
-// others may read or write, as ssh does for private keys.
-func Load(path string) (*Provider, error) {
-	data, err := ReadKeyFile(path)
-	if err != nil {
-		return nil, err
+// Load reads root key files. It refuses a file that group or others may read
+// or write, as ssh does for private keys.
+func Load(paths ...string) (*Provider, error) {
+	var files []*keyfile.File
+	for _, path := range paths {
+		data, err := ReadKeyFile(path)
+		if err != nil {
+			return nil, err
+		}
+		f, err := keyfile.Parse(data)
+		if err != nil {
+			return nil, fmt.Errorf("localkms: %s: %w", path, err)
+		}
+		files = append(files, f)
 	}
-	f, err := keyfile.Parse(data)
-	if err != nil {
-		return nil, fmt.Errorf("localkms: %s: %w", path, err)
-	}
-	return New(f)
+	return New(files...)
 }
 
 // ErrUnsafePermissions means a key file is readable or writable by group or
@@ -87,34 +110,38 @@ func ReadKeyFile(path string) ([]byte, error) {
 	return os.ReadFile(path)
 }
 
-// Name returns the root key's name, the ID of the KeyRefs it serves.
-func (p *Provider) Name() string { return p.name }
+// Name returns the first root key's name.
+func (p *Provider) Name() string { return p.first }
 
-// KeyRef returns the reference that names this provider's root key.
-func (p *Provider) KeyRef() kms.KeyRef { return kms.KeyRef{Provider: ProviderName, ID: p.name} }
+// KeyRef returns the reference that names the first root key.
+func (p *Provider) KeyRef() kms.KeyRef { return RootRef(p.first) }
 
-func (p *Provider) check(ctx context.Context, op string, ref kms.KeyRef, b kms.Binding) error {
+// RootRef returns the reference to the root key called name.
+func RootRef(name string) kms.KeyRef { return kms.KeyRef{Provider: ProviderName, ID: name} }
+
+func (p *Provider) check(ctx context.Context, op string, ref kms.KeyRef, b kms.Binding) (*root, error) {
 	if err := ctx.Err(); err != nil {
-		return &kms.Error{Class: kms.Unavailable, Op: op, Key: ref.ID, Err: err}
+		return nil, &kms.Error{Class: kms.Unavailable, Op: op, Key: ref.ID, Err: err}
 	}
 	if err := b.Validate(); err != nil {
-		return err
+		return nil, err
 	}
-	if ref.Provider != ProviderName || ref.ID != p.name {
-		return &kms.Error{Class: kms.NotFound, Op: op, Key: ref.ID, Err: fmt.Errorf("this provider holds root key %q only", p.name)}
+	r, ok := p.roots[ref.ID]
+	if ref.Provider != ProviderName || !ok {
+		return nil, &kms.Error{Class: kms.NotFound, Op: op, Key: ref.ID, Err: fmt.Errorf("no root key %q is loaded", ref.ID)}
 	}
-	return nil
+	return r, nil
 }
 
-func (p *Provider) context(b kms.Binding) envelope.Context {
+func wrapContext(name string, b kms.Binding) envelope.Context {
 	ec := envelope.Context(b.EncryptionContext())
-	ec["byok:wrapping-key"] = p.name
+	ec["byok:wrapping-key"] = name
 	return ec
 }
 
 // GenerateAndWrap creates a tenant key and wraps it under the root key.
 func (p *Provider) GenerateAndWrap(ctx context.Context, ref kms.KeyRef, b kms.Binding) (*envelope.TenantKey, *kms.Wrapped, error) {
-	if err := p.check(ctx, "generate", ref, b); err != nil {
+	if _, err := p.check(ctx, "generate", ref, b); err != nil {
 		return nil, nil, err
 	}
 	key, err := envelope.GenerateTenantKey(b.Tenant, b.Version, nil)
@@ -130,29 +157,31 @@ func (p *Provider) GenerateAndWrap(ctx context.Context, ref kms.KeyRef, b kms.Bi
 
 // Wrap seals key's material under the newest root key version.
 func (p *Provider) Wrap(ctx context.Context, ref kms.KeyRef, key *envelope.TenantKey, b kms.Binding) (*kms.Wrapped, error) {
-	if err := p.check(ctx, "wrap", ref, b); err != nil {
+	r, err := p.check(ctx, "wrap", ref, b)
+	if err != nil {
 		return nil, err
 	}
 	material := key.Material()
 	defer clear(material)
-	ct, err := envelope.Seal(p.latest, material, p.context(b))
+	ct, err := envelope.Seal(r.latest, material, wrapContext(ref.ID, b))
 	if err != nil {
-		return nil, &kms.Error{Class: kms.Misconfigured, Op: "wrap", Key: p.name, Err: err}
+		return nil, &kms.Error{Class: kms.Misconfigured, Op: "wrap", Key: ref.ID, Err: err}
 	}
-	return &kms.Wrapped{Key: p.KeyRef(), Algorithm: Algorithm, Ciphertext: ct}, nil
+	return &kms.Wrapped{Key: RootRef(ref.ID), Algorithm: Algorithm, Ciphertext: ct}, nil
 }
 
 // Unwrap opens w, which must have been made for b.
 func (p *Provider) Unwrap(ctx context.Context, w *kms.Wrapped, b kms.Binding) (*envelope.TenantKey, error) {
-	if err := p.check(ctx, "unwrap", w.Key, b); err != nil {
+	r, err := p.check(ctx, "unwrap", w.Key, b)
+	if err != nil {
 		return nil, err
 	}
 	if w.Algorithm != Algorithm {
-		return nil, &kms.Error{Class: kms.InvalidCiphertext, Op: "unwrap", Key: p.name, Err: fmt.Errorf("algorithm %q is not %s", w.Algorithm, Algorithm)}
+		return nil, &kms.Error{Class: kms.InvalidCiphertext, Op: "unwrap", Key: w.Key.ID, Err: fmt.Errorf("algorithm %q is not %s", w.Algorithm, Algorithm)}
 	}
-	material, err := envelope.Open(ctx, p.keys, w.Ciphertext, p.context(b))
+	material, err := envelope.Open(ctx, r.keys, w.Ciphertext, wrapContext(w.Key.ID, b))
 	if err != nil {
-		return nil, &kms.Error{Class: unwrapClass(err), Op: "unwrap", Key: p.name, Err: err}
+		return nil, &kms.Error{Class: unwrapClass(err), Op: "unwrap", Key: w.Key.ID, Err: err}
 	}
 	defer clear(material)
 	return envelope.NewTenantKey(b.Tenant, b.Version, material)
@@ -179,10 +208,10 @@ func (p *Provider) Rewrap(ctx context.Context, w *kms.Wrapped, to kms.KeyRef, b 
 
 // Describe reports the root key.
 func (p *Provider) Describe(ctx context.Context, ref kms.KeyRef) (*kms.KeyInfo, error) {
-	if err := p.check(ctx, "describe", ref, kms.Binding{Tenant: p.name, Version: 1, Purpose: "describe"}); err != nil {
+	if _, err := p.check(ctx, "describe", ref, kms.Binding{Tenant: "describe", Version: 1, Purpose: "describe"}); err != nil {
 		return nil, err
 	}
-	return &kms.KeyInfo{ARN: ProviderName + ":" + p.name, KeyID: p.name, KeySpec: "SYMMETRIC_DEFAULT",
+	return &kms.KeyInfo{ARN: ProviderName + ":" + ref.ID, KeyID: ref.ID, KeySpec: "SYMMETRIC_DEFAULT",
 		KeyUsage: "ENCRYPT_DECRYPT", State: "Enabled"}, nil
 }
 

@@ -39,11 +39,14 @@ func newProvider(t testing.TB, name string) *Provider {
 
 func TestConformance(t *testing.T) {
 	kmstest.Run(t, func(t *testing.T) kmstest.Setup {
-		p := newProvider(t, "platform-root")
+		p, err := New(rootFile(t, "platform-root", 1), rootFile(t, "second-root", 1, 2))
+		if err != nil {
+			t.Fatal(err)
+		}
 		return kmstest.Setup{
 			Provider: p,
 			Key:      p.KeyRef(),
-			OtherKey: p.KeyRef(),
+			OtherKey: RootRef("second-root"),
 			Missing:  kms.KeyRef{Provider: ProviderName, ID: "no-such-root"},
 		}
 	})
