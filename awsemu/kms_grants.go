@@ -59,14 +59,13 @@ func (s *Server) createGrant(c *call) (any, error) {
 		return nil, err
 	}
 	ctx := map[string][]string{
-		"kms:GranteePrincipal":         {in.GranteePrincipal},
-		"kms:GrantOperations":          in.Operations,
-		"kms:GrantIsForAWSResource":    {"false"},
-		"kms:GrantConstraintType":      nil,
-		"kms:RetiringPrincipal":        {in.RetiringPrincipal},
-		"kms:EncryptionContextKeysSet": nil,
+		"kms:GranteePrincipal":      {in.GranteePrincipal},
+		"kms:GrantOperations":       in.Operations,
+		"kms:GrantIsForAWSResource": {"false"},
 	}
-	pruneEmpty(ctx)
+	if in.RetiringPrincipal != "" {
+		ctx["kms:RetiringPrincipal"] = []string{in.RetiringPrincipal}
+	}
 	k, err := s.keyFor(c, in.KeyId, false, "kms:CreateGrant", ctx)
 	if err != nil {
 		return nil, err
@@ -79,14 +78,6 @@ func (s *Server) createGrant(c *call) (any, error) {
 	}
 	g := s.newGrant(c, k, in)
 	return map[string]any{"GrantId": g.ID, "GrantToken": g.Token}, nil
-}
-
-func pruneEmpty(ctx map[string][]string) {
-	for k, v := range ctx {
-		if len(v) == 0 || (len(v) == 1 && v[0] == "") {
-			delete(ctx, k)
-		}
-	}
 }
 
 func (s *Server) newGrant(c *call, k *key, in *grantInput) *grant {

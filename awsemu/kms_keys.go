@@ -359,6 +359,13 @@ func (s *Server) sweep() {
 	for _, m := range s.st.Materials {
 		next = minTime(next, s.rotateIfDue(m, now))
 	}
+	// Expired sessions are kept a day so that their use reports
+	// ExpiredTokenException rather than an unknown key.
+	for id, sess := range s.st.Sessions {
+		if now.Sub(sess.Expiration) > 24*time.Hour {
+			delete(s.st.Sessions, id)
+		}
+	}
 	s.nextSweep = next
 }
 

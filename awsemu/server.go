@@ -69,6 +69,7 @@ type call struct {
 	ev        *Event
 }
 
+// ServeHTTP serves one AWS request, or a test control under [AdminPrefix].
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, AdminPrefix) {
 		s.serveAdmin(w, r)

@@ -135,24 +135,26 @@ func (st *state) index() {
 }
 
 // SetStateFile makes the server load its state from path when the file exists
-// (replacing the world it was created with) and write an atomic snapshot there
-// after every change.
+// and write an atomic snapshot there after every change. Keys, aliases,
+// grants, sessions and the clock come from the file; accounts, users, roles
+// and their policies stay those of the world, so that editing the world file
+// takes effect on restart.
 func (s *Server) SetStateFile(path string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	data, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
 	if err == nil {
 		st := &state{}
 		if err := json.Unmarshal(data, st); err != nil {
 			return fmt.Errorf("awsemu: state file %s: %w", path, err)
 		}
+		st.Accounts = s.st.Accounts
 		st.index()
-		s.mu.Lock()
 		s.st, s.nextSweep = st, time.Time{}
-		s.mu.Unlock()
-	} else if !os.IsNotExist(err) {
-		return err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.stateFile = path
 	return s.writeState()
 }
