@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/binary"
 	"hash"
+	"regexp"
 )
 
 // Symmetric ciphertext blob layout (the emulator's own, like KMS's opaque):
@@ -140,6 +141,8 @@ func additionalData(hdr []byte, ec map[string]string) []byte {
 	return ad
 }
 
+var keyIDRe = regexp.MustCompile(`^(mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$`)
+
 // parsedBlob is a symmetric ciphertext's header.
 type parsedBlob struct {
 	account, keyID string
@@ -156,6 +159,9 @@ func parseBlob(b []byte) (*parsedBlob, bool) {
 		return nil, false
 	}
 	p := &parsedBlob{account: string(b[1:13]), keyID: string(b[14 : 14+n])}
+	if !accountIDRe.MatchString(p.account) || !keyIDRe.MatchString(p.keyID) {
+		return nil, false
+	}
 	p.version = binary.BigEndian.Uint32(b[14+n:])
 	p.hdr, p.rest = b[:18+n], b[18+n:]
 	return p, true

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -88,7 +89,7 @@ func (s *Server) addWorldKey(acct string, wk *Key) error {
 
 // renameKey gives a world key the id the world file asks for.
 func (s *Server) renameKey(k *key, id string) (*key, error) {
-	if k.MultiRegion != (len(id) == 36 && id[:4] == "mrk-") || len(id) != 36 {
+	if !keyIDRe.MatchString(id) || k.MultiRegion != strings.HasPrefix(id, "mrk-") {
 		return nil, fmt.Errorf("id must be a UUID, or mrk- and 32 hex digits for a multi-Region key")
 	}
 	if s.st.Keys[keyARN(k.Region, k.Account, id)] != nil {
