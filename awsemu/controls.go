@@ -57,24 +57,39 @@ const (
 	FaultRefuse
 )
 
-var faultNames = map[string]FaultKind{
-	"latency": FaultLatency, "throttle": FaultThrottle, "internal": FaultInternal,
-	"unavailable": FaultUnavailable, "refuse": FaultRefuse,
+var faultNames = map[FaultKind]string{
+	FaultLatency: "latency", FaultThrottle: "throttle", FaultInternal: "internal",
+	FaultUnavailable: "unavailable", FaultRefuse: "refuse",
+}
+
+// String returns the kind's name in the admin API.
+func (k FaultKind) String() string {
+	if n, ok := faultNames[k]; ok {
+		return n
+	}
+	return fmt.Sprintf("FaultKind(%d)", int(k))
+}
+
+func parseFaultKind(name string) (FaultKind, error) {
+	for k, n := range faultNames {
+		if n == name {
+			return k, nil
+		}
+	}
+	return 0, fmt.Errorf("awsemu: unknown fault kind %q", name)
 }
 
 // Fault is one fault injection rule.
 type Fault struct {
-	Kind FaultKind `json:"-"`
-	// KindName is Kind's name in the admin API: latency, throttle, internal,
-	// unavailable or refuse.
-	KindName string `json:"kind"`
+	Kind FaultKind
 	// Region and Operation ("Decrypt", "AssumeRole", ...) restrict the rule;
 	// empty matches all.
-	Region    string `json:"region,omitempty"`
-	Operation string `json:"operation,omitempty"`
+	Region    string
+	Operation string
 	// Probability in (0, 1] that a matching request is hit; 0 means 1.
-	Probability float64       `json:"probability,omitempty"`
-	Latency     time.Duration `json:"latency,omitempty"`
+	Probability float64
+	// Latency is the delay of a FaultLatency rule.
+	Latency time.Duration
 }
 
 type faults struct {
@@ -85,7 +100,7 @@ type faults struct {
 // SetFaults replaces the fault injection rules; nil removes them all.
 func (s *Server) SetFaults(rules []Fault) error {
 	for i := range rules {
-		if err := normalizeFault(&rules[i]); err != nil {
+		if err := checkFault(&rules[i]); err != nil {
 			return err
 		}
 	}
@@ -95,18 +110,10 @@ func (s *Server) SetFaults(rules []Fault) error {
 	return nil
 }
 
-func normalizeFault(f *Fault) error {
-	if f.Kind == 0 {
-		f.Kind = faultNames[f.KindName]
-	}
-	for n, k := range faultNames {
-		if k == f.Kind {
-			f.KindName = n
-		}
-	}
+func checkFault(f *Fault) error {
 	switch {
-	case f.Kind < FaultLatency || f.Kind > FaultRefuse:
-		return fmt.Errorf("awsemu: unknown fault kind %q", f.KindName)
+	case faultNames[f.Kind] == "":
+		return fmt.Errorf("awsemu: unknown fault kind %v", f.Kind)
 	case f.Probability < 0 || f.Probability > 1:
 		return fmt.Errorf("awsemu: fault probability %v is not in [0, 1]", f.Probability)
 	case f.Kind == FaultLatency && f.Latency <= 0:
@@ -248,9 +255,7 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	case "POST clock/advance":
 		out, err = s.adminAdvance(r)
 	case "GET faults":
-		s.faults.mu.Lock()
-		out = slices.Clone(s.faults.rules)
-		s.faults.mu.Unlock()
+		out = s.adminFaults()
 	case "PUT faults":
 		err = s.adminSetFaults(r)
 	case "DELETE faults":
@@ -294,10 +299,24 @@ func (s *Server) adminAdvance(r *http.Request) (any, error) {
 
 type adminFault struct {
 	Kind        string  `json:"kind"`
-	Region      string  `json:"region"`
-	Operation   string  `json:"operation"`
-	Probability float64 `json:"probability"`
-	Latency     string  `json:"latency"`
+	Region      string  `json:"region,omitempty"`
+	Operation   string  `json:"operation,omitempty"`
+	Probability float64 `json:"probability,omitempty"`
+	Latency     string  `json:"latency,omitempty"`
+}
+
+func (s *Server) adminFaults() []adminFault {
+	s.faults.mu.Lock()
+	defer s.faults.mu.Unlock()
+	out := []adminFault{}
+	for _, f := range s.faults.rules {
+		a := adminFault{Kind: f.Kind.String(), Region: f.Region, Operation: f.Operation, Probability: f.Probability}
+		if f.Latency > 0 {
+			a.Latency = f.Latency.String()
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 func (s *Server) adminSetFaults(r *http.Request) error {
@@ -307,13 +326,16 @@ func (s *Server) adminSetFaults(r *http.Request) error {
 	}
 	rules := make([]Fault, len(in))
 	for i, f := range in {
-		rules[i] = Fault{KindName: f.Kind, Region: f.Region, Operation: f.Operation, Probability: f.Probability}
-		if f.Latency != "" {
-			d, err := time.ParseDuration(f.Latency)
-			if err != nil {
-				return err
-			}
-			rules[i].Latency = d
+		kind, err := parseFaultKind(f.Kind)
+		if err != nil {
+			return err
+		}
+		rules[i] = Fault{Kind: kind, Region: f.Region, Operation: f.Operation, Probability: f.Probability}
+		if f.Latency == "" {
+			continue
+		}
+		if rules[i].Latency, err = time.ParseDuration(f.Latency); err != nil {
+			return err
 		}
 	}
 	return s.SetFaults(rules)

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -135,6 +137,13 @@ func TestAdminHTTP(t *testing.T) {
 	}
 	_, err := e.admin(t, euWest1).ListKeys(e.ctx, &kms.ListKeysInput{})
 	wantCode(t, err, "ThrottlingException")
+	body, _ := io.ReadAll(post("GET", "faults", "").Body)
+	if got := strings.TrimSpace(string(body)); got != `[{"kind":"throttle","region":"eu-west-1","operation":"ListKeys"}]` {
+		t.Fatalf("GET faults = %s", got)
+	}
+	if r := post("PUT", "faults", `[{"kind":"flood"}]`); r.StatusCode != 400 {
+		t.Fatalf("PUT faults with an unknown kind: status %d, want 400", r.StatusCode)
+	}
 	post("DELETE", "faults", "")
 	if _, err := e.admin(t, euWest1).ListKeys(e.ctx, &kms.ListKeysInput{}); err != nil {
 		t.Fatalf("after DELETE faults err = %v", err)
@@ -171,4 +180,34 @@ func TestStateFile(t *testing.T) {
 	if !bytes.Equal(dec.Plaintext, []byte("secret")) {
 		t.Fatalf("Decrypt() after restart = %q", dec.Plaintext)
 	}
+}
+
+// TestConcurrentUse runs callers in parallel with clock moves, for the race
+// detector.
+func TestConcurrentUse(t *testing.T) {
+	e := newEnv(t)
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Go(func() {
+			c := e.admin(t, []string{euWest1, usEast1}[i%2])
+			for range 20 {
+				blob, err := c.Encrypt(e.ctx, &kms.EncryptInput{KeyId: aws.String(mrkKey), Plaintext: []byte("x")})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if _, err := c.Decrypt(e.ctx, &kms.DecryptInput{CiphertextBlob: blob.CiphertextBlob}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		for range 20 {
+			e.ts.Advance(time.Hour)
+			_ = e.ts.Events()
+		}
+	})
+	wg.Wait()
 }

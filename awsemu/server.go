@@ -225,6 +225,9 @@ func (s *Server) finish(w http.ResponseWriter, c *call, err error, out any) {
 	if ae != nil {
 		c.ev.ErrorCode, c.ev.ErrorMessage = ae.Code, ae.Message
 	}
+	if err != nil && ae.Status >= http.StatusInternalServerError && err != error(ae) {
+		c.ev.ErrorMessage = err.Error() // the caller gets a generic message; the log keeps the cause
+	}
 	s.events.add(*c.ev)
 	w.Header().Set("X-Amzn-RequestId", c.requestID)
 	if c.service == "sts" {
