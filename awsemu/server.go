@@ -128,9 +128,7 @@ func (s *Server) authenticate(r *http.Request, c *call) (*sigv4.Credential, erro
 	}
 	err = sigv4.Verify(r, c.body, cred, secret, time.Now())
 	if errors.Is(err, sigv4.ErrExpired) {
-		return cred, &apiError{Code: errBadSignature.forService(c.service).Code, Status: http.StatusBadRequest,
-			Message: fmt.Sprintf("Signature expired: %s is now earlier than %s (%s - 15 min.)", cred.Time.Format(sigv4.TimeFormat),
-				time.Now().UTC().Add(-sigv4.MaxSkew).Format(sigv4.TimeFormat), time.Now().UTC().Format(sigv4.TimeFormat))}
+		return cred, skewErr(c.service, cred.Time, time.Now().UTC())
 	}
 	if err != nil {
 		return cred, errBadSignature.forService(c.service)
@@ -138,6 +136,18 @@ func (s *Server) authenticate(r *http.Request, c *call) (*sigv4.Credential, erro
 	c.p = p
 	c.ev.UserIdentity = UserIdentity{AccountID: p.Account, ARN: p.ARN}
 	return cred, nil
+}
+
+// skewErr is AWS's answer to a request signed too long before or after now.
+func skewErr(service string, signed, now time.Time) *apiError {
+	e := errBadSignature.forService(service)
+	f := func(t time.Time) string { return t.Format(sigv4.TimeFormat) }
+	if signed.Before(now) {
+		e.Message = fmt.Sprintf("Signature expired: %s is now earlier than %s (%s - 15 min.)", f(signed), f(now.Add(-sigv4.MaxSkew)), f(now))
+	} else {
+		e.Message = fmt.Sprintf("Signature not yet current: %s is still later than %s (%s + 15 min.)", f(signed), f(now.Add(sigv4.MaxSkew)), f(now))
+	}
+	return e
 }
 
 // lookupCredential finds the secret and principal for an access key.

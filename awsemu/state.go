@@ -3,6 +3,7 @@ package awsemu
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,7 +39,7 @@ func addAccount(st *state, a *Account) error {
 		if err := checkPolicies(u.Policies); err != nil {
 			return fmt.Errorf("user %s: %w", u.Name, err)
 		}
-		acct.Users[u.Name] = &user{Name: u.Name, AccessKeyID: u.AccessKeyID, SecretAccessKey: u.SecretAccessKey, Policies: u.Policies}
+		acct.Users[u.Name] = &user{Name: u.Name, AccessKeyID: u.AccessKeyID, SecretAccessKey: u.SecretAccessKey, Policies: maps.Clone(u.Policies)}
 	}
 	for _, r := range a.Roles {
 		if err := checkPolicies(r.Policies); err != nil {
@@ -47,7 +48,7 @@ func addAccount(st *state, a *Account) error {
 		if _, err := parsePolicy(r.TrustPolicy); err != nil {
 			return fmt.Errorf("role %s: trust policy: %w", r.Name, err)
 		}
-		acct.Roles[r.Name] = &role{Name: r.Name, TrustPolicy: r.TrustPolicy, Policies: r.Policies, MaxSessionDuration: r.MaxSessionDuration}
+		acct.Roles[r.Name] = &role{Name: r.Name, TrustPolicy: r.TrustPolicy, Policies: maps.Clone(r.Policies), MaxSessionDuration: r.MaxSessionDuration}
 	}
 	st.Accounts[a.ID] = acct
 	return nil
