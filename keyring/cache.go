@@ -128,19 +128,6 @@ func (s *shard) remove(k cacheKey, e *entry) {
 	}
 }
 
-// remove drops e if it is still the cached entry for its key.
-func (c *cache) remove(e *entry) bool {
-	k := cacheKey{e.key.Tenant(), e.key.Version()}
-	s := c.shard(k.tenant)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.keys[k] != e {
-		return false
-	}
-	s.remove(k, e)
-	return true
-}
-
 // removeTenant drops every version of tenant and returns them.
 func (c *cache) removeTenant(tenant string) []*entry {
 	s := c.shard(tenant)
