@@ -1,0 +1,174 @@
+package awskms
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	kmsapi "github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/byok-dev/byok/kms"
+)
+
+// route is where a call may go: the key's ARN in each region to try, in
+// order (the key's own region, then its failover regions), and how to reach
+// it.
+type route struct {
+	arns   []ARN
+	access access
+}
+
+func (r route) primary() ARN { return r.arns[0] }
+
+// route validates ref and returns its route; tenant names the role session.
+func (p *Provider) route(op string, ref kms.KeyRef, tenant string) (route, error) {
+	if ref.Provider != ProviderName {
+		return route{}, misconfigured(op, ref.ID, fmt.Errorf("key provider is %q, want %q", ref.Provider, ProviderName))
+	}
+	a, err := ParseARN(ref.ID)
+	if err != nil {
+		return route{}, misconfigured(op, ref.ID, err)
+	}
+	var rt route
+	for _, region := range append([]string{cmp.Or(ref.Region, a.Region)}, ref.FailoverRegions...) {
+		ra, err := a.InRegion(region)
+		if err != nil {
+			return route{}, misconfigured(op, ref.ID, err)
+		}
+		if !slices.Contains(rt.arns, ra) {
+			rt.arns = append(rt.arns, ra)
+		}
+	}
+	rt.access, err = p.access(ref, a.Partition, tenant)
+	if err != nil {
+		return route{}, misconfigured(op, ref.ID, err)
+	}
+	return rt, nil
+}
+
+func (p *Provider) access(ref kms.KeyRef, partition, tenant string) (access, error) {
+	if ref.RoleARN == "" {
+		if ref.ExternalID != "" {
+			return access{}, errors.New("an external id needs a role ARN")
+		}
+		return access{}, nil
+	}
+	if err := checkRole(ref.RoleARN, ref.ExternalID, partition); err != nil {
+		return access{}, err
+	}
+	return access{role: ref.RoleARN, externalID: ref.ExternalID, session: sessionName(p.cfg.RoleSessionPrefix, tenant)}, nil
+}
+
+// attemptFunc makes one KMS request for the key arn (in arn's region).
+type attemptFunc func(ctx context.Context, c *kmsapi.Client, arn ARN) error
+
+// do runs fn with retries and failover: each attempt is a round over the
+// route's regions whose circuit breakers allow a call, stopping at the first
+// success or definitive failure; rounds are separated by capped exponential
+// backoff with full jitter. It returns nil or a *kms.Error.
+func (p *Provider) do(ctx context.Context, op string, rt route, fn attemptFunc) error {
+	var last *kms.Error
+	for n := range p.cfg.Retry.MaxAttempts {
+		if n > 0 && !p.backoff(ctx, n) {
+			break
+		}
+		last = p.round(ctx, op, rt, fn)
+		if last == nil {
+			return nil
+		}
+		if !last.Class.Transient() || ctx.Err() != nil {
+			break
+		}
+	}
+	return last
+}
+
+// backoff sleeps before attempt n+1 and reports whether the call's deadline
+// leaves time for it.
+func (p *Provider) backoff(ctx context.Context, n int) bool {
+	ceiling := min(p.cfg.Retry.MaxDelay, p.cfg.Retry.BaseDelay<<min(n-1, 30))
+	var d time.Duration
+	if ceiling > 0 {
+		d = rand.N(ceiling)
+	}
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= d {
+		return false
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// round tries each region whose breaker allows it, in order, until one
+// answers with success or a definitive failure.
+func (p *Provider) round(ctx context.Context, op string, rt route, fn attemptFunc) *kms.Error {
+	var last *kms.Error
+	for _, arn := range rt.arns {
+		b := p.breaker(arn.Region)
+		if !b.allow(p.cfg.Clock()) {
+			continue
+		}
+		err := p.attempt(ctx, op, arn, rt.access, fn)
+		if err != nil && ctx.Err() != nil {
+			b.release() // the caller gave up: no verdict on the region
+			return err
+		}
+		b.record(p.cfg.Clock(), err != nil && err.Class.Transient())
+		if err == nil || !err.Class.Transient() {
+			return err
+		}
+		last = err
+	}
+	if last == nil {
+		primary := rt.primary()
+		last = kmsError(kms.Unavailable, op, primary, errCircuitOpen)
+	}
+	return last
+}
+
+// errCircuitOpen is the failure of a call whose every region is skipped by
+// its circuit breaker.
+var errCircuitOpen = errors.New("circuit breaker open in every region of the key")
+
+// attempt makes one request in arn's region, assuming the role first if
+// needed so that STS failures are told apart from KMS ones.
+func (p *Provider) attempt(ctx context.Context, op string, arn ARN, acc access, fn attemptFunc) *kms.Error {
+	rc := p.clients.get(clientKey{region: arn.Region, access: acc})
+	if rc.sess != nil {
+		if _, err := rc.sess.Retrieve(ctx); err != nil {
+			return kmsError(classify(err), op, arn, fmt.Errorf("assume role %s: %w", acc.role, err))
+		}
+	}
+	err := fn(ctx, rc.kms, arn)
+	if err == nil {
+		return nil
+	}
+	var ke *kms.Error
+	if errors.As(err, &ke) {
+		return ke
+	}
+	if rc.sess != nil && isExpiredToken(err) {
+		rc.sess.invalidate()
+	}
+	return kmsError(classify(err), op, arn, err)
+}
+
+func (p *Provider) breaker(region string) *breaker {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	b, ok := p.breakers[region]
+	if !ok {
+		b = &breaker{policy: p.cfg.Breaker}
+		p.breakers[region] = b
+	}
+	return b
+}
