@@ -160,10 +160,14 @@ func headerValue(r *http.Request, name string) string {
 		return strconv.FormatInt(r.ContentLength, 10)
 	}
 	values := r.Header.Values(name)
-	for i, v := range values {
-		values[i] = strings.Join(strings.Fields(v), " ")
+	if len(values) == 1 && !strings.Contains(values[0], "  ") && strings.TrimSpace(values[0]) == values[0] {
+		return values[0] // the common case, without allocating
 	}
-	return strings.Join(values, ",")
+	out := make([]string, len(values))
+	for i, v := range values {
+		out[i] = strings.Join(strings.Fields(v), " ")
+	}
+	return strings.Join(out, ",")
 }
 
 func payloadHash(r *http.Request, body []byte) string {

@@ -20,6 +20,9 @@ func signed(t *testing.T, body string, at time.Time, secret string) *http.Reques
 	r := httptest.NewRequest("POST", "http://127.0.0.1:4566/", bytes.NewReader([]byte(body)))
 	r.Header.Set("Content-Type", "application/x-amz-json-1.1")
 	r.Header.Set("X-Amz-Target", "TrentService.ListKeys")
+	r.Header.Set("X-Amz-Meta-Spaces", "  a   b  ") // canonicalised as "a b"
+	r.Header.Add("X-Amz-Meta-Twice", "one")
+	r.Header.Add("X-Amz-Meta-Twice", "two")
 	sum := sha256.Sum256([]byte(body))
 	creds := aws.Credentials{AccessKeyID: "AKIDEXAMPLE", SecretAccessKey: secret, SessionToken: "tok"}
 	err := v4.NewSigner().SignHTTP(context.Background(), creds, r, hex.EncodeToString(sum[:]), "kms", "eu-west-1", at)
