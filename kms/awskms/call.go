@@ -69,20 +69,28 @@ type attemptFunc func(ctx context.Context, c *kmsapi.Client, arn ARN) error
 // do runs fn with retries and failover: each attempt is a round over the
 // route's regions whose circuit breakers allow a call, stopping at the first
 // success or definitive failure; rounds are separated by capped exponential
-// backoff with full jitter. It returns nil or a *kms.Error.
+// backoff with full jitter. It returns nil or a *kms.Error: the last failure
+// a region answered, or errCircuitOpen when no region was tried at all.
 func (p *Provider) do(ctx context.Context, op string, rt route, fn attemptFunc) error {
 	var last *kms.Error
 	for n := range p.cfg.Retry.MaxAttempts {
 		if n > 0 && !p.backoff(ctx, n) {
 			break
 		}
-		last = p.round(ctx, op, rt, fn)
-		if last == nil {
-			return nil
-		}
-		if !last.Class.Transient() || ctx.Err() != nil {
+		err, tried := p.round(ctx, op, rt, fn)
+		if !tried {
 			break
 		}
+		if err == nil {
+			return nil
+		}
+		last = err
+		if !err.Class.Transient() || ctx.Err() != nil {
+			break
+		}
+	}
+	if last == nil {
+		return kmsError(kms.Unavailable, op, rt.primary(), errCircuitOpen)
 	}
 	return last
 }
@@ -109,30 +117,27 @@ func (p *Provider) backoff(ctx context.Context, n int) bool {
 }
 
 // round tries each region whose breaker allows it, in order, until one
-// answers with success or a definitive failure.
-func (p *Provider) round(ctx context.Context, op string, rt route, fn attemptFunc) *kms.Error {
-	var last *kms.Error
+// answers with success or a definitive failure. tried is false when every
+// breaker was open.
+func (p *Provider) round(ctx context.Context, op string, rt route, fn attemptFunc) (last *kms.Error, tried bool) {
 	for _, arn := range rt.arns {
 		b := p.breaker(arn.Region)
 		if !b.allow(p.cfg.Clock()) {
 			continue
 		}
+		tried = true
 		err := p.attempt(ctx, op, arn, rt.access, fn)
 		if err != nil && ctx.Err() != nil {
 			b.release() // the caller gave up: no verdict on the region
-			return err
+			return err, true
 		}
 		b.record(p.cfg.Clock(), err != nil && err.Class.Transient())
 		if err == nil || !err.Class.Transient() {
-			return err
+			return err, true
 		}
 		last = err
 	}
-	if last == nil {
-		primary := rt.primary()
-		last = kmsError(kms.Unavailable, op, primary, errCircuitOpen)
-	}
-	return last
+	return last, tried
 }
 
 // errCircuitOpen is the failure of a call whose every region is skipped by

@@ -123,11 +123,11 @@ func (c Config) validate() error {
 func (c Config) validateResilience() error {
 	switch {
 	case c.Retry.MaxAttempts < 1 || c.Retry.MaxAttempts > 20:
-		return fmt.Errorf("Retry.MaxAttempts %d is not between 1 and 20", c.Retry.MaxAttempts)
+		return fmt.Errorf("retry: MaxAttempts %d is not between 1 and 20", c.Retry.MaxAttempts)
 	case c.Retry.BaseDelay < 0 || c.Retry.MaxDelay < c.Retry.BaseDelay:
-		return fmt.Errorf("Retry delays %v..%v: want 0 <= BaseDelay <= MaxDelay", c.Retry.BaseDelay, c.Retry.MaxDelay)
+		return fmt.Errorf("retry: delays %v..%v: want 0 <= BaseDelay <= MaxDelay", c.Retry.BaseDelay, c.Retry.MaxDelay)
 	case c.Breaker.Failures < 1 || c.Breaker.Cooldown < 0:
-		return fmt.Errorf("Breaker %+v: want Failures >= 1 and Cooldown >= 0", c.Breaker)
+		return fmt.Errorf("breaker %+v: want Failures >= 1 and Cooldown >= 0", c.Breaker)
 	case c.CallTimeout < 0:
 		return fmt.Errorf("CallTimeout %v is negative", c.CallTimeout)
 	}

@@ -1,0 +1,96 @@
+package awskms_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/byok-dev/byok/envelope"
+	"github.com/byok-dev/byok/kms"
+)
+
+// TestAssumeRoleRefreshedBeforeExpiry: session credentials are reused until
+// RefreshWindow (5 min) before they expire by the emulator's clock, then
+// replaced while still valid, so no call ever meets expired credentials.
+func TestAssumeRoleRefreshedBeforeExpiry(t *testing.T) {
+	e := newEnv(t, false)
+	r := viaRole(ref(roleKey), externalID)
+	b := binding("acme", 1)
+	w := e.generate(t, r, b)
+	unwrap := func(after time.Duration, wantAssumes int) {
+		t.Helper()
+		e.ts.Advance(after)
+		mustDo[*envelope.TenantKey](t)(e.p.Unwrap(ctx, w, b))
+		if n := len(e.events("AssumeRole", "")); n != wantAssumes {
+			t.Fatalf("after %v more: %d AssumeRole calls, want %d", after, n, wantAssumes)
+		}
+	}
+	unwrap(0, 1)
+	unwrap(50*time.Minute, 1) // 10 minutes left: cached
+	unwrap(6*time.Minute, 2)  // 4 minutes left: replaced
+	unwrap(30*time.Minute, 2) // the first session has expired; the second has not
+	for _, ev := range e.ts.Events() {
+		if ev.ErrorCode != "" {
+			t.Fatalf("request %s failed with %s: credentials were used past expiry", ev.EventName, ev.ErrorCode)
+		}
+	}
+}
+
+// TestRoleSessionNamesTenant: the customer's CloudTrail shows the tenant in
+// the role session name and the binding in the encryption context.
+func TestRoleSessionNamesTenant(t *testing.T) {
+	e := newEnv(t, false)
+	e.generate(t, viaRole(ref(roleKey), externalID), binding("acme:eu", 7))
+	ev := e.events("GenerateDataKey", euWest1)
+	if len(ev) != 1 {
+		t.Fatalf("events = %+v, want one GenerateDataKey", e.ts.Events())
+	}
+	if arn := ev[0].UserIdentity.ARN; !strings.HasSuffix(arn, ":assumed-role/"+roleName+"/byok-acme-eu") {
+		t.Errorf("caller = %s, want the role session byok-acme-eu", arn)
+	}
+	want := kms.Binding{Tenant: "acme:eu", Version: 7, Purpose: kms.PurposeTenantKey}.EncryptionContext()
+	for k, v := range want {
+		if ev[0].EncryptionContext[k] != v {
+			t.Errorf("logged encryption context = %v, want %v", ev[0].EncryptionContext, want)
+			break
+		}
+	}
+}
+
+// TestRewrapPaths: one ReEncrypt when the keys share a region and
+// credentials; Decrypt then Encrypt across regions or roles.
+func TestRewrapPaths(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		from, to kms.KeyRef
+		wantOps  []string
+	}{
+		{"SameRegion", ref(symKey), ref(symKey2), []string{"ReEncrypt"}},
+		{"SameRoleSameRegion", viaRole(ref(roleKey), externalID), viaRole(ref(symKey2), externalID), []string{"ReEncrypt"}},
+		{"OtherRegion", ref(symKey), refIn(usEast1, symKeyUS), []string{"Decrypt", "Encrypt"}},
+		{"DirectToRole", ref(symKey), viaRole(ref(roleKey), externalID), []string{"Decrypt", "Encrypt"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, false)
+			b := binding("acme", 1)
+			w := e.generate(t, tc.from, b)
+			e.generate(t, tc.to, binding("acme", 2)) // learn the destination key first
+			e.ts.ClearEvents()
+			moved, err := e.p.Rewrap(ctx, w, tc.to, b)
+			if err != nil {
+				t.Fatalf("Rewrap() err = %v", err)
+			}
+			var ops []string
+			for _, ev := range e.ts.Events() {
+				ops = append(ops, ev.EventName)
+			}
+			if strings.Join(ops, ",") != strings.Join(tc.wantOps, ",") {
+				t.Errorf("Rewrap() made %v, want %v", ops, tc.wantOps)
+			}
+			if moved.Key.ID != tc.to.ID || moved.RequestID == "" {
+				t.Errorf("Rewrap() = key %s, request id %q; want key %s and a request id", moved.Key.ID, moved.RequestID, tc.to.ID)
+			}
+			mustDo[*envelope.TenantKey](t)(e.p.Unwrap(ctx, moved, b))
+		})
+	}
+}
