@@ -144,9 +144,12 @@ func (p *Provider) round(ctx context.Context, op string, rt route, fn attemptFun
 // its circuit breaker.
 var errCircuitOpen = errors.New("circuit breaker open in every region of the key")
 
-// attempt makes one request in arn's region, assuming the role first if
-// needed so that STS failures are told apart from KMS ones.
+// attempt makes one request in arn's region, within AttemptTimeout,
+// assuming the role first if needed so that STS failures are told apart
+// from KMS ones.
 func (p *Provider) attempt(ctx context.Context, op string, arn ARN, acc access, fn attemptFunc) *kms.Error {
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.AttemptTimeout)
+	defer cancel()
 	rc := p.clients.get(clientKey{region: arn.Region, access: acc})
 	if rc.sess != nil {
 		if _, err := rc.sess.Retrieve(ctx); err != nil {

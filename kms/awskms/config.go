@@ -42,6 +42,10 @@ type Config struct {
 	// CallTimeout bounds each provider call, retries and failover included.
 	// Default 10 seconds.
 	CallTimeout time.Duration
+	// AttemptTimeout bounds one request to one region, so that a region that
+	// hangs counts as a failure and the call fails over while time is left.
+	// Default 3 seconds; at most CallTimeout.
+	AttemptTimeout time.Duration
 
 	// IntegrityKey is the platform secret (32 bytes) keying the binding tag
 	// of RSA wrappings. Required to use RSA keys; keep it as safe as the
@@ -90,6 +94,7 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.Breaker.Failures, 5)
 	setDefault(&c.Breaker.Cooldown, 30*time.Second)
 	setDefault(&c.CallTimeout, 10*time.Second)
+	setDefault(&c.AttemptTimeout, min(3*time.Second, c.CallTimeout))
 	if c.Clock == nil {
 		c.Clock = time.Now
 	}
@@ -130,6 +135,8 @@ func (c Config) validateResilience() error {
 		return fmt.Errorf("breaker %+v: want Failures >= 1 and Cooldown >= 0", c.Breaker)
 	case c.CallTimeout < 0:
 		return fmt.Errorf("CallTimeout %v is negative", c.CallTimeout)
+	case c.AttemptTimeout < 0 || c.AttemptTimeout > c.CallTimeout:
+		return fmt.Errorf("AttemptTimeout %v is not between 0 and CallTimeout %v", c.AttemptTimeout, c.CallTimeout)
 	}
 	return nil
 }

@@ -73,7 +73,9 @@
 //
 // # Retries and deadlines
 //
-// Every call is bounded by [Config].CallTimeout. Transient failures are
+// Every call is bounded by [Config].CallTimeout, and each request to one
+// region by [Config].AttemptTimeout, so a hanging region is a transient
+// failure that fails over while time is left. Transient failures are
 // retried ([RetryPolicy]) with capped exponential backoff and full jitter,
 // never sleeping past the deadline. The SDK's own retryer is off, so
 // attempts are not multiplied: one attempt is one HTTP request per region

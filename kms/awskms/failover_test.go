@@ -113,3 +113,22 @@ func TestMRKAllRegionsDown(t *testing.T) {
 		t.Fatalf("with every breaker open, Unwrap made %d requests, want 0", n)
 	}
 }
+
+// TestMRKFailoverOnHangingRegion: a region that answers too slowly fails
+// over after AttemptTimeout, well within CallTimeout.
+func TestMRKFailoverOnHangingRegion(t *testing.T) {
+	e := newEnv(t, false, func(c *awskms.Config) { c.AttemptTimeout = 100 * time.Millisecond })
+	b := binding("acme", 1)
+	w := e.generate(t, mrkRef(), b)
+	e.setFaults(t, awsemu.Fault{Kind: awsemu.FaultLatency, Latency: 2 * time.Second, Region: euWest1})
+	start := time.Now()
+	if _, err := e.p.Unwrap(ctx, w, b); err != nil {
+		t.Fatalf("Unwrap() with %s hanging err = %v", euWest1, err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Unwrap() took %v, want about AttemptTimeout (100ms)", d)
+	}
+	if len(e.events("Decrypt", usEast1)) != 1 {
+		t.Errorf("events = %+v, want the Decrypt served in %s", e.ts.Events(), usEast1)
+	}
+}

@@ -117,6 +117,7 @@ func TestConfigValidation(t *testing.T) {
 		"DelaysInverted":     func(c *Config) { c.Retry.BaseDelay, c.Retry.MaxDelay = time.Second, time.Millisecond },
 		"NegativeThreshold":  func(c *Config) { c.Breaker.Failures = -1 },
 		"NegativeCallTimout": func(c *Config) { c.CallTimeout = -time.Second },
+		"AttemptPastCall":    func(c *Config) { c.AttemptTimeout = time.Minute },
 	} {
 		c := base
 		mutate(&c)
