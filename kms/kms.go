@@ -133,17 +133,22 @@ type Wrapped struct {
 
 // KeyInfo describes a key-encryption key.
 type KeyInfo struct {
-	ARN             string
-	KeyID           string
-	Account         string
-	Region          string
-	KeySpec         string // "SYMMETRIC_DEFAULT", "RSA_2048", ...
-	KeyUsage        string // "ENCRYPT_DECRYPT"
-	State           string // "Enabled", "Disabled", "PendingDeletion", ...
-	MultiRegion     bool
-	PrimaryRegion   string
-	ReplicaRegions  []string
-	DeletionDate    string // RFC 3339, when deletion is scheduled
+	ARN      string
+	KeyID    string
+	Account  string
+	Region   string
+	KeySpec  string // "SYMMETRIC_DEFAULT", "RSA_2048", ...
+	KeyUsage string // "ENCRYPT_DECRYPT"
+	// EncryptionAlgorithms the key supports, e.g. "SYMMETRIC_DEFAULT" or
+	// "RSAES_OAEP_SHA_256".
+	EncryptionAlgorithms []string
+	State                string // "Enabled", "Disabled", "PendingDeletion", ...
+	MultiRegion          bool
+	PrimaryRegion        string
+	ReplicaRegions       []string
+	DeletionDate         string // RFC 3339, when deletion is scheduled
+	// RotationEnabled is not filled by Describe: reading it needs
+	// kms:GetKeyRotationStatus, which the platform is not granted.
 	RotationEnabled bool
 	RequestID       string
 }

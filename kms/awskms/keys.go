@@ -204,6 +204,9 @@ func keyInfo(md *types.KeyMetadata, rid string) *kms.KeyInfo {
 		KeySpec: string(md.KeySpec), KeyUsage: string(md.KeyUsage), State: string(md.KeyState),
 		MultiRegion: aws.ToBool(md.MultiRegion), RequestID: rid,
 	}
+	for _, a := range md.EncryptionAlgorithms {
+		info.EncryptionAlgorithms = append(info.EncryptionAlgorithms, string(a))
+	}
 	if a, err := ParseARN(info.ARN); err == nil {
 		info.Region = a.Region
 	}

@@ -166,8 +166,8 @@ func testDescribe(t *testing.T, s Setup) {
 	if err != nil {
 		t.Fatalf("Describe() err = %v", err)
 	}
-	if info.State != "Enabled" || info.KeyID == "" {
-		t.Fatalf("Describe() = %+v, want an enabled key with an id", info)
+	if info.State != "Enabled" || info.KeyID == "" || info.KeySpec == "" || len(info.EncryptionAlgorithms) == 0 {
+		t.Fatalf("Describe() = %+v, want an enabled key with its id, spec and algorithms", info)
 	}
 }
 
@@ -201,6 +201,11 @@ func testCanceled(t *testing.T, s Setup) {
 	cancel()
 	if _, _, err := s.Provider.GenerateAndWrap(c, s.Key, binding("acme", 1)); !errors.Is(err, context.Canceled) {
 		t.Fatalf("GenerateAndWrap(canceled context) err = %v, want context.Canceled", err)
+	}
+	b := binding("acme", 2)
+	w, _ := generate(t, s, b)
+	if _, err := s.Provider.Unwrap(c, w, b); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Unwrap(canceled context) err = %v, want context.Canceled", err)
 	}
 }
 

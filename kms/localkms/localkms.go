@@ -212,7 +212,7 @@ func (p *Provider) Describe(ctx context.Context, ref kms.KeyRef) (*kms.KeyInfo, 
 		return nil, err
 	}
 	return &kms.KeyInfo{ARN: ProviderName + ":" + ref.ID, KeyID: ref.ID, KeySpec: "SYMMETRIC_DEFAULT",
-		KeyUsage: "ENCRYPT_DECRYPT", State: "Enabled"}, nil
+		KeyUsage: "ENCRYPT_DECRYPT", EncryptionAlgorithms: []string{"SYMMETRIC_DEFAULT"}, State: "Enabled"}, nil
 }
 
 // Probe unwraps w and discards the key.
