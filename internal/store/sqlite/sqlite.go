@@ -1,0 +1,222 @@
+// Package sqlite is the embedded [store.Store]: one SQLite database file
+// through modernc.org/sqlite (pure Go, no cgo).
+//
+// # Connections
+//
+// The database runs in WAL mode so readers never wait for the writer. Writes
+// go through a pool of exactly one connection whose transactions begin
+// IMMEDIATE, so writers in this process queue in Go instead of failing with
+// SQLITE_BUSY; the busy timeout covers other processes on the same file.
+// Reads use a separate read-only pool. Foreign keys are on for every
+// connection and synchronous is FULL: a committed key version survives a
+// power cut, because data may already be sealed under it.
+//
+// # Migrations
+//
+// [Open] applies the embedded migrations in one transaction, recording
+// each in schema_migrations, and refuses a database migrated by a newer
+// release with [store.ErrSchemaTooNew].
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/byok-dev/byok/internal/store"
+	"github.com/byok-dev/byok/internal/store/migrate"
+)
+
+// Config configures a Store.
+type Config struct {
+	// Path is the database file, created if missing. It may not contain
+	// '?'; in-memory databases are refused (WAL needs a file).
+	Path string
+	// Writer names this release in the key versions it writes; empty means
+	// store.DefaultWriter().
+	Writer string
+	// BusyTimeout is how long a statement waits for another process's lock.
+	// Default 5 seconds.
+	BusyTimeout time.Duration
+}
+
+// Store is a store.Store on SQLite.
+type Store struct {
+	w      *sql.DB // one connection: all writes
+	r      *sql.DB // reads
+	writer string
+}
+
+var _ store.Store = (*Store)(nil)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Open opens (creating and migrating if needed) the database at cfg.Path.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	w, err := openPool(cfg, true)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{w: w, writer: cfg.Writer}
+	if err := s.migrate(ctx); err != nil {
+		w.Close()
+		return nil, err
+	}
+	if s.r, err = openPool(cfg, false); err != nil {
+		w.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (c *Config) check() error {
+	if c.Path == "" || strings.Contains(c.Path, "?") || strings.Contains(c.Path, ":memory:") || strings.HasPrefix(c.Path, "file:") {
+		return store.Invalid("sqlite: path must name a file and may not contain '?', ':memory:' or a file: prefix")
+	}
+	if c.BusyTimeout < 0 {
+		return store.Invalid("sqlite: busy timeout must not be negative")
+	}
+	if c.BusyTimeout == 0 {
+		c.BusyTimeout = 5 * time.Second
+	}
+	if c.Writer == "" {
+		c.Writer = store.DefaultWriter()
+	}
+	return store.ValidateWriter(c.Writer)
+}
+
+func openPool(cfg Config, writer bool) (*sql.DB, error) {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(cfg.BusyTimeout.Milliseconds(), 10)+")")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(FULL)")
+	if writer {
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Set("_txlock", "immediate")
+	} else {
+		q.Add("_pragma", "query_only(1)")
+	}
+	db, err := sql.Open("sqlite", cfg.Path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", cfg.Path, err)
+	}
+	if writer {
+		db.SetMaxOpenConns(1)
+	}
+	if err := db.Ping(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", cfg.Path, err)
+	}
+	return db, nil
+}
+
+// Close implements store.Store.
+func (s *Store) Close() error {
+	return errors.Join(s.r.Close(), s.w.Close())
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	ms, err := migrate.Load(migrationFS, "migrations")
+	if err != nil {
+		return err
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT`)
+		if err != nil {
+			return fmt.Errorf("sqlite: migrate: %w", err)
+		}
+		var current int
+		err = tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&current)
+		if err != nil {
+			return fmt.Errorf("sqlite: migrate: %w", err)
+		}
+		pending, err := migrate.Pending(ms, current)
+		if err != nil {
+			return err
+		}
+		for _, m := range pending {
+			if err := apply(ctx, tx, m); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func apply(ctx context.Context, tx *sql.Tx, m migrate.Migration) error {
+	if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+		return fmt.Errorf("sqlite: migration %s: %w", m.Name, err)
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+		m.Version, m.Name, store.Now().UnixMicro())
+	if err != nil {
+		return fmt.Errorf("sqlite: migration %s: %w", m.Name, err)
+	}
+	return nil
+}
+
+// tx runs fn in a write transaction, committing if fn returns nil.
+func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	return nil
+}
+
+// constraint reports whether err is one of the given SQLite constraint
+// violations (extended result codes).
+func constraint(err error, codes ...int) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	for _, c := range codes {
+		if se.Code() == c {
+			return true
+		}
+	}
+	return false
+}
+
+func isUnique(err error) bool {
+	return constraint(err, sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
+}
+
+func isForeignKey(err error) bool { return constraint(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY) }
+
+// dbErr wraps an unexpected database error with the operation.
+func dbErr(op string, err error) error { return fmt.Errorf("sqlite: %s: %w", op, err) }
+
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+// nonNil keeps empty blobs out of NOT NULL columns as NULL.
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}

@@ -1,0 +1,192 @@
+// Package store defines how byok persists its control-plane state: tenants,
+// the customer keys attached to them, and the tenant key versions the
+// keyring creates. Two implementations satisfy [Store]: package
+// internal/store/sqlite (embedded, the default) and internal/store/postgres
+// (for many instances on one database).
+//
+// # Model
+//
+// A [Tenant] carries its lifecycle [State] and a Revision that every update
+// bumps; [Store.UpdateTenant] is a compare-and-swap on that revision, so two
+// instances changing the same tenant at once cannot both win. An
+// [Attachment] binds a customer key (and optionally a role to assume) to a
+// tenant in one region. Tenant key versions are the keyring's
+// [keyring.Version]: never the key itself, only its wrappings, each stored
+// with the writer (see [DefaultWriter]) that made it so versions written by a
+// faulty release can be found again with [Store.VersionsByWriter].
+//
+// # Safety
+//
+// Every change to more than one row runs in one transaction. Foreign keys
+// refuse to delete a tenant that still has key versions or a key version that
+// still has wrappings: data sealed under a version stays openable until
+// [Store.ShredTenantKeys] is called on purpose, which is crypto-shredding.
+//
+// # Errors
+//
+// Methods return errors matching [ErrNotFound], [ErrConflict] or [ErrInvalid]
+// with [errors.Is]; [Code] gives their stable codes. The keyring methods
+// additionally match [keyring.ErrNoKey] and [keyring.ErrVersionExists].
+//
+// # Implementing
+//
+// Package internal/store/storetest is the contract every implementation
+// passes. The validation helpers here ([Tenant.Validate],
+// [ValidateVersion], [ParseCursor], ...) keep the implementations' rules
+// identical.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/byok-dev/byok/keyring"
+)
+
+// Store persists tenants, key attachments and tenant key versions.
+// Implementations are safe for concurrent use.
+type Store interface {
+	keyring.Store
+
+	// CreateTenant stores a new tenant with Revision 1 and fresh timestamps
+	// and returns it. A duplicate ID or ExternalID is ErrConflict.
+	CreateTenant(ctx context.Context, t *Tenant) (*Tenant, error)
+	// GetTenant returns one tenant, or ErrNotFound.
+	GetTenant(ctx context.Context, id string) (*Tenant, error)
+	// ListTenants returns a page of tenants ordered by ID.
+	ListTenants(ctx context.Context, opts ListOptions) (*TenantPage, error)
+	// UpdateTenant applies mutate to a copy of the tenant and stores it if the
+	// stored revision is still wantRevision (otherwise ErrConflict, and
+	// nothing is written). mutate may not change ID, Revision or timestamps;
+	// an error from mutate is returned as is. It returns the stored tenant.
+	UpdateTenant(ctx context.Context, id string, wantRevision int64, mutate func(*Tenant) error) (*Tenant, error)
+	// DeleteTenant deletes a tenant and its attachments. It fails with
+	// ErrConflict while the tenant has key versions: shred them first.
+	DeleteTenant(ctx context.Context, id string) error
+	// ShredTenantKeys deletes every key version of the tenant with all their
+	// wrappings in one transaction and returns how many versions it deleted.
+	// Data sealed under them can never be opened again.
+	ShredTenantKeys(ctx context.Context, id string) (int, error)
+
+	// PutAttachment stores the tenant's attachment for a.Region, replacing
+	// any earlier one for that region, and returns it.
+	PutAttachment(ctx context.Context, a *Attachment) (*Attachment, error)
+	// Attachments returns the tenant's attachments ordered by region;
+	// ErrNotFound if the tenant does not exist.
+	Attachments(ctx context.Context, tenant string) ([]*Attachment, error)
+	// DeleteAttachment deletes the tenant's attachment for region, or
+	// returns ErrNotFound.
+	DeleteAttachment(ctx context.Context, tenant, region string) error
+
+	// VersionsByWriter lists the key versions that writer created or whose
+	// wrappings it wrote, ordered by tenant and version.
+	VersionsByWriter(ctx context.Context, writer string) ([]VersionRef, error)
+
+	// Close releases the store's connections.
+	Close() error
+}
+
+// State is a tenant's lifecycle state.
+type State string
+
+// Tenant states; see the design's state diagram.
+const (
+	StatePending         State = "pending"
+	StateActive          State = "active"
+	StateKeyUnavailable  State = "key_unavailable"
+	StateSuspended       State = "suspended"
+	StateDeletionPending State = "deletion_pending"
+	StateDestroyed       State = "destroyed"
+	StateShredded        State = "shredded"
+)
+
+// States lists every valid state.
+var States = []State{StatePending, StateActive, StateKeyUnavailable, StateSuspended,
+	StateDeletionPending, StateDestroyed, StateShredded}
+
+// Valid reports whether s is one of [States].
+func (s State) Valid() bool {
+	for _, v := range States {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Tenant is one customer of the platform.
+type Tenant struct {
+	// ID is the tenant id bound into every ciphertext (see
+	// envelope.ValidTenantID); it never changes.
+	ID string
+	// Name is for people: 1 to MaxNameLen bytes of UTF-8 without control
+	// characters.
+	Name string
+	// ExternalID is the sts:ExternalId the customer's role requires; unique
+	// across tenants.
+	ExternalID string
+	State      State
+	// Revision is 1 on creation and bumped by every update.
+	Revision  int64
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	// Settings is a JSON object for settings that evolve without a schema
+	// change. Empty means {}.
+	Settings json.RawMessage
+}
+
+// Clone returns a deep copy of t.
+func (t *Tenant) Clone() *Tenant {
+	c := *t
+	c.Settings = append(json.RawMessage(nil), t.Settings...)
+	return &c
+}
+
+// ListOptions selects a page of tenants.
+type ListOptions struct {
+	// State, when set, lists only tenants in that state.
+	State State
+	// Cursor is a previous page's Next; empty starts at the beginning.
+	Cursor string
+	// Limit is the page size: 0 means DefaultPageSize, at most MaxPageSize.
+	Limit int
+}
+
+// TenantPage is one page of tenants.
+type TenantPage struct {
+	Tenants []*Tenant
+	// Next is the cursor of the following page; empty on the last page.
+	Next string
+}
+
+// AccessPattern is how the platform reaches a customer key.
+type AccessPattern string
+
+// Access patterns.
+const (
+	// AccessDirect calls the key with the platform's own credentials,
+	// allowed by the customer's key policy (cross-account).
+	AccessDirect AccessPattern = "direct"
+	// AccessAssumeRole assumes the customer's role (with the tenant's
+	// External ID) and calls the key with the role's credentials.
+	AccessAssumeRole AccessPattern = "assume_role"
+)
+
+// Attachment binds a customer key to a tenant in one region.
+type Attachment struct {
+	Tenant string
+	Region string
+	KeyARN string
+	// RoleARN is the customer's role; set exactly when AccessPattern is
+	// AccessAssumeRole.
+	RoleARN       string
+	AccessPattern AccessPattern
+	CreatedAt     time.Time
+}
+
+// VersionRef names one tenant key version.
+type VersionRef struct {
+	Tenant  string
+	Version uint32
+}
