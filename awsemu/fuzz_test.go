@@ -1,8 +1,10 @@
 package awsemu
 
 import (
+	"bytes"
 	"errors"
 	"net/http"
+	"os"
 	"testing"
 )
 
@@ -29,6 +31,27 @@ func FuzzKMSRequest(f *testing.F) {
 		var ae *apiError
 		if err != nil && (!errors.As(err, &ae) || ae.Status >= http.StatusInternalServerError) {
 			t.Fatalf("%s %q: err = %v, want a client error", op, body, err)
+		}
+	})
+}
+
+func TestParseWorldSeedCorpusExists(t *testing.T) {
+	entries, err := os.ReadDir("testdata/fuzz/FuzzParseWorld")
+	if err != nil || len(entries) < 3 {
+		t.Fatalf("seed corpus of FuzzParseWorld: %d files, err %v", len(entries), err)
+	}
+}
+
+// FuzzParseWorld feeds arbitrary bytes to the world file parser: a world it
+// accepts must also validate, and nothing may panic.
+func FuzzParseWorld(f *testing.F) {
+	f.Fuzz(func(t *testing.T, b []byte) {
+		w, err := ParseWorld(bytes.NewReader(b))
+		if err != nil {
+			return
+		}
+		if err := w.Validate(); err != nil {
+			t.Fatalf("ParseWorld accepted a world that does not validate: %v", err)
 		}
 	})
 }
