@@ -71,6 +71,21 @@ func TestStreamRoundTrip(t *testing.T) {
 	}
 }
 
+// The default 64 KiB segments at the sizes around a segment and a few MiB.
+func TestStreamRoundTripDefaultSegments(t *testing.T) {
+	key := mustKey(t, "acme", 1)
+	for _, size := range []int{0, 1, DefaultSegmentSize - 1, DefaultSegmentSize, DefaultSegmentSize + 1, 5<<20 + 3} {
+		pt := randomBytes(size, uint64(size)+77)
+		ct := sealStream(t, key, pt, nil, &StreamOptions{Workers: 2})
+		for _, workers := range []int{1, 2} {
+			got, err := openStream(key, ct, nil, workers)
+			if err != nil || !bytes.Equal(got, pt) {
+				t.Fatalf("size %d workers %d: open = %d bytes, %v", size, workers, len(got), err)
+			}
+		}
+	}
+}
+
 func streamHeaderLen(tenantLen int) int { return prefixLen + tenantLen + 4 + 4 + saltSize + commitSize }
 
 // The sealed bytes do not depend on how the plaintext is split into writes,
