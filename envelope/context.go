@@ -28,6 +28,11 @@ func (c Context) appendCanonical(b []byte) ([]byte, error) {
 	if len(c) > MaxContextPairs {
 		return b, fail(ErrInvalidContext, "too many pairs")
 	}
+	if len(c) == 1 {
+		for k, v := range c {
+			return appendPair(b, k, v)
+		}
+	}
 	var small [8]pair
 	pairs := small[:0]
 	size := 2
@@ -51,6 +56,15 @@ func (c Context) appendCanonical(b []byte) ([]byte, error) {
 }
 
 type pair struct{ k, v string }
+
+func appendPair(b []byte, k, v string) ([]byte, error) {
+	if k == "" || 6+len(k)+len(v) > MaxContextSize {
+		return b, fail(ErrInvalidContext, "empty or oversized key or value")
+	}
+	b = binary.BigEndian.AppendUint16(b, 1)
+	b = appendString16(b, k)
+	return appendString16(b, v), nil
+}
 
 // sortPairs is an insertion sort: contexts are a handful of pairs, where it
 // beats the general sort's setup.

@@ -356,32 +356,34 @@ func (f KeyLookupFunc) TenantKey(ctx context.Context, tenant string, version uin
 
 // KeySet is a fixed set of tenant keys, the simplest [KeyLookup].
 type KeySet struct {
-	keys map[string]map[uint32]*TenantKey
+	keys    map[keySetKey]*TenantKey
+	tenants map[string]bool
+}
+
+type keySetKey struct {
+	tenant  string
+	version uint32
 }
 
 // NewKeySet returns a KeySet holding keys.
 func NewKeySet(keys ...*TenantKey) *KeySet {
-	s := &KeySet{keys: make(map[string]map[uint32]*TenantKey)}
+	s := &KeySet{keys: make(map[keySetKey]*TenantKey, len(keys)), tenants: map[string]bool{}}
 	for _, k := range keys {
-		if s.keys[k.tenant] == nil {
-			s.keys[k.tenant] = make(map[uint32]*TenantKey)
-		}
-		s.keys[k.tenant][k.version] = k
+		s.keys[keySetKey{k.tenant, k.version}] = k
+		s.tenants[k.tenant] = true
 	}
 	return s
 }
 
 // TenantKey returns the key for tenant and version.
 func (s *KeySet) TenantKey(_ context.Context, tenant string, version uint32) (*TenantKey, error) {
-	versions, ok := s.keys[tenant]
-	if !ok {
+	if k, ok := s.keys[keySetKey{tenant, version}]; ok {
+		return k, nil
+	}
+	if !s.tenants[tenant] {
 		return nil, fail(ErrWrongTenant, "no key for tenant "+tenant)
 	}
-	k, ok := versions[version]
-	if !ok {
-		return nil, fail(ErrKeyVersionUnknown, fmt.Sprintf("tenant %s has no key version %d", tenant, version))
-	}
-	return k, nil
+	return nil, fail(ErrKeyVersionUnknown, fmt.Sprintf("tenant %s has no key version %d", tenant, version))
 }
 
 // lookupKey asks lookup for the key and checks that it is the one the header

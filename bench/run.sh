@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs the project's benchmarks next to their references and summarises them
+# with benchstat (medians of -count runs). Results go to bench/out/; copy the
+# tables into docs/benchmarks.md with the machine they came from.
+#
+#   bash bench/run.sh            # everything, -count 6
+#   COUNT=3 bash bench/run.sh envelope
+set -euo pipefail
+cd "$(dirname "$0")/.."
+COUNT=${COUNT:-6}
+OUT=bench/out
+mkdir -p "$OUT"
+go install golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
+BENCHSTAT="$(go env GOPATH)/bin/benchstat"
+
+run() { # name package pattern
+  echo "== $1" >&2
+  go test -run '^$' -bench "$3" -benchmem -count "$COUNT" "$2" | tee "$OUT/$1.txt" >/dev/null
+  "$BENCHSTAT" "$OUT/$1.txt" | tee "$OUT/$1.stat"
+}
+
+what=${1:-all}
+if [[ $what == all || $what == envelope ]]; then
+  run envelope-records ./envelope 'RawAESGCM/1KiB|Seal/1KiB|Open/1KiB'
+  run envelope-streams ./envelope 'RawAESGCM/1MiB|StreamSeal|StreamOpen'
+fi
+if [[ $what == all || $what == keyring ]]; then
+  run keyring ./keyring 'CacheHit|Seal|CachedTenantsMemory'
+fi
+if [[ $what == all || $what == awsemu ]]; then
+  run awsemu ./awsemu 'SDKDecrypt'
+fi
+{ uname -srm; grep -m1 'model name' /proc/cpuinfo; nproc; go version; } > "$OUT/machine.txt"
