@@ -46,6 +46,14 @@ func (f *faulty) Unwrap(ctx context.Context, w *kms.Wrapped, b kms.Binding) (*en
 	return f.Provider.Unwrap(ctx, w, b)
 }
 
+func (f *faulty) Probe(ctx context.Context, w *kms.Wrapped, b kms.Binding) error {
+	key, err := f.Unwrap(ctx, w, b)
+	if err == nil {
+		key.Destroy()
+	}
+	return err
+}
+
 func rootFile(t testing.TB, name string) *keyfile.File {
 	t.Helper()
 	k, err := envelope.GenerateTenantKey(name, 1, nil)
