@@ -1,0 +1,197 @@
+// Package postgres is the [store.Store] for many instances on one
+// PostgreSQL database, through a pgx/v5 connection pool.
+//
+// # Concurrency
+//
+// Transactions run at READ COMMITTED. Tenant updates are one UPDATE
+// conditional on the revision; a second writer waits for the first's row
+// lock, sees the new revision and gets store.ErrConflict. Changes to a key
+// version's wrappings lock the version row first, and shredding locks the
+// tenant and its versions, so concurrent changes queue instead of failing on
+// a constraint.
+//
+// # Migrations
+//
+// [Open] applies the embedded migrations in one transaction under an
+// advisory lock, so instances starting at once migrate exactly once, and
+// refuses a database migrated by a newer release with
+// [store.ErrSchemaTooNew].
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/byok-dev/byok/internal/store"
+	"github.com/byok-dev/byok/internal/store/migrate"
+)
+
+// Config configures a Store.
+type Config struct {
+	// URL is a PostgreSQL connection string (postgres://... or key=value).
+	URL string
+	// Writer names this release in the key versions it writes; empty means
+	// store.DefaultWriter().
+	Writer string
+	// MaxConns bounds the pool; 0 keeps pgx's default.
+	MaxConns int32
+}
+
+// Store is a store.Store on PostgreSQL.
+type Store struct {
+	pool   *pgxpool.Pool
+	writer string
+}
+
+var _ store.Store = (*Store)(nil)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// migrationLock is the advisory lock key that serializes migrations
+// ("byokmig" in ASCII).
+const migrationLock = 0x62796f6b6d6967
+
+// Open connects to cfg.URL and migrates the database.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	pc, err := pgxpool.ParseConfig(cfg.URL)
+	if err != nil {
+		return nil, store.Invalid("postgres: malformed connection string")
+	}
+	if cfg.MaxConns > 0 {
+		pc.MaxConns = cfg.MaxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: connect: %w", err)
+	}
+	s := &Store{pool: pool, writer: cfg.Writer}
+	if err := s.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (c *Config) check() error {
+	if c.URL == "" {
+		return store.Invalid("postgres: no connection string")
+	}
+	if c.MaxConns < 0 {
+		return store.Invalid("postgres: max connections must not be negative")
+	}
+	if c.Writer == "" {
+		c.Writer = store.DefaultWriter()
+	}
+	return store.ValidateWriter(c.Writer)
+}
+
+// Close implements store.Store.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	ms, err := migrate.Load(migrationFS, "migrations")
+	if err != nil {
+		return err
+	}
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(migrationLock)); err != nil {
+			return dbErr("migrate", err)
+		}
+		_, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version integer NOT NULL PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL)`)
+		if err != nil {
+			return dbErr("migrate", err)
+		}
+		var current int
+		if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+			return dbErr("migrate", err)
+		}
+		pending, err := migrate.Pending(ms, current)
+		if err != nil {
+			return err
+		}
+		for _, m := range pending {
+			if err := apply(ctx, tx, m); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func apply(ctx context.Context, tx pgx.Tx, m migrate.Migration) error {
+	if _, err := tx.Exec(ctx, m.SQL); err != nil {
+		return fmt.Errorf("postgres: migration %s: %w", m.Name, err)
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
+		m.Version, m.Name, store.Now())
+	if err != nil {
+		return fmt.Errorf("postgres: migration %s: %w", m.Name, err)
+	}
+	return nil
+}
+
+// tx runs fn in a transaction, committing if fn returns nil.
+func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return dbErr("begin", err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback(context.WithoutCancel(ctx))
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return dbErr("commit", err)
+	}
+	return nil
+}
+
+// PostgreSQL error codes the store maps.
+const (
+	uniqueViolation     = "23505"
+	foreignKeyViolation = "23503"
+)
+
+// pgErr returns the SQLSTATE and constraint of err, if it is a server error.
+func pgErr(err error) (code, constraint string) {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code, pe.ConstraintName
+	}
+	return "", ""
+}
+
+func isUnique(err error) bool {
+	code, _ := pgErr(err)
+	return code == uniqueViolation
+}
+
+func isForeignKey(err error) bool {
+	code, _ := pgErr(err)
+	return code == foreignKeyViolation
+}
+
+// dbErr wraps an unexpected database error with the operation.
+func dbErr(op string, err error) error { return fmt.Errorf("postgres: %s: %w", op, err) }
+
+// nonNil keeps empty blobs out of NOT NULL columns as NULL.
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
