@@ -148,3 +148,12 @@ func settings(s string) json.RawMessage { return json.RawMessage(s) }
 func ref(tenant string, v uint32) store.VersionRef {
 	return store.VersionRef{Tenant: tenant, Version: v}
 }
+
+// SeedKeys creates tenant with two key versions, for implementation tests
+// that look below the store.
+func SeedKeys(t *testing.T, s store.Store, tenant string) {
+	t.Helper()
+	mustCreate(t, s, tenant)
+	mustAdd(t, s, version(tenant, 1, 1, 2))
+	mustAdd(t, s, version(tenant, 2, 3))
+}
