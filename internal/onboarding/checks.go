@@ -253,7 +253,6 @@ func (r *run) checkDescribe(ctx context.Context) {
 	if r.skipped(id, r.noKey, r.noAccess) {
 		return
 	}
-	r.spec = r.v.Config.Policy.KeySpecs[0]
 	out, err := call(ctx, r, func(ctx context.Context) (*kms.DescribeKeyOutput, error) {
 		return r.kms(r.region.Name).DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(r.key.String())})
 	})
@@ -262,12 +261,30 @@ func (r *run) checkDescribe(ctx context.Context) {
 			r.noUse = "the key cannot be described"
 		}
 		r.callFailed(id, r.region.Name, "kms:DescribeKey", err)
+		r.spec = r.guessSpec(ctx)
 		return
 	}
 	r.meta, r.spec = out.KeyMetadata, string(out.KeyMetadata.KeySpec)
 	r.keyARN = aws.ToString(out.KeyMetadata.Arn)
 	r.rep.KeyARN = r.keyARN
 	r.pass(id, "the platform can describe "+r.keyARN)
+}
+
+// guessSpec finds the key's spec without DescribeKey, so that the other
+// permissions are still exercised with the right operations: the policy may
+// allow only one kind, and an RSA key answers GetPublicKey with its spec.
+func (r *run) guessSpec(ctx context.Context) string {
+	specs := r.v.Config.Policy.KeySpecs
+	if !slices.ContainsFunc(specs, tenant.IsRSA) || !slices.Contains(specs, tenant.KeySpecSymmetric) {
+		return specs[0]
+	}
+	out, err := call(ctx, r, func(ctx context.Context) (*kms.GetPublicKeyOutput, error) {
+		return r.kms(r.region.Name).GetPublicKey(ctx, &kms.GetPublicKeyInput{KeyId: aws.String(r.key.String())})
+	})
+	if err == nil {
+		return string(out.KeySpec)
+	}
+	return tenant.KeySpecSymmetric
 }
 
 func (r *run) noMeta() string {
