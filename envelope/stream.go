@@ -357,13 +357,13 @@ type Reader struct {
 	cur     int       // which of bufs holds the batch being served
 	pending *batch    // the next batch, read while the current one was opened
 	plain   [][]byte
-	tail   []byte // out-of-place plaintext of the last two segments
-	carry  []byte // one byte read past the previous batch
-	idx    uint64
-	batch  int // segments per batch
-	done   bool
-	err    error
-	Header *Header
+	tail    []byte // out-of-place plaintext of the last two segments
+	carry   []byte // one byte read past the previous batch
+	idx     uint64
+	batch   int // segments per batch
+	done    bool
+	err     error
+	Header  *Header
 }
 
 // NewReader reads the stream header from src, finds the key with lookup and
