@@ -182,3 +182,18 @@ func TestFuzzSeedsExist(t *testing.T) {
 		}
 	}
 }
+
+// The documented example is the tested one.
+func TestDocumentedExample(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	example, err := os.ReadFile("testdata/config.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(doc), "```yaml\n"+string(example)+"```\n") {
+		t.Errorf("docs/configuration.md does not hold testdata/config.yaml as its example")
+	}
+}
