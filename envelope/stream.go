@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 )
 
@@ -22,9 +23,10 @@ const (
 
 func validSegmentSize(n int) bool { return n >= MinSegmentSize && n <= MaxSegmentSize }
 
-// segmentsPerWorker is how many segments each worker takes per batch; enough to
-// amortise the batch's hand-off, few enough to bound memory.
-const segmentsPerWorker = 8
+// segmentsPerWorker is how many segments each worker takes per batch: enough
+// that waking the workers (tens of microseconds on a virtual machine) is small
+// next to the work, few enough to bound memory.
+const segmentsPerWorker = 32
 
 // maxBatchBytes bounds a batch whatever the worker count and segment size, so
 // a reader's or writer's buffers stay under about 2 × 32 MiB.
@@ -48,6 +50,8 @@ type StreamOptions struct {
 	StoreContext bool
 	// Workers is how many segments are sealed or opened at once. 0 or 1 works in
 	// the caller's goroutine; use runtime.GOMAXPROCS(0) to use every core.
+	// With several workers a Writer or Reader holds up to about 4 batches of
+	// Workers × 32 segments (at most 32 MiB each) in memory.
 	Workers int
 	// Rand, when set, supplies the salt. For test vectors only.
 	Rand io.Reader
@@ -147,6 +151,25 @@ func (s *segmenter) openRun(ct []byte, n int, idx uint64) error {
 	})
 }
 
+// openRunInto opens n whole non-final segments of ct, starting at index idx,
+// into out, which has room for n segments of plaintext; ct is not modified.
+func (s *segmenter) openRunInto(out, ct []byte, n int, idx uint64) error {
+	stride := s.segSize + tagSize
+	return s.parallel(n, func(lo, hi int) error {
+		nonce := make([]byte, nonceSize)
+		for i := lo; i < hi; i++ {
+			putSegmentNonce(nonce, idx+uint64(i), false)
+			at := i * s.segSize
+			if _, err := s.aead.Open(out[at:at], nonce, ct[i*stride:(i+1)*stride], nil); err != nil {
+				return errSegmentAuth
+			}
+		}
+		return nil
+	})
+}
+
+var errSegmentAuth = fail(ErrInvalidCiphertext, "segment failed authentication")
+
 // parallel splits 0..n-1 into up to s.workers contiguous ranges, runs f on
 // each in its own goroutine (or inline for one), and returns the error of the
 // lowest failing range.
@@ -157,9 +180,12 @@ func (s *segmenter) parallel(n int, f func(lo, hi int) error) error {
 	}
 	errs := make([]error, w)
 	var wg sync.WaitGroup
-	for g := range w {
+	for g := 1; g < w; g++ {
 		wg.Go(func() { errs[g] = f(g*n/w, (g+1)*n/w) })
 	}
+	// The caller takes the first range itself: one fewer goroutine to wake,
+	// and its thread stays busy instead of parking.
+	errs[0] = f(0, n/w)
 	wg.Wait()
 	for _, err := range errs {
 		if err != nil {
@@ -196,7 +222,6 @@ func NewWriter(dst io.Writer, key *TenantKey, ec Context, opts *StreamOptions) (
 	}
 	w := &Writer{dst: dst, seg: seg, batch: batchSegments(seg.workers, seg.segSize) * seg.segSize}
 	w.header = h.marshal()
-	w.buf = make([]byte, 0, w.batch+1)
 	return w, nil
 }
 
@@ -240,18 +265,18 @@ func (w *Writer) Write(p []byte) (int, error) {
 	}
 	total := len(p)
 	for len(p) > 0 {
-		if len(w.buf) == 0 && len(p) > w.batch {
+		if len(w.buf) == 0 && len(p) > w.seg.segSize {
 			// Seal straight from p, keeping at least one byte back: only Close
 			// knows which segment is the last.
-			n := (len(p) - 1) / w.batch * w.batch
+			n := (len(p) - 1) / w.seg.segSize * w.seg.segSize
 			if err := w.sealFull(p[:n]); err != nil {
 				return total - len(p), err
 			}
 			p = p[n:]
 			continue
 		}
-		n := copy(w.buf[len(w.buf):cap(w.buf)], p)
-		w.buf, p = w.buf[:len(w.buf)+n], p[n:]
+		n := min(len(p), w.batch+1-len(w.buf))
+		w.buf, p = append(w.buf, p[:n]...), p[n:]
 		if err := w.flushFull(); err != nil {
 			return total - len(p), err
 		}
@@ -267,6 +292,7 @@ func (w *Writer) ReadFrom(src io.Reader) (int64, error) {
 	}
 	var total int64
 	for {
+		w.ensureBuf()
 		n, err := src.Read(w.buf[len(w.buf):cap(w.buf)])
 		w.buf, total = w.buf[:len(w.buf)+n], total+int64(n)
 		if ferr := w.flushFull(); ferr != nil {
@@ -278,6 +304,15 @@ func (w *Writer) ReadFrom(src io.Reader) (int64, error) {
 		if err != nil {
 			return total, err
 		}
+	}
+}
+
+// ensureBuf gives the plaintext buffer its full size for ReadFrom. Write
+// grows it only as far as it needs: large writes are sealed straight from the
+// caller's slice.
+func (w *Writer) ensureBuf() {
+	if cap(w.buf) < w.batch+1 {
+		w.buf = slices.Grow(w.buf, w.batch+1-len(w.buf))
 	}
 }
 
@@ -294,8 +329,12 @@ func (w *Writer) flushFull() error {
 	return nil
 }
 
-// sealFull seals non-final segments, a batch at a time.
+// sealFull seals non-final segments (len(pt) is a multiple of the segment
+// size), a batch at a time.
 func (w *Writer) sealFull(pt []byte) error {
+	if w.seg.workers > 1 && len(pt) > 2*w.batch {
+		return w.sealPipelined(pt)
+	}
 	for len(pt) > 0 {
 		n := min(len(pt), w.batch)
 		if err := w.emit(pt[:n], false); err != nil {
@@ -304,6 +343,61 @@ func (w *Writer) sealFull(pt []byte) error {
 		pt = pt[n:]
 	}
 	return nil
+}
+
+// sealPipelined seals many rounds of non-final segments on persistent
+// workers, writing each round out in order while later ones are sealed.
+func (w *Writer) sealPipelined(pt []byte) error {
+	segSize, stride := w.seg.segSize, w.seg.segSize+tagSize
+	total := len(pt) / segSize
+	if w.idx+uint64(total) > MaxSegments {
+		w.err = fmt.Errorf("%w: stream exceeds %d segments", ErrTooLarge, uint64(MaxSegments))
+		return w.err
+	}
+	if err := w.writeHeader(); err != nil {
+		return err
+	}
+	perRound := w.batch / segSize
+	var outs [pipeDepth][]byte
+	for i := range outs {
+		b := getRoundBuffer(perRound * stride)
+		defer putRoundBuffer(b)
+		outs[i] = *b
+	}
+	items := func(r int) int { return min(perRound, total-r*perRound) }
+	work := func(r, lo, hi int) error {
+		nonce := make([]byte, nonceSize)
+		out := outs[r%pipeDepth]
+		for i := lo; i < hi; i++ {
+			g := r*perRound + i
+			putSegmentNonce(nonce, w.idx+uint64(g), false)
+			w.seg.aead.Seal(out[i*stride:i*stride], nonce, pt[g*segSize:(g+1)*segSize], nil)
+		}
+		return nil
+	}
+	finish := func(r int) error {
+		_, err := w.dst.Write(outs[r%pipeDepth][:items(r)*stride])
+		return err
+	}
+	rounds := (total + perRound - 1) / perRound
+	if err := w.seg.pipeline(rounds, items, work, finish); err != nil {
+		w.err = err
+		return err
+	}
+	w.idx += uint64(total)
+	return nil
+}
+
+func (w *Writer) writeHeader() error {
+	if w.header == nil {
+		return nil
+	}
+	_, err := w.dst.Write(w.header)
+	w.header = nil
+	if err != nil {
+		w.err = err
+	}
+	return err
 }
 
 func (w *Writer) emit(pt []byte, final bool) error {
@@ -382,12 +476,7 @@ func NewReader(ctx context.Context, src io.Reader, lookup KeyLookup, ec Context,
 		return nil, err
 	}
 	seg.workers = workers
-	r := &Reader{src: src, seg: seg, Header: h, batch: batchSegments(workers, seg.segSize)}
-	r.bufs[0] = make([]byte, 0, r.batch*(seg.segSize+tagSize)+1)
-	if workers > 1 {
-		r.bufs[1] = make([]byte, 0, cap(r.bufs[0]))
-	}
-	return r, nil
+	return &Reader{src: src, seg: seg, Header: h, batch: batchSegments(workers, seg.segSize)}, nil
 }
 
 // readStreamHeader reads and parses a stream header from src.
@@ -479,7 +568,14 @@ func (r *Reader) Read(p []byte) (int, error) {
 }
 
 // WriteTo writes the whole plaintext to w, so io.Copy avoids a copy.
+//
+// When nothing has been read yet and the source is an io.WriterTo (an
+// in-memory reader, say), segments are opened straight out of the source's
+// buffers instead of being copied into the Reader's first.
 func (r *Reader) WriteTo(w io.Writer) (int64, error) {
+	if wt, ok := r.src.(io.WriterTo); ok && r.untouched() {
+		return r.pushFrom(wt, w)
+	}
 	var total int64
 	for {
 		for len(r.plain) > 0 {
@@ -496,6 +592,168 @@ func (r *Reader) WriteTo(w io.Writer) (int64, error) {
 			return total, err
 		}
 	}
+}
+
+func (r *Reader) untouched() bool {
+	return r.idx == 0 && r.err == nil && !r.done && r.pending == nil && len(r.carry) == 0 && len(r.plain) == 0
+}
+
+// pushFrom has src write the ciphertext into a pushOpener, which opens each
+// whole segment where it lies and writes the plaintext to dst.
+func (r *Reader) pushFrom(src io.WriterTo, dst io.Writer) (int64, error) {
+	p := &pushOpener{r: r, dst: dst, round: r.batch * r.seg.segSize}
+	if _, err := src.WriteTo(p); err != nil {
+		r.err = err
+		return p.written, err
+	}
+	if err := p.finish(); err != nil {
+		r.err = err
+		return p.written, err
+	}
+	r.done = true
+	return p.written, nil
+}
+
+// pushOpener is the io.Writer a source's WriteTo writes ciphertext to. Whole
+// segments followed by at least one more byte are not final and are opened
+// in place in the source's buffer; the rest waits in pending.
+type pushOpener struct {
+	r       *Reader
+	dst     io.Writer
+	pending []byte // the start of a segment that has not fully arrived
+	out     []byte // plaintext of one round of segments
+	round   int    // plaintext bytes per round
+	written int64
+}
+
+func (p *pushOpener) Write(b []byte) (int, error) {
+	n := len(b)
+	stride := p.r.seg.segSize + tagSize
+	if len(p.pending) > 0 {
+		need := stride - len(p.pending)
+		if len(b) <= need {
+			p.pending = append(p.pending, b...)
+			return n, nil
+		}
+		p.pending = append(p.pending, b[:need]...)
+		if err := p.open(p.pending, 1); err != nil {
+			return 0, err
+		}
+		p.pending, b = p.pending[:0], b[need:]
+	}
+	whole := (len(b) - 1) / stride
+	perRound := max(1, p.round/p.r.seg.segSize)
+	if p.r.seg.workers > 1 && whole > 2*perRound {
+		if err := p.openPipelined(b[:whole*stride], whole, perRound); err != nil {
+			return 0, err
+		}
+		p.pending = append(p.pending, b[whole*stride:]...)
+		return n, nil
+	}
+	for done := 0; done < whole; {
+		k := min(whole-done, max(1, p.round/p.r.seg.segSize))
+		if err := p.open(b[done*stride:(done+k)*stride], k); err != nil {
+			return 0, err
+		}
+		done += k
+	}
+	p.pending = append(p.pending, b[whole*stride:]...)
+	return n, nil
+}
+
+// open opens k whole non-final segments of ct into p.out and writes them.
+func (p *pushOpener) open(ct []byte, k int) error {
+	r := p.r
+	if r.idx+uint64(k) >= MaxSegments {
+		return fail(ErrInvalidCiphertext, "stream has more segments than the format allows")
+	}
+	p.out = slices.Grow(p.out[:0], k*r.seg.segSize)[:k*r.seg.segSize]
+	if err := r.seg.openRunInto(p.out, ct, k, r.idx); err != nil {
+		return r.explain(ct, k)
+	}
+	r.idx += uint64(k)
+	n, err := p.dst.Write(p.out)
+	p.written += int64(n)
+	return err
+}
+
+// openPipelined opens many rounds of whole non-final segments on persistent
+// workers, writing each round's plaintext out while later ones are opened.
+func (p *pushOpener) openPipelined(ct []byte, whole, perRound int) error {
+	r := p.r
+	segSize, stride := r.seg.segSize, r.seg.segSize+tagSize
+	if r.idx+uint64(whole) >= MaxSegments {
+		return fail(ErrInvalidCiphertext, "stream has more segments than the format allows")
+	}
+	var outs [pipeDepth][]byte
+	for i := range outs {
+		b := getRoundBuffer(perRound * segSize)
+		defer putRoundBuffer(b)
+		outs[i] = *b
+	}
+	items := func(k int) int { return min(perRound, whole-k*perRound) }
+	work := func(k, lo, hi int) error {
+		nonce := make([]byte, nonceSize)
+		out := outs[k%pipeDepth]
+		for i := lo; i < hi; i++ {
+			g := k*perRound + i
+			putSegmentNonce(nonce, r.idx+uint64(g), false)
+			if _, err := r.seg.aead.Open(out[i*segSize:i*segSize], nonce, ct[g*stride:(g+1)*stride], nil); err != nil {
+				return errSegmentAuth
+			}
+		}
+		return nil
+	}
+	finish := func(k int) error {
+		n, err := p.dst.Write(outs[k%pipeDepth][:items(k)*segSize])
+		p.written += int64(n)
+		return err
+	}
+	rounds := (whole + perRound - 1) / perRound
+	err := r.seg.pipeline(rounds, items, work, finish)
+	if errors.Is(err, errSegmentAuth) {
+		return r.explain(ct, whole)
+	}
+	if err != nil {
+		return err
+	}
+	r.idx += uint64(whole)
+	return nil
+}
+
+// finish opens what is left, which must be the final segment.
+func (p *pushOpener) finish() error {
+	if len(p.pending) < tagSize {
+		return fail(ErrTruncatedStream, "stream ends inside a segment")
+	}
+	r := p.r
+	r.plain = r.plain[:0]
+	if err := r.openTail(p.pending, 0); err != nil {
+		return err
+	}
+	r.idx++
+	for _, pt := range r.plain {
+		n, err := p.dst.Write(pt)
+		p.written += int64(n)
+		if err != nil {
+			return err
+		}
+	}
+	r.plain = r.plain[:0]
+	return nil
+}
+
+// explain finds the first of k segments in ct that fails and says why.
+func (r *Reader) explain(ct []byte, k int) error {
+	stride := r.seg.segSize + tagSize
+	for i := range k {
+		seg := ct[i*stride : (i+1)*stride]
+		nonce := segmentNonce(r.idx+uint64(i), false)
+		if _, err := r.seg.aead.Open(nil, nonce, seg, nil); err != nil {
+			return r.tailError(r.idx+uint64(i), seg, false)
+		}
+	}
+	return fail(ErrInvalidCiphertext, "segment failed authentication")
 }
 
 // next reads and opens the next batch of segments.
@@ -523,7 +781,7 @@ func (r *Reader) fill() error {
 	b := r.pending
 	r.pending = nil
 	if b == nil {
-		b = r.read(r.bufs[r.cur])
+		b = r.read(r.cur)
 	}
 	if b.err != nil {
 		return b.err
@@ -535,7 +793,7 @@ func (r *Reader) fill() error {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		r.pending = r.read(r.bufs[next])
+		r.pending = r.read(next)
 	}()
 	err := r.openBatch(b.ct, b.final)
 	<-done
@@ -545,8 +803,11 @@ func (r *Reader) fill() error {
 
 // read reads one batch into buf, plus one byte past it that proves the batch
 // is not the last; that byte starts the next batch.
-func (r *Reader) read(buf []byte) *batch {
-	buf = append(buf[:0], r.carry...)
+func (r *Reader) read(i int) *batch {
+	if r.bufs[i] == nil { // first use: WriteTo from an in-memory source never needs it
+		r.bufs[i] = make([]byte, 0, r.batch*(r.seg.segSize+tagSize)+1)
+	}
+	buf := append(r.bufs[i][:0], r.carry...)
 	full := cap(buf)
 	n, err := io.ReadFull(r.src, buf[len(buf):full])
 	buf = buf[:len(buf)+n]

@@ -26,12 +26,28 @@ func sealStream(t testing.TB, key *TenantKey, pt []byte, ec Context, opts *Strea
 	return buf.Bytes()
 }
 
+// openStream opens ct twice, through Read and through WriteTo from an
+// in-memory source (which opens segments where they lie), and fails the test
+// if the two disagree.
 func openStream(key *TenantKey, ct []byte, ec Context, workers int) ([]byte, error) {
+	pulled, perr := openStreamWith(key, ct, ec, workers, func(r *Reader) ([]byte, error) { return io.ReadAll(r) })
+	pushed, werr := openStreamWith(key, ct, ec, workers, func(r *Reader) ([]byte, error) {
+		var out bytes.Buffer
+		_, err := r.WriteTo(&out)
+		return out.Bytes(), err
+	})
+	if Code(perr) != Code(werr) || (perr == nil) != (werr == nil) || (perr == nil && !bytes.Equal(pulled, pushed)) {
+		panic(fmt.Sprintf("Read and WriteTo disagree: %v vs %v", perr, werr))
+	}
+	return pulled, perr
+}
+
+func openStreamWith(key *TenantKey, ct []byte, ec Context, workers int, read func(*Reader) ([]byte, error)) ([]byte, error) {
 	r, err := NewReader(bg, bytes.NewReader(ct), NewKeySet(key), ec, &StreamOptions{Workers: workers})
 	if err != nil {
 		return nil, err
 	}
-	return io.ReadAll(r)
+	return read(r)
 }
 
 func randomBytes(n int, seed uint64) []byte {
@@ -410,5 +426,91 @@ func TestReaderAtRejects(t *testing.T) {
 	}
 	if _, err := NewReaderAt(bg, bytes.NewReader(ct), int64(len(ct))+100, NewKeySet(key), nil); err == nil {
 		t.Fatal("NewReaderAt with a size past the end opened")
+	}
+}
+
+// chunked is a source whose WriteTo hands over its bytes in pieces of a fixed
+// size, as a buffered reader would.
+type chunked struct {
+	*bytes.Reader
+	size int
+}
+
+func (c *chunked) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	buf := make([]byte, c.size)
+	for {
+		n, err := c.Read(buf)
+		if n > 0 {
+			m, werr := w.Write(buf[:n])
+			total += int64(m)
+			if werr != nil {
+				return total, werr
+			}
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+// WriteTo opens correctly whatever pieces the source writes in, across
+// segment boundaries, and rejects a cut stream the same way.
+func TestStreamWriteToChunkedSource(t *testing.T) {
+	key := mustKey(t, "acme", 1)
+	const seg = MinSegmentSize
+	stride := seg + tagSize
+	pt := randomBytes(7*seg+333, 11)
+	ct := sealStream(t, key, pt, nil, &StreamOptions{SegmentSize: seg})
+	for _, size := range []int{1, 17, stride - 1, stride, stride + 1, 3*stride + 5, len(ct)} {
+		for _, workers := range []int{1, 2} {
+			for _, cut := range []int{len(ct), len(ct) - 1, len(ct) - 340} {
+				r, err := NewReader(bg, &chunked{bytes.NewReader(ct[:cut]), size}, NewKeySet(key), nil, &StreamOptions{Workers: workers})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var out bytes.Buffer
+				_, err = r.WriteTo(&out)
+				if cut == len(ct) && (err != nil || !bytes.Equal(out.Bytes(), pt)) {
+					t.Fatalf("chunk %d workers %d: WriteTo = %d bytes, %v", size, workers, out.Len(), err)
+				}
+				if cut < len(ct) && err == nil {
+					t.Fatalf("chunk %d workers %d: a stream cut to %d of %d bytes opened", size, workers, cut, len(ct))
+				}
+			}
+		}
+	}
+}
+
+// Streams long enough for the pipelined paths (several rounds on persistent
+// workers) still reject tampering anywhere, with the same codes.
+func TestStreamPipelinedRejects(t *testing.T) {
+	key := mustKey(t, "acme", 1)
+	const seg = MinSegmentSize
+	stride := seg + tagSize
+	pt := randomBytes(700*seg+5, 12)
+	ct := sealStream(t, key, pt, nil, &StreamOptions{SegmentSize: seg, Workers: 2})
+	if got, err := openStream(key, ct, nil, 2); err != nil || !bytes.Equal(got, pt) {
+		t.Fatalf("open = %d bytes, %v", len(got), err)
+	}
+	hlen := streamHeaderLen(4)
+	flip := func(i int) []byte { b := bytes.Clone(ct); b[i] ^= 1; return b }
+	for name, tc := range map[string]struct {
+		ct   []byte
+		want error
+	}{
+		"flip in segment 3":         {flip(hlen + 3*stride + 9), ErrInvalidCiphertext},
+		"flip in segment 400":       {flip(hlen + 400*stride + 9), ErrInvalidCiphertext},
+		"cut at a segment boundary": {ct[:hlen+500*stride], ErrTruncatedStream},
+		"segment appended":          {append(bytes.Clone(ct), ct[hlen:hlen+stride]...), ErrInvalidCiphertext},
+	} {
+		for _, workers := range []int{1, 2} {
+			if _, err := openStream(key, tc.ct, nil, workers); !errors.Is(err, tc.want) {
+				t.Errorf("%s (workers %d): err = %v, want %v", name, workers, err, tc.want)
+			}
+		}
 	}
 }
