@@ -16,9 +16,13 @@
 // The cache holds at most [Config.MaxEntries] keys and drops the least
 // recently used (approximately: a sample, so hits never take a write lock).
 //
-// Dropped keys are destroyed with [envelope.TenantKey.Destroy]: their bytes
-// are overwritten, but Go may have left copies (AES key schedules inside
-// cipher values, stack copies), which only the garbage collector reclaims.
+// Keys dropped by Evict or by a definitive failure are destroyed with
+// [envelope.TenantKey.Destroy]: their bytes are overwritten at once, and an
+// operation using one at that moment fails (it is revoked). Keys dropped only
+// to stay within MaxEntries may still be in use by a caller, so they are left
+// to the garbage collector. Either way Go may have left copies (AES key
+// schedules inside cipher values, stack copies), which only the garbage
+// collector reclaims; nothing here guarantees erasure.
 //
 // # Budgets
 //
@@ -67,7 +71,7 @@ type Config struct {
 	Budget Budget
 	// CallTimeout bounds a background refresh. Default 30 seconds.
 	CallTimeout time.Duration
-	// Now is the clock; nil means time.Now.
+	// Now is the clock, for tests; nil means the system's monotonic clock.
 	Now func() time.Time
 }
 
@@ -86,9 +90,6 @@ func (c *Config) setDefaults() error {
 	if c.RefreshWindow >= c.TTL {
 		return errors.New("keyring: refresh window must be shorter than the TTL")
 	}
-	if c.Now == nil {
-		c.Now = time.Now
-	}
 	return c.Budget.validate()
 }
 
@@ -103,6 +104,7 @@ func cmpOr[T comparable](v, def T) T {
 // Keyring is safe for concurrent use.
 type Keyring struct {
 	cfg    Config
+	base   time.Time // cache times are nanoseconds since base
 	cache  *cache
 	flight flights
 	meters meters
@@ -117,10 +119,27 @@ func New(cfg Config) (*Keyring, error) {
 	}
 	return &Keyring{
 		cfg:    cfg,
+		base:   time.Now(),
 		cache:  newCache(cfg.MaxEntries),
 		flight: flights{calls: map[cacheKey]*call{}},
 		meters: meters{budget: cfg.Budget, byTen: map[string]*tenantMeter{}},
 	}, nil
+}
+
+// now returns the cache clock: monotonic nanoseconds since the keyring was
+// made, which costs half of a wall-clock reading on the hot path.
+func (k *Keyring) now() int64 {
+	if k.cfg.Now != nil {
+		return int64(k.cfg.Now().Sub(k.base))
+	}
+	return int64(time.Since(k.base))
+}
+
+func (k *Keyring) wallNow() time.Time {
+	if k.cfg.Now != nil {
+		return k.cfg.Now()
+	}
+	return time.Now()
 }
 
 // ErrWrongTenant is returned by Open for a ciphertext of another tenant.
@@ -129,7 +148,7 @@ var ErrWrongTenant = envelope.ErrWrongTenant
 // TenantKey returns the unwrapped key of a tenant version, from the cache or
 // through its provider. It makes the Keyring an envelope.KeyLookup.
 func (k *Keyring) TenantKey(ctx context.Context, tenant string, version uint32) (*envelope.TenantKey, error) {
-	now := k.cfg.Now().UnixNano()
+	now := k.now()
 	if e := k.cache.get(tenant, version); e != nil {
 		if key, ok := k.serve(e, now); ok {
 			return key, nil
@@ -141,7 +160,7 @@ func (k *Keyring) TenantKey(ctx context.Context, tenant string, version uint32) 
 // Current returns the tenant's newest key version, the one new data is
 // sealed with.
 func (k *Keyring) Current(ctx context.Context, tenant string) (*envelope.TenantKey, error) {
-	now := k.cfg.Now().UnixNano()
+	now := k.now()
 	if e := k.cache.getCurrent(tenant); e != nil {
 		if key, ok := k.serve(e, now); ok {
 			return key, nil

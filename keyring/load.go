@@ -108,19 +108,14 @@ func (k *Keyring) install(ctx context.Context, tenant string, version uint32) (*
 
 // insert caches key, or renews the entry that already holds it.
 func (k *Keyring) insert(key *envelope.TenantKey, current bool) *entry {
-	e := k.newEntry(key, k.cfg.Now().UnixNano())
-	got, evicted := k.cache.put(e, current)
-	k.destroy(evicted)
+	e := k.newEntry(key, k.now())
+	// Entries dropped for the size bound are not destroyed: a caller may be
+	// sealing with one right now, and the garbage collector reclaims them.
+	got, _ := k.cache.put(e, current)
 	if got != e {
 		key.Destroy()
 	}
 	return got
-}
-
-func (k *Keyring) destroy(es []*entry) {
-	for _, e := range es {
-		e.key.Destroy()
-	}
 }
 
 // unwrap tries the version's wrappings, this region's first, moving on to the
@@ -206,7 +201,7 @@ func (k *Keyring) refresh(e *entry) {
 		return
 	}
 	if latest, err := k.cfg.Store.LatestVersion(ctx, t); err == nil && latest.Version > v {
-		_, _ = k.load(ctx, t, 0, true, k.cfg.Now().UnixNano())
+		_, _ = k.load(ctx, t, 0, true, k.now())
 	}
 }
 

@@ -32,7 +32,7 @@ func (k *Keyring) CreateVersion(ctx context.Context, tenant string, refs []kms.K
 	if err != nil {
 		return nil, fmt.Errorf("keyring: create version %d of tenant %s: %w", next, tenant, err)
 	}
-	v := &Version{Tenant: tenant, Version: next, Wrappings: ws, Created: k.cfg.Now()}
+	v := &Version{Tenant: tenant, Version: next, Wrappings: ws, Created: k.wallNow()}
 	if err := k.cfg.Store.AddVersion(ctx, v); err != nil {
 		key.Destroy()
 		return nil, fmt.Errorf("keyring: create version %d of tenant %s: %w", next, tenant, err)
