@@ -104,7 +104,7 @@ func cmpOr[T comparable](v, def T) T {
 // Keyring is safe for concurrent use.
 type Keyring struct {
 	cfg    Config
-	base   time.Time // cache times are nanoseconds since base
+	clock  *coarseClock // cache times are nanoseconds since clock.base
 	cache  *cache
 	flight flights
 	meters meters
@@ -119,7 +119,7 @@ func New(cfg Config) (*Keyring, error) {
 	}
 	return &Keyring{
 		cfg:    cfg,
-		base:   time.Now(),
+		clock:  newCoarseClock(),
 		cache:  newCache(cfg.MaxEntries),
 		flight: flights{calls: map[cacheKey]*call{}},
 		meters: meters{budget: cfg.Budget, byTen: map[string]*tenantMeter{}},
@@ -127,12 +127,12 @@ func New(cfg Config) (*Keyring, error) {
 }
 
 // now returns the cache clock: monotonic nanoseconds since the keyring was
-// made, which costs half of a wall-clock reading on the hot path.
+// made, a few milliseconds coarse (see coarseClock).
 func (k *Keyring) now() int64 {
 	if k.cfg.Now != nil {
-		return int64(k.cfg.Now().Sub(k.base))
+		return int64(k.cfg.Now().Sub(k.clock.base))
 	}
-	return int64(time.Since(k.base))
+	return k.clock.read()
 }
 
 func (k *Keyring) wallNow() time.Time {
