@@ -132,7 +132,7 @@ const (
 	Direct AccessPattern = "direct"
 	// AssumedRole: the platform assumes a role in the customer's account,
 	// with the tenant's External ID, and the key policy names that role.
-	AssumedRole AccessPattern = "assumed_role"
+	AssumedRole AccessPattern = "assume_role"
 )
 
 // CheckPattern validates an access pattern.
