@@ -1,0 +1,212 @@
+// Package control is byok's control plane for tenants: creating them, taking
+// the customer's key for each hosting region, validating it for real and
+// enabling it, which puts the tenant's keys under the customer's KMS key. The
+// HTTP API and the CLI call it; it holds no state of its own beyond the store
+// and the keyring.
+//
+// # Enablement
+//
+// Enable validates every attached key (internal/onboarding), then wraps the
+// tenant's keys under them: a new tenant gets key version 1 wrapped under the
+// customer key in its hosting region and in every replica region the
+// platform requires; a tenant with data already sealed under the platform
+// key has each existing version rewrapped, so that data is protected by the
+// customer's key at once. Only then does the tenant become active, by a
+// compare-and-swap on its revision: of two enablements racing, one wins and
+// the other gets a conflict, and no data is written under any other key.
+//
+// # Errors
+//
+// Every failure is an *Error with a stable code (see the Code… constants),
+// a message for people and, for a failed validation, the reports.
+package control
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/byok-dev/byok/internal/onboarding"
+	"github.com/byok-dev/byok/internal/store"
+	"github.com/byok-dev/byok/internal/tenant"
+	"github.com/byok-dev/byok/keyring"
+	"github.com/byok-dev/byok/kms"
+	"github.com/byok-dev/byok/kms/awskms"
+)
+
+// Validator checks a customer's key and role; *onboarding.Validator is the
+// real one.
+type Validator interface {
+	Validate(ctx context.Context, t onboarding.Target) *onboarding.Report
+}
+
+var _ Validator = (*onboarding.Validator)(nil)
+
+// Config wires a Service.
+type Config struct {
+	Platform  *tenant.Config
+	Store     store.Store
+	Keyring   *keyring.Keyring
+	Validator Validator
+	// PlatformKey wraps the keys of tenants that have not brought their own
+	// (kms/localkms); empty means such tenants have no keys until enabled.
+	PlatformKey kms.KeyRef
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Service is safe for concurrent use.
+type Service struct{ cfg Config }
+
+// New returns a Service.
+func New(cfg Config) (*Service, error) {
+	if cfg.Platform == nil || cfg.Store == nil || cfg.Keyring == nil || cfg.Validator == nil {
+		return nil, errors.New("control: config needs the platform configuration, a store, a keyring and a validator")
+	}
+	if err := cfg.Platform.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Service{cfg: cfg}, nil
+}
+
+// CreateTenant is what a new tenant needs.
+type CreateTenant struct {
+	ID   string
+	Name string
+	// ExternalID is the sts:ExternalId the customer's role will require;
+	// empty means a random one.
+	ExternalID string
+}
+
+// CreateTenant stores a new tenant in state pending. With a platform key
+// configured it also gets key version 1 under that key, so it can seal data
+// before bringing its own.
+func (s *Service) CreateTenant(ctx context.Context, req CreateTenant) (*store.Tenant, error) {
+	if err := tenant.CheckTenantID(req.ID); err != nil {
+		return nil, invalid(err)
+	}
+	if req.ExternalID == "" {
+		req.ExternalID = tenant.NewExternalID()
+	} else if err := tenant.CheckExternalID(req.ExternalID); err != nil {
+		return nil, invalid(err)
+	}
+	t, err := s.cfg.Store.CreateTenant(ctx, &store.Tenant{ID: req.ID, Name: req.Name, ExternalID: req.ExternalID, State: store.StatePending})
+	if err != nil {
+		return nil, fromStore(err)
+	}
+	if s.cfg.PlatformKey.Provider == "" {
+		return t, nil
+	}
+	if _, err := s.cfg.Keyring.CreateVersion(ctx, t.ID, []kms.KeyRef{s.cfg.PlatformKey}); err != nil {
+		return nil, fromKMS("create the tenant's first key under the platform key", err)
+	}
+	return t, nil
+}
+
+// Tenant returns one tenant.
+func (s *Service) Tenant(ctx context.Context, id string) (*store.Tenant, error) {
+	t, err := s.cfg.Store.GetTenant(ctx, id)
+	return t, fromStore(err)
+}
+
+// Tenants returns a page of tenants.
+func (s *Service) Tenants(ctx context.Context, opts store.ListOptions) (*store.TenantPage, error) {
+	p, err := s.cfg.Store.ListTenants(ctx, opts)
+	return p, fromStore(err)
+}
+
+// RenameTenant changes a tenant's display name, if its revision is still
+// revision.
+func (s *Service) RenameTenant(ctx context.Context, id, name string, revision int64) (*store.Tenant, error) {
+	t, err := s.cfg.Store.UpdateTenant(ctx, id, revision, func(t *store.Tenant) error {
+		t.Name = name
+		return nil
+	})
+	return t, fromStore(err)
+}
+
+// Attach is a customer key handed over for one hosting region.
+type Attach struct {
+	Tenant string
+	Region string
+	KeyARN string
+	// RoleARN selects the assumed-role pattern; empty means direct access.
+	RoleARN string
+}
+
+// AttachKey records the customer key for a hosting region after checking
+// what can be checked without calling AWS. Once a tenant is enabled, its key
+// binding can change only where the platform allows it (and then through a
+// key change, which rewraps).
+func (s *Service) AttachKey(ctx context.Context, req Attach) (*store.Attachment, error) {
+	t, err := s.cfg.Store.GetTenant(ctx, req.Tenant)
+	if err != nil {
+		return nil, fromStore(err)
+	}
+	if err := s.checkBindingOpen(t); err != nil {
+		return nil, err
+	}
+	a, err := s.attachment(req)
+	if err != nil {
+		return nil, err
+	}
+	got, err := s.cfg.Store.PutAttachment(ctx, a)
+	return got, fromStore(err)
+}
+
+func (s *Service) checkBindingOpen(t *store.Tenant) error {
+	if t.State == store.StatePending {
+		return nil
+	}
+	if s.cfg.Platform.Policy.KeyBinding == tenant.BindingImmutable {
+		return &Error{Code: CodeBindingImmutable, Message: fmt.Sprintf("tenant %s is %s and the platform's key binding is immutable: its key cannot be changed", t.ID, t.State)}
+	}
+	return &Error{Code: CodeKeyChangeNeeded, Message: fmt.Sprintf("tenant %s is %s: changing its key is a key change, which rewraps every version", t.ID, t.State)}
+}
+
+func (s *Service) attachment(req Attach) (*store.Attachment, error) {
+	if _, err := s.cfg.Platform.Region(req.Region); err != nil {
+		return nil, invalid(err)
+	}
+	arn, err := tenant.ParseKeyARN("key_arn", req.KeyARN)
+	if err != nil {
+		return nil, invalid(err)
+	}
+	if arn.Kind == awskms.AliasARN && s.cfg.Platform.Policy.AliasARNs == tenant.AliasReject {
+		return nil, &Error{Code: CodeAliasRejected, Message: "the platform requires a key ARN, not an alias ARN: hand over arn:…:key/<key id>"}
+	}
+	a := &store.Attachment{Tenant: req.Tenant, Region: req.Region, KeyARN: req.KeyARN, AccessPattern: store.AccessDirect}
+	if req.RoleARN != "" {
+		if _, err := tenant.ParseRoleARN("role_arn", req.RoleARN); err != nil {
+			return nil, invalid(err)
+		}
+		a.RoleARN, a.AccessPattern = req.RoleARN, store.AccessAssumeRole
+	}
+	return a, nil
+}
+
+// Attachments returns the tenant's attached keys.
+func (s *Service) Attachments(ctx context.Context, tenantID string) ([]*store.Attachment, error) {
+	as, err := s.cfg.Store.Attachments(ctx, tenantID)
+	return as, fromStore(err)
+}
+
+// Artifacts returns the onboarding model for a tenant in one hosting region,
+// from which every artifact (key policy, trust policy, CloudFormation,
+// Terraform) is generated.
+func (s *Service) Artifacts(ctx context.Context, tenantID string, req onboarding.Request) (*onboarding.Model, error) {
+	t, err := s.cfg.Store.GetTenant(ctx, tenantID)
+	if err != nil {
+		return nil, fromStore(err)
+	}
+	req.TenantID, req.ExternalID = t.ID, t.ExternalID
+	m, err := onboarding.NewModel(s.cfg.Platform, req)
+	if err != nil {
+		return nil, invalid(err)
+	}
+	return m, nil
+}

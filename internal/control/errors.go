@@ -1,0 +1,94 @@
+package control
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/byok-dev/byok/internal/onboarding"
+	"github.com/byok-dev/byok/internal/store"
+	"github.com/byok-dev/byok/internal/tenant"
+	"github.com/byok-dev/byok/kms"
+)
+
+// Stable error codes of this package. Input errors carry the tenant
+// package's own codes (invalid_key_arn, unknown_region, ...).
+const (
+	CodeNotFound         = "tenant_not_found"
+	CodeConflict         = "conflict"
+	CodeInvalid          = "invalid_argument"
+	CodeAliasRejected    = "alias_arn_rejected"
+	CodeBindingImmutable = "key_binding_immutable"
+	CodeKeyChangeNeeded  = "key_change_required"
+	CodeNoKeyAttached    = "no_key_attached"
+	CodeValidationFailed = "validation_failed"
+	CodeAlreadyEnabled   = "already_enabled"
+)
+
+// Error is a control-plane failure with a stable code.
+type Error struct {
+	Code    string
+	Message string
+	// Reports holds each region's validation when Code is validation_failed.
+	Reports []RegionReport
+	Err     error
+}
+
+func (e *Error) Error() string { return "control: " + e.Message }
+func (e *Error) Unwrap() error { return e.Err }
+
+// Code returns the stable code of err: this package's, the tenant
+// package's, a KMS class's, or "".
+func Code(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	if c := tenant.CodeOf(err); c != "" {
+		return string(c)
+	}
+	if c := kms.ClassOf(err); c != 0 {
+		return c.Code()
+	}
+	return ""
+}
+
+func invalid(err error) error {
+	code := CodeInvalid
+	if c := tenant.CodeOf(err); c != "" {
+		code = string(c)
+	}
+	return &Error{Code: code, Message: err.Error(), Err: err}
+}
+
+// fromStore maps store errors to this package's codes.
+func fromStore(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrNotFound):
+		return &Error{Code: CodeNotFound, Message: err.Error(), Err: err}
+	case errors.Is(err, store.ErrConflict):
+		return &Error{Code: CodeConflict, Message: err.Error(), Err: err}
+	case errors.Is(err, store.ErrInvalid):
+		return &Error{Code: CodeInvalid, Message: err.Error(), Err: err}
+	}
+	return err
+}
+
+// fromKMS keeps a KMS error's class as its code, and maps store conflicts
+// (two instances creating the same version) to conflict.
+func fromKMS(what string, err error) error {
+	if errors.Is(err, store.ErrConflict) {
+		return &Error{Code: CodeConflict, Message: "another request is changing this tenant's keys: " + err.Error(), Err: err}
+	}
+	if c := kms.ClassOf(err); c != 0 {
+		return &Error{Code: c.Code(), Message: fmt.Sprintf("%s: %v", what, err), Err: err}
+	}
+	return fmt.Errorf("control: %s: %w", what, err)
+}
+
+// RegionReport is the validation of the key attached in one region.
+type RegionReport struct {
+	Region string             `json:"region"`
+	Report *onboarding.Report `json:"report"`
+}
