@@ -15,6 +15,13 @@
 // with the writer (see [DefaultWriter]) that made it so versions written by a
 // faulty release can be found again with [Store.VersionsByWriter].
 //
+// # Monitor records
+//
+// The key health monitor keeps a [HealthRecord] history per tenant, webhook
+// subscriptions ([Webhook], per tenant or platform-wide) and a [Delivery]
+// record of every attempt to deliver an event; [Store.PruneHistory] bounds
+// the history. Records go with their tenant or webhook when it is deleted.
+//
 // # Safety
 //
 // Every change to more than one row runs in one transaction. Foreign keys
@@ -82,6 +89,33 @@ type Store interface {
 	// VersionsByWriter lists the key versions that writer created or whose
 	// wrappings it wrote, ordered by tenant and version.
 	VersionsByWriter(ctx context.Context, writer string) ([]VersionRef, error)
+
+	// AddHealth appends to the tenant's key health history; ErrNotFound if
+	// the tenant does not exist.
+	AddHealth(ctx context.Context, r *HealthRecord) error
+	// Health returns up to limit (0 means DefaultPageSize) of the tenant's
+	// newest health records, newest first.
+	Health(ctx context.Context, tenant string, limit int) ([]*HealthRecord, error)
+
+	// CreateWebhook stores a subscription with a fresh CreatedAt and returns
+	// it. A duplicate ID is ErrConflict; an unknown tenant ErrNotFound.
+	CreateWebhook(ctx context.Context, w *Webhook) (*Webhook, error)
+	// Webhooks returns the subscriptions that receive the tenant's events
+	// (its own and the platform-wide ones) ordered by ID; tenant "" returns
+	// the platform-wide ones only.
+	Webhooks(ctx context.Context, tenant string) ([]*Webhook, error)
+	// DeleteWebhook deletes a subscription and its delivery records, or
+	// returns ErrNotFound.
+	DeleteWebhook(ctx context.Context, id string) error
+	// AddDelivery records one delivery attempt; ErrNotFound if the webhook
+	// no longer exists.
+	AddDelivery(ctx context.Context, d *Delivery) error
+	// Deliveries returns up to limit (0 means DefaultPageSize) of the
+	// webhook's newest delivery attempts, newest first.
+	Deliveries(ctx context.Context, webhook string, limit int) ([]*Delivery, error)
+	// PruneHistory deletes health and delivery records older than before and
+	// returns how many it deleted.
+	PruneHistory(ctx context.Context, before time.Time) (int, error)
 
 	// Close releases the store's connections.
 	Close() error

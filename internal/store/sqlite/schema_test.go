@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -34,8 +36,8 @@ func TestMigratesOnce(t *testing.T) {
 	if err := db.QueryRow(`SELECT count(*), max(version) FROM schema_migrations`).Scan(&n, &version); err != nil {
 		t.Fatal(err)
 	}
-	if n != 1 || version != 1 {
-		t.Fatalf("schema_migrations = %d rows up to %d, want 1 row, version 1", n, version)
+	if want := migrations(t); n != want || version != want {
+		t.Fatalf("schema_migrations = %d rows up to %d, want %d rows up to version %d", n, version, want, want)
 	}
 	if err := db.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
 		t.Fatalf("journal_mode = %q, %v; want wal", mode, err)
@@ -45,12 +47,12 @@ func TestMigratesOnce(t *testing.T) {
 func TestRefusesNewerSchema(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "byok.db")
 	open(t, path, "a").Close()
-	if _, err := raw(t, path).Exec(`INSERT INTO schema_migrations VALUES (2, '0002_future.sql', 0)`); err != nil {
+	if _, err := raw(t, path).Exec(fmt.Sprintf(`INSERT INTO schema_migrations VALUES (%d, 'future.sql', 0)`, migrations(t)+1)); err != nil {
 		t.Fatal(err)
 	}
 	_, err := sqlite.Open(context.Background(), sqlite.Config{Path: path})
-	if !errors.Is(err, store.ErrSchemaTooNew) || !strings.Contains(err.Error(), "schema version 2") {
-		t.Fatalf("Open(newer schema) err = %v, want ErrSchemaTooNew naming version 2", err)
+	if !errors.Is(err, store.ErrSchemaTooNew) || !strings.Contains(err.Error(), fmt.Sprintf("schema version %d", migrations(t)+1)) {
+		t.Fatalf("Open(newer schema) err = %v, want ErrSchemaTooNew naming the future version", err)
 	}
 }
 
@@ -91,4 +93,14 @@ func TestConfigErrors(t *testing.T) {
 	if _, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(dir, "missing", "a.db")}); err == nil {
 		t.Error("Open(missing directory) err = nil, want an error")
 	}
+}
+
+// migrations counts the release's migration files.
+func migrations(t *testing.T) int {
+	t.Helper()
+	es, err := os.ReadDir("migrations")
+	if err != nil || len(es) == 0 {
+		t.Fatalf("reading the migrations directory: %d files, %v", len(es), err)
+	}
+	return len(es)
 }

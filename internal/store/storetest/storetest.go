@@ -66,6 +66,12 @@ func Run(t *testing.T, open Opener) {
 		"VersionsByWriter":       testVersionsByWriter,
 		"Concurrent":             testConcurrent,
 		"Canceled":               testCanceled,
+		"Health":                 testHealth,
+		"HealthErrors":           testHealthErrors,
+		"Webhooks":               testWebhooks,
+		"WebhookErrors":          testWebhookErrors,
+		"Deliveries":             testDeliveries,
+		"PruneHistory":           testPruneHistory,
 	}
 	for _, name := range sortedKeys(suites) {
 		fn := suites[name]

@@ -1,0 +1,177 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/byok-dev/byok/envelope"
+	"github.com/byok-dev/byok/internal/store"
+)
+
+// AddHealth implements store.Store.
+func (s *Store) AddHealth(ctx context.Context, r *store.HealthRecord) error {
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO key_health (tenant_id, at, outcome, code, key_id, version, request_id, detail)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		r.Tenant, store.Trunc(r.At), string(r.Outcome), r.Code, r.Key, int64(r.Version), r.RequestID, r.Detail)
+	if isForeignKey(err) {
+		return store.NotFound("tenant %s", r.Tenant)
+	}
+	if err != nil {
+		return dbErr("add health", err)
+	}
+	return nil
+}
+
+// Health implements store.Store.
+func (s *Store) Health(ctx context.Context, tenant string, limit int) ([]*store.HealthRecord, error) {
+	if !envelope.ValidTenantID(tenant) {
+		return nil, store.BadTenantID(tenant)
+	}
+	limit, err := store.HistoryLimit(limit)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, `SELECT tenant_id, at, outcome, code, key_id, version, request_id, detail
+		FROM key_health WHERE tenant_id = $1 ORDER BY at DESC, seq DESC LIMIT $2`, tenant, limit)
+	if err != nil {
+		return nil, dbErr("health", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*store.HealthRecord, error) {
+		var r store.HealthRecord
+		var version int64
+		err := row.Scan(&r.Tenant, &r.At, &r.Outcome, &r.Code, &r.Key, &version, &r.RequestID, &r.Detail)
+		r.At, r.Version = r.At.UTC(), uint32(version)
+		return &r, err
+	})
+	if err != nil {
+		return nil, dbErr("health", err)
+	}
+	return out, nil
+}
+
+// CreateWebhook implements store.Store.
+func (s *Store) CreateWebhook(ctx context.Context, in *store.Webhook) (*store.Webhook, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	w := *in
+	w.Secret, w.CreatedAt = append([]byte(nil), in.Secret...), store.Now()
+	_, err := s.pool.Exec(ctx, `INSERT INTO webhooks (id, tenant_id, url, secret, created_at) VALUES ($1, $2, $3, $4, $5)`,
+		w.ID, nullIfEmpty(w.Tenant), w.URL, w.Secret, w.CreatedAt)
+	switch {
+	case isUnique(err):
+		return nil, store.Conflict("webhook %s already exists", w.ID)
+	case isForeignKey(err):
+		return nil, store.NotFound("tenant %s", w.Tenant)
+	case err != nil:
+		return nil, dbErr("create webhook", err)
+	}
+	return &w, nil
+}
+
+// Webhooks implements store.Store.
+func (s *Store) Webhooks(ctx context.Context, tenant string) ([]*store.Webhook, error) {
+	if tenant != "" && !envelope.ValidTenantID(tenant) {
+		return nil, store.BadTenantID(tenant)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT id, coalesce(tenant_id, ''), url, secret, created_at FROM webhooks
+		WHERE tenant_id IS NULL OR tenant_id = $1 ORDER BY id`, tenant)
+	if err != nil {
+		return nil, dbErr("webhooks", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*store.Webhook, error) {
+		var w store.Webhook
+		err := row.Scan(&w.ID, &w.Tenant, &w.URL, &w.Secret, &w.CreatedAt)
+		w.CreatedAt = w.CreatedAt.UTC()
+		return &w, err
+	})
+	if err != nil {
+		return nil, dbErr("webhooks", err)
+	}
+	return out, nil
+}
+
+// DeleteWebhook implements store.Store.
+func (s *Store) DeleteWebhook(ctx context.Context, id string) error {
+	if !store.ValidWebhookID(id) {
+		return store.Invalid("invalid webhook id %q", store.Clip(id))
+	}
+	tag, err := s.pool.Exec(ctx, `DELETE FROM webhooks WHERE id = $1`, id)
+	if err != nil {
+		return dbErr("delete webhook", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return store.NotFound("webhook %s", id)
+	}
+	return nil
+}
+
+// AddDelivery implements store.Store.
+func (s *Store) AddDelivery(ctx context.Context, d *store.Delivery) error {
+	if err := d.Validate(); err != nil {
+		return err
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO webhook_deliveries (webhook_id, event_id, attempt, at, status, error)
+		VALUES ($1, $2, $3, $4, $5, $6)`, d.Webhook, d.Event, d.Attempt, store.Trunc(d.At), d.Status, d.Error)
+	if isForeignKey(err) {
+		return store.NotFound("webhook %s", d.Webhook)
+	}
+	if err != nil {
+		return dbErr("add delivery", err)
+	}
+	return nil
+}
+
+// Deliveries implements store.Store.
+func (s *Store) Deliveries(ctx context.Context, webhook string, limit int) ([]*store.Delivery, error) {
+	if !store.ValidWebhookID(webhook) {
+		return nil, store.Invalid("invalid webhook id %q", store.Clip(webhook))
+	}
+	limit, err := store.HistoryLimit(limit)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, `SELECT webhook_id, event_id, attempt, at, status, error
+		FROM webhook_deliveries WHERE webhook_id = $1 ORDER BY at DESC, seq DESC LIMIT $2`, webhook, limit)
+	if err != nil {
+		return nil, dbErr("deliveries", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*store.Delivery, error) {
+		var d store.Delivery
+		err := row.Scan(&d.Webhook, &d.Event, &d.Attempt, &d.At, &d.Status, &d.Error)
+		d.At = d.At.UTC()
+		return &d, err
+	})
+	if err != nil {
+		return nil, dbErr("deliveries", err)
+	}
+	return out, nil
+}
+
+// PruneHistory implements store.Store.
+func (s *Store) PruneHistory(ctx context.Context, before time.Time) (int, error) {
+	n := 0
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		for _, table := range []string{"key_health", "webhook_deliveries"} {
+			tag, err := tx.Exec(ctx, `DELETE FROM `+table+` WHERE at < $1`, before)
+			if err != nil {
+				return dbErr("prune history", err)
+			}
+			n += int(tag.RowsAffected())
+		}
+		return nil
+	})
+	return n, err
+}
+
+func nullIfEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
