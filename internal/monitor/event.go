@@ -1,0 +1,59 @@
+package monitor
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"time"
+
+	"github.com/byok-dev/byok/internal/store"
+)
+
+// Event types.
+const (
+	// EventStateChanged: the tenant moved from OldState to NewState.
+	EventStateChanged = "tenant.state_changed"
+	// EventDeletionWarning: the customer's key will be deleted at
+	// DeletionDate, within Threshold from now.
+	EventDeletionWarning = "key.deletion_warning"
+	// EventArchived: a suspended tenant's outage reached the archive timer;
+	// it is no longer probed and can be restored until RestoreUntil.
+	EventArchived = "tenant.archived"
+	// EventRestored: an archived tenant was restored and is active again.
+	EventRestored = "tenant.restored"
+)
+
+// Event is what the monitor tells subscribers: the JSON body of a webhook
+// delivery.
+type Event struct {
+	ID       string      `json:"id"`
+	Type     string      `json:"type"`
+	Tenant   string      `json:"tenant"`
+	OldState store.State `json:"old_state,omitempty"`
+	NewState store.State `json:"new_state,omitempty"`
+	// Reason is the stable code of what caused it: "key_disabled",
+	// "key_access_denied", "key_pending_deletion", "key_not_found",
+	// "key_available", "restored".
+	Reason string `json:"reason,omitempty"`
+	// Key is the customer's key the probe used; KMSRequestID the request
+	// id of the probe's KMS call, as the customer's CloudTrail shows it.
+	Key          string    `json:"key,omitempty"`
+	KMSRequestID string    `json:"kms_request_id,omitempty"`
+	DeletionDate time.Time `json:"deletion_date,omitzero"`
+	Threshold    string    `json:"threshold,omitempty"`
+	RestoreUntil time.Time `json:"restore_until,omitzero"`
+	Time         time.Time `json:"time"`
+}
+
+// Notifier receives the monitor's events. Notify must not block: the
+// monitor calls it from its probes.
+type Notifier interface {
+	Notify(ev Event)
+}
+
+// newEventID returns a random event id, which receivers use to drop
+// duplicate deliveries.
+func newEventID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return "evt_" + hex.EncodeToString(b[:])
+}

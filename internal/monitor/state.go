@@ -1,0 +1,220 @@
+package monitor
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/byok-dev/byok/internal/store"
+	"github.com/byok-dev/byok/kms"
+)
+
+// settingsKey is the member of a tenant's Settings that holds the monitor's
+// record. It lives with the state so that one compare-and-swap changes
+// both.
+const settingsKey = "monitor"
+
+// record is what the monitor keeps about a tenant between probes.
+type record struct {
+	// Since is when the current outage began (the first definitive failure).
+	Since time.Time `json:"unavailable_since,omitzero"`
+	// Reason is the stable code of the failure that began it.
+	Reason string `json:"reason,omitempty"`
+	// DeletionDate is when the customer's key is scheduled to be deleted.
+	DeletionDate time.Time `json:"deletion_date,omitzero"`
+	// Warned is the smallest deletion warning threshold already sent.
+	Warned time.Duration `json:"warned,omitempty"`
+	// ArchivedAt is when the tenant was archived.
+	ArchivedAt time.Time `json:"archived_at,omitzero"`
+}
+
+func readRecord(settings json.RawMessage) (record, error) {
+	var all map[string]json.RawMessage
+	var r record
+	if len(settings) == 0 {
+		return r, nil
+	}
+	if err := json.Unmarshal(settings, &all); err != nil {
+		return r, fmt.Errorf("monitor: tenant settings: %w", err)
+	}
+	if raw, ok := all[settingsKey]; ok {
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return r, fmt.Errorf("monitor: tenant settings: %w", err)
+		}
+	}
+	return r, nil
+}
+
+// writeRecord replaces the monitor's member of settings, keeping the rest.
+func writeRecord(settings json.RawMessage, r record) (json.RawMessage, error) {
+	all := map[string]json.RawMessage{}
+	if len(settings) > 0 {
+		if err := json.Unmarshal(settings, &all); err != nil {
+			return nil, fmt.Errorf("monitor: tenant settings: %w", err)
+		}
+	}
+	delete(all, settingsKey)
+	if r != (record{}) {
+		raw, err := json.Marshal(r)
+		if err != nil {
+			return nil, err
+		}
+		all[settingsKey] = raw
+	}
+	return json.Marshal(all)
+}
+
+// observation is what one probe (and, for a scheduled deletion, Describe)
+// saw.
+type observation struct {
+	OK           bool
+	Class        kms.Class
+	Key          string
+	RequestID    string
+	DeletionDate time.Time
+}
+
+func (o observation) code() string {
+	if o.OK {
+		return ""
+	}
+	return o.Class.Code()
+}
+
+// decision is what the state machine makes of an observation.
+type decision struct {
+	State  store.State
+	Record record
+	Events []Event
+}
+
+// machine holds the timers the state machine applies.
+type machine struct {
+	suspendAfter, archiveAfter, restoreWindow time.Duration
+	warnings                                  []time.Duration
+}
+
+// decide applies the state machine to a tenant in state s with record r. It
+// is pure: the caller stores the result with a compare-and-swap and sends
+// the events once it won.
+func (m machine) decide(tenant string, s store.State, r record, o observation, now time.Time) decision {
+	d := decision{State: s, Record: r}
+	switch {
+	case o.OK:
+		m.recover(&d, o)
+	case o.Class == kms.PendingDeletion:
+		m.scheduled(&d, o, now)
+	case o.Class == kms.NotFound && (s == store.StateDeletionPending || !r.DeletionDate.IsZero()):
+		d.change(store.StateDestroyed, o)
+	case o.Class.Definitive():
+		m.unavailable(&d, o, now)
+	default:
+		// Transient or platform-side failures change nothing, but an
+		// outage already under way keeps its timers and warnings running.
+		m.timers(&d, o, now)
+	}
+	for i := range d.Events {
+		d.Events[i].Tenant, d.Events[i].Time = tenant, now
+		d.Events[i].Key, d.Events[i].KMSRequestID = o.Key, o.RequestID
+	}
+	return d
+}
+
+// change moves to state with an event, unless already there.
+func (d *decision) change(state store.State, o observation) {
+	if d.State == state {
+		return
+	}
+	d.Events = append(d.Events, Event{Type: EventStateChanged, OldState: d.State, NewState: state,
+		Reason: reasonOf(o), DeletionDate: d.Record.DeletionDate})
+	d.State = state
+}
+
+func reasonOf(o observation) string {
+	if o.OK {
+		return "key_available"
+	}
+	return o.code()
+}
+
+func (m machine) recover(d *decision, o observation) {
+	if d.State == store.StateActive {
+		return
+	}
+	d.Record = record{}
+	d.change(store.StateActive, o)
+}
+
+func (m machine) scheduled(d *decision, o observation, now time.Time) {
+	if d.State != store.StateDeletionPending || d.Record.DeletionDate.IsZero() {
+		d.Record.DeletionDate, d.Record.Warned = o.DeletionDate, 0
+	}
+	d.Record.Reason = o.code()
+	d.change(store.StateDeletionPending, o)
+	m.warn(d, now)
+}
+
+// warn sends one warning for the smallest threshold the deletion date has
+// come within and that was not sent yet: thresholds passed together (a
+// deletion scheduled for 7 days with warnings at 7 and 1 days, seen late)
+// give one warning, not a burst.
+func (m machine) warn(d *decision, now time.Time) {
+	r := &d.Record
+	if r.DeletionDate.IsZero() {
+		return
+	}
+	left := r.DeletionDate.Sub(now)
+	var due time.Duration
+	for _, w := range m.warnings {
+		if left <= w && (r.Warned == 0 || w < r.Warned) {
+			due = w
+		}
+	}
+	if due == 0 {
+		return
+	}
+	r.Warned = due
+	d.Events = append(d.Events, Event{Type: EventDeletionWarning, OldState: d.State, NewState: d.State,
+		Reason: kms.PendingDeletion.Code(), DeletionDate: r.DeletionDate, Threshold: due.String()})
+}
+
+func (m machine) unavailable(d *decision, o observation, now time.Time) {
+	if d.State == store.StateActive || d.State == store.StateDeletionPending {
+		d.Record = record{Since: now, Reason: o.code()}
+		d.change(store.StateKeyUnavailable, o)
+		return
+	}
+	if d.Record.Since.IsZero() {
+		// The outage began before this monitor kept a record.
+		d.Record.Since, d.Record.Reason = now, o.code()
+	}
+	m.timers(d, o, now)
+}
+
+// timers suspends and archives a tenant whose outage has lasted, and keeps
+// deletion warnings going.
+func (m machine) timers(d *decision, o observation, now time.Time) {
+	r := &d.Record
+	switch {
+	case d.State == store.StateDeletionPending:
+		m.warn(d, now)
+	case r.Since.IsZero():
+	case d.State == store.StateKeyUnavailable && now.Sub(r.Since) >= m.suspendAfter:
+		d.change(store.StateSuspended, observation{Class: classOfReason(r.Reason, o)})
+	case d.State == store.StateSuspended && r.ArchivedAt.IsZero() && now.Sub(r.Since) >= m.archiveAfter:
+		r.ArchivedAt = now
+		d.Events = append(d.Events, Event{Type: EventArchived, OldState: d.State, NewState: d.State, Reason: r.Reason,
+			RestoreUntil: now.Add(m.restoreWindow)})
+	}
+}
+
+// classOfReason keeps the outage's original reason on a timer-driven change
+// even when the probe that triggered it failed otherwise (transiently).
+func classOfReason(reason string, o observation) kms.Class {
+	for c := kms.Denied; c <= kms.Misconfigured; c++ {
+		if c.Code() == reason {
+			return c
+		}
+	}
+	return o.Class
+}

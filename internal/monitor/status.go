@@ -1,0 +1,138 @@
+package monitor
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/byok-dev/byok/internal/store"
+)
+
+// Status is what the monitor knows about one tenant.
+type Status struct {
+	Tenant string
+	State  store.State
+	// Halted: the tenant's background work must not run (see Halted).
+	Halted bool
+	// Degraded: the last probe failed transiently; the state is unchanged
+	// and cached keys keep serving.
+	Degraded bool
+	// UnavailableSince and Reason describe the current outage.
+	UnavailableSince time.Time
+	Reason           string
+	// DeletionDate is when the customer's key is scheduled to be deleted.
+	DeletionDate time.Time
+	// ArchivedAt is set once the tenant is archived; it can be restored
+	// until RestoreUntil.
+	ArchivedAt   time.Time
+	RestoreUntil time.Time
+	// LastProbe is the newest health record, if any.
+	LastProbe *store.HealthRecord
+}
+
+// Status returns the tenant's state as the monitor sees it.
+func (m *Monitor) Status(ctx context.Context, tenant string) (*Status, error) {
+	t, err := m.tenant(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	r, err := readRecord(t.Settings)
+	if err != nil {
+		return nil, err
+	}
+	st := &Status{Tenant: t.ID, State: t.State, Halted: halted(t.State), UnavailableSince: r.Since,
+		Reason: r.Reason, DeletionDate: r.DeletionDate, ArchivedAt: r.ArchivedAt}
+	if !r.ArchivedAt.IsZero() {
+		st.RestoreUntil = r.ArchivedAt.Add(m.cfg.RestoreWindow)
+	}
+	hs, err := m.cfg.Store.Health(ctx, tenant, 1)
+	if err != nil {
+		return nil, err
+	}
+	if len(hs) == 1 {
+		st.LastProbe, st.Degraded = hs[0], hs[0].Outcome == store.OutcomeDegraded
+	}
+	return st, nil
+}
+
+// Halted reports whether the tenant's background work (ingestion,
+// scheduled jobs, replication) must stop: it is suspended (archived
+// tenants are suspended too), destroyed or shredded. A tenant whose key is
+// merely unavailable is not halted: its data operations already fail with
+// the key's error, and jobs resume by themselves if the key comes back
+// before the suspension timer.
+func (m *Monitor) Halted(ctx context.Context, tenant string) (bool, error) {
+	t, err := m.tenant(ctx, tenant)
+	if err != nil {
+		return false, err
+	}
+	return halted(t.State), nil
+}
+
+func halted(s store.State) bool {
+	return s == store.StateSuspended || s == store.StateDestroyed || s == store.StateShredded
+}
+
+// Health returns up to limit of the tenant's newest health records.
+func (m *Monitor) Health(ctx context.Context, tenant string, limit int) ([]*store.HealthRecord, error) {
+	if _, err := m.tenant(ctx, tenant); err != nil {
+		return nil, err
+	}
+	return m.cfg.Store.Health(ctx, tenant, limit)
+}
+
+func (m *Monitor) tenant(ctx context.Context, id string) (*store.Tenant, error) {
+	t, err := m.cfg.Store.GetTenant(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errorf(ErrTenantNotFound, []error{err}, "tenant %s not found", store.Clip(id))
+	}
+	return t, err
+}
+
+// Restore brings an archived tenant back once the customer has made the key
+// usable again: it probes the key and, if the probe passes within the
+// restore window, makes the tenant active. Archived tenants are not probed
+// on the schedule, so a key that comes back does not restore them by
+// itself: someone decides to.
+func (m *Monitor) Restore(ctx context.Context, tenant string) error {
+	t, err := m.tenant(ctx, tenant)
+	if err != nil {
+		return err
+	}
+	if err := m.restorable(t); err != nil {
+		return err
+	}
+	pctx, cancel := context.WithTimeout(ctx, m.cfg.ProbeTimeout)
+	defer cancel()
+	res, err := m.cfg.Keyring.Probe(pctx, tenant)
+	now := m.cfg.Now()
+	m.recordHealth(ctx, tenant, now, res, err)
+	if err != nil || !res.OK() {
+		return errorf(ErrKeyUnavailable, []error{err, res.Err}, "restore tenant %s: %v", tenant, errors.Join(err, res.Err))
+	}
+	return m.restore(ctx, t, res.Key.ID, res.RequestID, now)
+}
+
+func (m *Monitor) restorable(t *store.Tenant) error {
+	r, err := readRecord(t.Settings)
+	if err != nil {
+		return err
+	}
+	if r.ArchivedAt.IsZero() || t.State != store.StateSuspended {
+		return errorf(ErrNotArchived, nil, "tenant %s is %s and not archived", t.ID, t.State)
+	}
+	if until := r.ArchivedAt.Add(m.cfg.RestoreWindow); m.cfg.Now().After(until) {
+		return errorf(ErrRestoreExpired, nil, "tenant %s could be restored until %s", t.ID, until.Format(time.RFC3339))
+	}
+	return nil
+}
+
+func (m *Monitor) restore(ctx context.Context, t *store.Tenant, key, requestID string, now time.Time) error {
+	d := decision{State: store.StateActive, Events: []Event{{Type: EventRestored, Tenant: t.ID,
+		OldState: t.State, NewState: store.StateActive, Reason: "restored", Key: key, KMSRequestID: requestID, Time: now}}}
+	err := m.store(ctx, t, d)
+	if errors.Is(err, store.ErrConflict) {
+		return errorf(ErrNotArchived, []error{err}, "tenant %s changed while being restored; try again", t.ID)
+	}
+	return err
+}
