@@ -22,6 +22,12 @@
 // record of every attempt to deliver an event; [Store.PruneHistory] bounds
 // the history. Records go with their tenant or webhook when it is deleted.
 //
+// # API tokens
+//
+// [Tokens] keeps API tokens for package internal/auth: a [Token]'s role,
+// scope and times with a hash of its secret, never the secret. A tenant's
+// tokens go with the tenant.
+//
 // # Safety
 //
 // Every change to more than one row runs in one transaction. Foreign keys
@@ -55,6 +61,7 @@ import (
 // Implementations are safe for concurrent use.
 type Store interface {
 	keyring.Store
+	Tokens
 
 	// CreateTenant stores a new tenant with Revision 1 and fresh timestamps
 	// and returns it. A duplicate ID or ExternalID is ErrConflict.

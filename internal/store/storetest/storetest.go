@@ -6,8 +6,8 @@
 // [Run] checks every method on a fresh, empty store per subtest: results,
 // errors and their codes, compare-and-swap races, pagination, foreign-key
 // protection of key versions, the [keyring.Store] semantics and concurrent
-// use. [RunShared] checks two stores open on the same database, as two
-// server instances would be. [RunKeyring] runs a real keyring with a
+// use, and API tokens. [RunShared] checks two stores open on the same
+// database, as two server instances would be. [RunKeyring] runs a real keyring with a
 // local key provider on the store.
 //
 // Stores under test must be opened with Writer set to [WriterA] (and the
@@ -72,6 +72,13 @@ func Run(t *testing.T, open Opener) {
 		"WebhookErrors":          testWebhookErrors,
 		"Deliveries":             testDeliveries,
 		"PruneHistory":           testPruneHistory,
+		"Tokens":                 testTokens,
+		"TokenErrors":            testTokenErrors,
+		"TokenInvalid":           testTokenInvalid,
+		"TokenRevokeTouch":       testTokenRevokeTouch,
+		"FirstToken":             testFirstToken,
+		"FirstTokenRace":         testFirstTokenRace,
+		"TokensGoWithTenant":     testTokensGoWithTenant,
 	}
 	for _, name := range sortedKeys(suites) {
 		fn := suites[name]
