@@ -1,0 +1,261 @@
+package monitor_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/byok-dev/byok/internal/monitor"
+	"github.com/byok-dev/byok/internal/store"
+)
+
+// receiver is a webhook endpoint that verifies each delivery as the
+// documentation tells receivers to, and answers from a script of statuses
+// (the last one repeats).
+type receiver struct {
+	t        *testing.T
+	srv      *httptest.Server
+	secret   []byte
+	statuses []int
+	mu       sync.Mutex
+	got      []monitor.Event
+	calls    int
+}
+
+func newReceiver(t *testing.T, statuses ...int) *receiver {
+	r := &receiver{t: t, statuses: statuses}
+	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
+	body, _ := io.ReadAll(req.Body)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	status := r.statuses[min(r.calls, len(r.statuses)-1)]
+	r.calls++
+	if err := monitor.Verify(r.secret, req.Header.Get(monitor.SignatureHeader), body, time.Now(), 0); err != nil {
+		r.t.Errorf("delivery signature: %v", err)
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	var ev monitor.Event
+	if err := json.Unmarshal(body, &ev); err != nil || ev.ID != req.Header.Get(monitor.EventIDHeader) {
+		r.t.Errorf("delivery body %s: %v", body, err)
+	}
+	if status == http.StatusOK {
+		r.got = append(r.got, ev)
+	}
+	w.WriteHeader(status)
+}
+
+func (r *receiver) events() []monitor.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]monitor.Event(nil), r.got...)
+}
+
+func newWebhooks(t *testing.T, s store.Store) *monitor.Webhooks {
+	t.Helper()
+	w, err := monitor.NewWebhooks(monitor.WebhookConfig{Store: s, MaxAttempts: 3, BaseDelay: time.Millisecond,
+		MaxDelay: 4 * time.Millisecond, AllowHTTP: true, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { w.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return w
+}
+
+func subscribe(t *testing.T, w *monitor.Webhooks, id, tenant string, r *receiver) {
+	t.Helper()
+	h, err := w.Subscribe(ctx, id, tenant, r.srv.URL+"/hook")
+	if err != nil {
+		t.Fatalf("Subscribe(%s) err = %v", id, err)
+	}
+	r.secret = h.Secret
+}
+
+// waitDeliveries waits until the webhook has n delivery records.
+func waitDeliveries(t *testing.T, w *monitor.Webhooks, id string, n int) []*store.Delivery {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		ds, err := w.Deliveries(ctx, id, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ds) >= n {
+			return ds
+		}
+	}
+	t.Fatalf("webhook %s: fewer than %d deliveries recorded", id, n)
+	return nil
+}
+
+// A disabled key is announced, signed, to the tenant's webhook and to the
+// platform-wide one; a receiver failing twice gets the event on the third
+// attempt, one always failing is given up on after MaxAttempts, and every
+// attempt is recorded.
+func TestWebhooks(t *testing.T) {
+	e := newEnv(t)
+	e.tenant(t, "acme")
+	e.tenant(t, "other")
+	w := newWebhooks(t, e.store)
+	flaky, platform, dead := newReceiver(t, 500, 500, 200), newReceiver(t, 200), newReceiver(t, 503)
+	subscribe(t, w, "acme-flaky", "acme", flaky)
+	subscribe(t, w, "platform", "", platform)
+	subscribe(t, w, "acme-dead", "acme", dead)
+	m := e.monitor(t, func(c *monitor.Config) { c.Notifier = w })
+	e.step(m, time.Minute)
+	e.disable(t)
+	e.step(m, time.Minute)
+
+	ds := waitDeliveries(t, w, "acme-flaky", 3)
+	if ds[0].Attempt != 3 || ds[0].Status != 200 || ds[0].Error != "" || ds[2].Status != 500 || ds[2].Error == "" {
+		t.Fatalf("flaky deliveries = %+v, want 500, 500, then 200 on attempt 3", ds)
+	}
+	ds = waitDeliveries(t, w, "acme-dead", 3)
+	time.Sleep(20 * time.Millisecond)
+	if ds, _ = w.Deliveries(ctx, "acme-dead", 0); len(ds) != 3 || ds[0].Status != 503 {
+		t.Fatalf("dead receiver deliveries = %+v, want exactly 3 failed attempts", ds)
+	}
+	waitDeliveries(t, w, "platform", 2)
+	got := flaky.events()
+	if len(got) != 1 || got[0].Type != monitor.EventStateChanged || got[0].Tenant != "acme" || got[0].NewState != store.StateKeyUnavailable ||
+		got[0].OldState != store.StateActive || got[0].Reason != "key_disabled" || got[0].KMSRequestID == "" || got[0].Time.IsZero() {
+		t.Fatalf("tenant webhook got %+v, want acme's state change with reason and request id", got)
+	}
+	tenants := map[string]bool{}
+	for _, ev := range platform.events() {
+		tenants[ev.Tenant] = true
+	}
+	if !tenants["acme"] || !tenants["other"] {
+		t.Fatalf("platform webhook got events of %v, want both tenants", tenants)
+	}
+}
+
+// A 4xx other than 408 and 429 is the receiver refusing: no retry.
+func TestWebhookRefusalNotRetried(t *testing.T) {
+	e := newEnv(t)
+	e.tenant(t, "acme")
+	w := newWebhooks(t, e.store)
+	r := newReceiver(t, 400)
+	subscribe(t, w, "hook", "acme", r)
+	w.Notify(monitor.Event{ID: "evt_1", Type: monitor.EventStateChanged, Tenant: "acme", Time: time.Now()})
+	waitDeliveries(t, w, "hook", 1)
+	time.Sleep(20 * time.Millisecond)
+	if ds, _ := w.Deliveries(ctx, "hook", 0); len(ds) != 1 || ds[0].Status != 400 {
+		t.Fatalf("deliveries = %+v, want one refused attempt", ds)
+	}
+}
+
+func TestSubscribeErrors(t *testing.T) {
+	e := newEnv(t)
+	e.tenant(t, "acme")
+	w, err := monitor.NewWebhooks(monitor.WebhookConfig{Store: e.store, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct{ id, tenant, url, code string }{
+		{"h", "acme", "http://example.com/hook", "invalid_webhook_url"}, // https only unless allowed
+		{"h", "acme", "https:///path", "invalid_webhook_url"},
+		{"h", "acme", "https://user:pw@example.com/", "invalid_webhook_url"},
+		{"h", "acme", "https://example.com/#frag", "invalid_webhook_url"},
+		{"h", "acme", "ftp://example.com/", "invalid_webhook_url"},
+		{"h", "acme", "", "invalid_webhook_url"},
+		{"h", "acme", "https://example.com/" + strings.Repeat("a", store.MaxURLLen), "invalid_webhook_url"},
+		{"H!", "acme", "https://example.com/", "invalid_webhook_id"},
+		{"h", "nobody", "https://example.com/", "tenant_not_found"},
+	}
+	for _, c := range cases {
+		if _, err := w.Subscribe(ctx, c.id, c.tenant, c.url); monitor.Code(err) != c.code {
+			t.Errorf("Subscribe(%q, %q, %q) err = %v, want %s", c.id, c.tenant, c.url, err, c.code)
+		}
+	}
+	h, err := w.Subscribe(ctx, "h", "acme", "https://example.com/hook")
+	if err != nil || len(h.Secret) != 32 {
+		t.Fatalf("Subscribe(valid) = %+v, %v; want a 32-byte secret", h, err)
+	}
+	if _, err := w.Subscribe(ctx, "h", "", "https://example.com/other"); monitor.Code(err) != "webhook_exists" {
+		t.Fatalf("Subscribe(duplicate) err = %v, want webhook_exists", err)
+	}
+	if err := w.Unsubscribe(ctx, "h"); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Unsubscribe(ctx, "h"); monitor.Code(err) != "webhook_not_found" {
+		t.Fatalf("Unsubscribe(missing) err = %v, want webhook_not_found", err)
+	}
+	if _, err := monitor.NewWebhooks(monitor.WebhookConfig{}); monitor.Code(err) != "invalid_config" {
+		t.Fatalf("NewWebhooks(no store) err = %v, want invalid_config", err)
+	}
+}
+
+// Notify never blocks: with nobody delivering, events past the queue are
+// dropped and counted.
+func TestNotifyDoesNotBlock(t *testing.T) {
+	e := newEnv(t)
+	w, err := monitor.NewWebhooks(monitor.WebhookConfig{Store: e.store, Queue: 2, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		for range 5 {
+			w.Notify(monitor.Event{ID: "evt", Type: monitor.EventStateChanged, Tenant: "acme"})
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Notify() blocked on a full queue")
+	}
+	if w.Dropped() != 3 {
+		t.Fatalf("Dropped() = %d, want 3", w.Dropped())
+	}
+}
+
+func TestVerify(t *testing.T) {
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	body := []byte(`{"id":"evt_1"}`)
+	now := time.Unix(1_800_000_000, 0)
+	h := monitor.Sign(secret, now, body)
+	if err := monitor.Verify(secret, h, body, now.Add(time.Minute), 0); err != nil {
+		t.Fatalf("Verify(valid) err = %v", err)
+	}
+	// A second v1 (a secret being changed) is accepted.
+	if err := monitor.Verify(secret, "v1=00,"+h, body, now, 0); err != nil {
+		t.Fatalf("Verify(two signatures) err = %v", err)
+	}
+	cases := []struct {
+		name   string
+		secret []byte
+		header string
+		body   []byte
+		at     time.Time
+		want   error
+	}{
+		{"other secret", []byte("another secret, 32 bytes long..."), h, body, now, monitor.ErrBadSignature},
+		{"body changed", secret, h, []byte(`{"id":"evt_2"}`), now, monitor.ErrBadSignature},
+		{"replayed late", secret, h, body, now.Add(6 * time.Minute), monitor.ErrStaleSignature},
+		{"from the future", secret, h, body, now.Add(-6 * time.Minute), monitor.ErrStaleSignature},
+		{"no timestamp", secret, h[strings.Index(h, ",")+1:], body, now, monitor.ErrBadSignature},
+		{"empty", secret, "", body, now, monitor.ErrBadSignature},
+		{"timestamp swapped", secret, strings.Replace(h, "t=1800000000", "t=1800000001", 1), body, now, monitor.ErrBadSignature},
+	}
+	for _, c := range cases {
+		if err := monitor.Verify(c.secret, c.header, c.body, c.at, 0); !errors.Is(err, c.want) {
+			t.Errorf("Verify(%s) err = %v, want %v", c.name, err, c.want)
+		}
+	}
+}
