@@ -31,6 +31,11 @@
 // misses cannot spend the platform's KMS quota or starve other tenants.
 // [Keyring.Stats] counts each tenant's calls, refusals, hits and misses.
 //
+// # Admission
+//
+// [Config.Admit] lets the control plane refuse a tenant before any of its
+// keys is unwrapped, for example in a region that does not serve it yet.
+//
 // # Sealing
 //
 // [Keyring.Seal] and [Keyring.Open] encrypt for a tenant with its newest key
@@ -73,6 +78,12 @@ type Config struct {
 	CallTimeout time.Duration
 	// Now is the clock, for tests; nil means the system's monotonic clock.
 	Now func() time.Time
+	// Admit, when set, is asked before a tenant's key is unwrapped on a cache
+	// miss; its error refuses the operation (wrapped, so errors.As finds
+	// it). The control plane uses it so that a region serves a tenant only
+	// once its keys are wrapped there, and so that an offboarded tenant
+	// fails with its own code. Keys already cached are not asked again.
+	Admit func(ctx context.Context, tenant string) error
 }
 
 func (c *Config) setDefaults() error {

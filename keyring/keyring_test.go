@@ -623,3 +623,60 @@ func sealOpen(kr *Keyring, tenant string, j int) error {
 	}
 	return err
 }
+
+// Admit refuses a tenant before any unwrap; its error reaches the caller.
+func TestAdmit(t *testing.T) {
+	errRefused := errors.New("region not ready")
+	var refuse atomic.Bool
+	f := newFixture(t, func(c *Config) {
+		c.Admit = func(_ context.Context, tenant string) error {
+			if refuse.Load() && tenant == "acme" {
+				return errRefused
+			}
+			return nil
+		}
+	})
+	f.create(t, "acme")
+	ct, err := f.kr.Seal(bg, "acme", []byte("x"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refuse.Store(true)
+	other := f.fresh(t)
+	before := f.p.unwraps.Load()
+	if _, err := other.Open(bg, "acme", ct, nil); !errors.Is(err, errRefused) {
+		t.Fatalf("Open() of a refused tenant err = %v, want the Admit error", err)
+	}
+	if _, err := other.Seal(bg, "acme", []byte("x"), nil); !errors.Is(err, errRefused) {
+		t.Fatalf("Seal() of a refused tenant err = %v, want the Admit error", err)
+	}
+	if f.p.unwraps.Load() != before {
+		t.Fatal("a refused tenant's key was unwrapped")
+	}
+}
+
+// WrapCopy gives a wrapping under another key that opens the same key, and
+// stores nothing.
+func TestWrapCopy(t *testing.T) {
+	f := newFixture(t, nil)
+	v := f.create(t, "acme")
+	ct, _ := f.kr.Seal(bg, "acme", []byte("x"), nil)
+	w, err := f.kr.WrapCopy(bg, v, f.other)
+	if err != nil || !SameKey(w.Key, f.other) {
+		t.Fatalf("WrapCopy() = %+v, %v; want a wrapping under %v", w, err, f.other)
+	}
+	if got, _ := f.store.Version(bg, "acme", 1); len(got.Wrappings) != 1 {
+		t.Fatalf("WrapCopy stored %d wrappings, want the original 1", len(got.Wrappings))
+	}
+	vault := NewMemStore()
+	_ = vault.AddVersion(bg, &Version{Tenant: "acme", Version: 1, Wrappings: []kms.Wrapped{*w}})
+	cfg := f.kr.cfg
+	cfg.Store = vault
+	kr, _ := New(cfg)
+	if _, err := kr.Open(bg, "acme", ct, nil); err != nil {
+		t.Fatalf("Open() through the copy err = %v", err)
+	}
+	if _, err := f.kr.WrapCopy(bg, &Version{Tenant: "acme", Version: 1}, f.other); kms.ClassOf(err) != kms.Misconfigured {
+		t.Fatalf("WrapCopy(no wrappings) err = %v, want misconfigured", err)
+	}
+}

@@ -2,6 +2,7 @@ package keyring
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -56,6 +57,11 @@ func (f *flights) run(ctx context.Context, k cacheKey, c *call, timeout time.Dur
 // with current set means the tenant's newest version.
 func (k *Keyring) load(ctx context.Context, tenant string, version uint32, current bool, now int64) (*envelope.TenantKey, error) {
 	k.meters.get(tenant).misses.Add(1)
+	if k.cfg.Admit != nil {
+		if err := k.cfg.Admit(ctx, tenant); err != nil {
+			return nil, fmt.Errorf("keyring: tenant %s refused: %w", tenant, err)
+		}
+	}
 	if current {
 		v, err := k.cfg.Store.LatestVersion(ctx, tenant)
 		if err != nil {

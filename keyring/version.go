@@ -205,3 +205,25 @@ func hasWrapping(v *Version, ref kms.KeyRef) bool {
 	}
 	return false
 }
+
+// WrapCopy re-encrypts version v's key under to and returns the wrapping
+// without storing it, for a copy kept in another store (a backup vault's).
+// Within one provider it is the provider's Rewrap (for AWS a ReEncrypt
+// where the credentials allow), across providers an unwrap and a wrap. The
+// version's wrappings are tried this region's first, moving on only when one
+// fails transiently.
+func (k *Keyring) WrapCopy(ctx context.Context, v *Version, to kms.KeyRef) (*kms.Wrapped, error) {
+	b := kms.Binding{Tenant: v.Tenant, Version: v.Version, Purpose: kms.PurposeTenantKey}
+	var last error = &kms.Error{Class: kms.Misconfigured, Op: "rewrap", Err: errNoWrapping}
+	for _, w := range k.ordered(v.Wrappings) {
+		moved, err := k.rewrapOne(ctx, &w, to, b)
+		if err == nil {
+			return moved, nil
+		}
+		last = err
+		if !kms.ClassOf(err).Transient() {
+			break
+		}
+	}
+	return nil, fmt.Errorf("keyring: copy tenant %s version %d: %w", v.Tenant, v.Version, last)
+}

@@ -52,6 +52,12 @@ type Config struct {
 	// PlatformKey wraps the keys of tenants that have not brought their own
 	// (kms/localkms); empty means such tenants have no keys until enabled.
 	PlatformKey kms.KeyRef
+	// RotationPeriod is how old a tenant's newest key version may get before
+	// RotateDue makes a new one; 0 means no scheduled rotation.
+	RotationPeriod time.Duration
+	// Receipts signs deletion receipts (NewReceiptSigner over the platform
+	// root key); nil means Offboard refuses with receipt_key_missing.
+	Receipts *ReceiptSigner
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }

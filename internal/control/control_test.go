@@ -61,16 +61,30 @@ policy:
 // account in the emulator with a multi-Region key and a plain key, whose
 // policies the test puts from the generated artifacts.
 type env struct {
-	ts    *awsemu.TestServer
-	svc   *Service
-	store store.Store
-	cfg   keyring.Config
-	admin *kmsapi.Client
+	ts     *awsemu.TestServer
+	svc    *Service
+	store  store.Store
+	cfg    keyring.Config
+	svcCfg Config
+	admin  *kmsapi.Client
 }
 
 func newEnv(t *testing.T, withPlatformKey bool) *env {
 	t.Helper()
-	ts := awsemu.NewTestServer(t, &awsemu.World{
+	return newEnvWith(t, envOptions{platformKey: withPlatformKey})
+}
+
+// envOptions vary the platform: its configuration, the emulator's world,
+// the clock.
+type envOptions struct {
+	platformKey bool
+	config      string        // platform configuration YAML; "" means platformConfig's
+	world       *awsemu.World // "" means the one-customer world of newEnv
+	now         func() time.Time
+}
+
+func defaultWorld() *awsemu.World {
+	return &awsemu.World{
 		Regions: []string{home, replica},
 		Accounts: []awsemu.Account{
 			{ID: platformAcct, Users: []awsemu.User{{Name: "platform", AccessKeyID: "AKIAPLATFORM00000001",
@@ -83,14 +97,22 @@ func newEnv(t *testing.T, withPlatformKey bool) *env {
 					{ID: plainID, Region: home, Rotation: true},
 				}},
 		},
-	})
+	}
+}
+
+func newEnvWith(t *testing.T, o envOptions) *env {
+	t.Helper()
+	if o.world == nil {
+		o.world = defaultWorld()
+	}
+	ts := awsemu.NewTestServer(t, o.world)
 	platformAWS := ts.Config(home, ts.Credentials(t, platformAcct, "platform"))
 	aws, err := awskms.New(ctx, awskms.Config{AWS: platformAWS, CallTimeout: 5 * time.Second,
 		Retry: awskms.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	root := rootKey(t)
+	root, rootTK := rootKey(t)
 	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "byok.db")})
 	if err != nil {
 		t.Fatal(err)
@@ -98,23 +120,33 @@ func newEnv(t *testing.T, withPlatformKey bool) *env {
 	t.Cleanup(func() { st.Close() })
 	e := &env{ts: ts, store: st, admin: kmsapi.NewFromConfig(ts.Config(home, ts.Credentials(t, customerAcct, "admin")))}
 	e.cfg = keyring.Config{Providers: map[string]kms.Provider{awskms.ProviderName: aws, localkms.ProviderName: root},
-		Store: st, Region: home}
+		Store: st, Region: home, Now: o.now}
 	kr, err := keyring.New(e.cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{Platform: platformConfig(t), Store: st, Keyring: kr,
-		Validator: &onboarding.Validator{Config: platformConfig(t), AWS: platformAWS, CallTimeout: 5 * time.Second}}
-	if withPlatformKey {
+	plat := platformConfig(t)
+	if o.config != "" {
+		if plat, err = tenant.Parse(strings.NewReader(o.config), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := Config{Platform: plat, Store: st, Keyring: kr, Now: o.now,
+		Validator: &onboarding.Validator{Config: plat, AWS: platformAWS, CallTimeout: 5 * time.Second}}
+	if o.platformKey {
 		cfg.PlatformKey = root.KeyRef()
 	}
+	if cfg.Receipts, err = NewReceiptSigner(rootTK); err != nil {
+		t.Fatal(err)
+	}
+	e.svcCfg = cfg
 	if e.svc, err = New(cfg); err != nil {
 		t.Fatal(err)
 	}
 	return e
 }
 
-func rootKey(t *testing.T) *localkms.Provider {
+func rootKey(t *testing.T) (*localkms.Provider, *envelope.TenantKey) {
 	t.Helper()
 	k, _ := envelope.GenerateTenantKey("platform-root", 1, nil)
 	f := &keyfile.File{}
@@ -125,7 +157,7 @@ func rootKey(t *testing.T) *localkms.Provider {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return p
+	return p, k
 }
 
 // grant puts the generated key policy on the key (and its replicas), as the

@@ -79,7 +79,7 @@ func (s *Service) Enable(ctx context.Context, tenantID string) (*EnableResult, e
 	if err := s.wrapUnder(ctx, t.ID, refs, res); err != nil {
 		return nil, err
 	}
-	res.Tenant, err = s.activate(ctx, t, binding)
+	res.Tenant, err = s.activate(ctx, t, binding, refs)
 	return res, err
 }
 
@@ -211,9 +211,14 @@ func underAny(w kms.Wrapped, refs []kms.KeyRef) bool {
 	return false
 }
 
-// activate makes the tenant active if nobody changed it since it was read.
-func (s *Service) activate(ctx context.Context, t *store.Tenant, b Binding) (*store.Tenant, error) {
-	settings, err := settingsWith(t.Settings, "key_binding", b)
+// activate makes the tenant active if nobody changed it since it was read,
+// recording its key binding and the regions that now serve it.
+func (s *Service) activate(ctx context.Context, t *store.Tenant, b Binding, refs []kms.KeyRef) (*store.Tenant, error) {
+	settings, err := settingsWith(t.Settings, settingBinding, b)
+	if err != nil {
+		return nil, err
+	}
+	settings, err = settingsWith(settings, settingRegions, readyRegions(refs, b.Enabled))
 	if err != nil {
 		return nil, err
 	}

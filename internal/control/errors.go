@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/byok-dev/byok/envelope"
 	"github.com/byok-dev/byok/internal/onboarding"
 	"github.com/byok-dev/byok/internal/store"
 	"github.com/byok-dev/byok/internal/tenant"
+	"github.com/byok-dev/byok/keyring"
 	"github.com/byok-dev/byok/kms"
 )
 
@@ -22,6 +24,41 @@ const (
 	CodeNoKeyAttached    = "no_key_attached"
 	CodeValidationFailed = "validation_failed"
 	CodeAlreadyEnabled   = "already_enabled"
+
+	// CodeWrongState: the tenant's state does not allow the operation
+	// (offboarding a shredded tenant, changing the key of a pending one).
+	CodeWrongState = "invalid_state"
+	// CodeNoKeyVersion: the tenant has no key version to rotate from.
+	CodeNoKeyVersion = "no_key_version"
+	// CodeKeyChangeInProgress: another key change of the tenant is running;
+	// finish it (call ChangeKey with the same key again) first.
+	CodeKeyChangeInProgress = "key_change_in_progress"
+	// CodeSameKey: the new key is the one already bound.
+	CodeSameKey = "same_key"
+	// CodeKeyInUse: a key to be retired still wraps some of the tenant's
+	// key versions.
+	CodeKeyInUse = "key_in_use"
+	// CodeTenantShredded: the tenant was offboarded; its keys are destroyed
+	// and none of its data opens again.
+	CodeTenantShredded = "tenant_shredded"
+	// CodeRegionNotReady: the region does not serve the tenant (yet): its
+	// keys are not wrapped there.
+	CodeRegionNotReady = "region_not_ready"
+	// CodeRegionExists: the region already serves the tenant.
+	CodeRegionExists = "region_exists"
+	// CodeRegionKeyRequired: the tenant's key has no counterpart in the new
+	// region (neither a multi-Region replica nor an alias the platform
+	// resolves), so the customer must name that region's key.
+	CodeRegionKeyRequired = "region_key_required"
+	// CodeNoReceiptKey: the service has no platform root key to sign
+	// deletion receipts with.
+	CodeNoReceiptKey = "receipt_key_missing"
+	// CodeReceiptInvalid: a deletion receipt is malformed or its signature
+	// does not verify.
+	CodeReceiptInvalid = "receipt_invalid"
+	// CodeVaultExists and CodeVaultNotFound: vault names of a tenant.
+	CodeVaultExists   = "vault_exists"
+	CodeVaultNotFound = "vault_not_found"
 )
 
 // Error is a control-plane failure with a stable code.
@@ -48,6 +85,9 @@ func Code(err error) string {
 	}
 	if c := kms.ClassOf(err); c != 0 {
 		return c.Code()
+	}
+	if errors.Is(err, keyring.ErrNoKey) {
+		return envelope.ErrKeyVersionUnknown.Code()
 	}
 	return ""
 }

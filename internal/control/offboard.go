@@ -1,0 +1,148 @@
+package control
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/byok-dev/byok/internal/store"
+	"github.com/byok-dev/byok/keyring"
+)
+
+// offboarding is recorded when offboarding begins, before anything is
+// deleted: what the receipt will list, so an interrupted offboarding can
+// finish with a complete receipt after the versions are gone.
+type offboarding struct {
+	Requested time.Time        `json:"requested"`
+	Versions  []ReceiptVersion `json:"versions"`
+	Keys      []ReceiptKey     `json:"keys"`
+}
+
+// Offboard crypto-shreds a tenant: it makes the tenant shredded (so
+// RegionGate refuses it on every instance from now on), deletes every key
+// version with all of its wrappings in one transaction, drops the keys from
+// this process's cache and deletes the tenant's key attachments. No
+// ciphertext of the tenant opens again. It returns a deletion receipt
+// signed by the platform key (docs/receipts.md), which is also kept in the
+// tenant's settings; [Service.DeletionReceipt] returns it later. An
+// interrupted Offboard finishes when called again; once finished, it fails
+// with tenant_shredded.
+func (s *Service) Offboard(ctx context.Context, id string) (*SignedReceipt, error) {
+	if s.cfg.Receipts == nil {
+		return nil, &Error{Code: CodeNoReceiptKey, Message: "no platform root key is configured to sign deletion receipts"}
+	}
+	t, err := s.cfg.Store.GetTenant(ctx, id)
+	if err != nil {
+		return nil, fromStore(err)
+	}
+	var done SignedReceipt
+	if ok, err := setting(t.Settings, settingReceipt, &done); err != nil || ok {
+		if err != nil {
+			return nil, err
+		}
+		return nil, shredded(id)
+	}
+	ob, err := s.beginOffboarding(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	return s.finishOffboarding(ctx, id, ob)
+}
+
+// beginOffboarding records what will be destroyed and makes the tenant
+// shredded; a tenant already shredded keeps the record made then.
+func (s *Service) beginOffboarding(ctx context.Context, t *store.Tenant) (*offboarding, error) {
+	var ob offboarding
+	if ok, err := setting(t.Settings, settingOffboard, &ob); err != nil || ok {
+		return &ob, err
+	}
+	versions, err := s.cfg.Store.Versions(ctx, t.ID)
+	if err != nil {
+		return nil, fromStore(err)
+	}
+	ob = offboarding{Requested: s.cfg.Now().UTC(), Versions: receiptVersions(versions), Keys: receiptKeys(versions)}
+	_, err = s.cfg.Store.UpdateTenant(ctx, t.ID, t.Revision, func(t *store.Tenant) error {
+		t.State = store.StateShredded
+		return putSetting(settingOffboard, ob)(t)
+	})
+	if err != nil {
+		return nil, fromStore(err)
+	}
+	return &ob, nil
+}
+
+func (s *Service) finishOffboarding(ctx context.Context, id string, ob *offboarding) (*SignedReceipt, error) {
+	if _, err := s.cfg.Store.ShredTenantKeys(ctx, id); err != nil {
+		return nil, fromStore(err)
+	}
+	s.cfg.Keyring.Evict(id)
+	if err := s.deleteAttachments(ctx, id); err != nil {
+		return nil, err
+	}
+	r := &Receipt{Tenant: id, Versions: ob.Versions, Keys: ob.Keys, Requested: ob.Requested, Deleted: s.cfg.Now().UTC()}
+	sr, err := s.cfg.Receipts.Sign(r)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.update(ctx, id, putSetting(settingReceipt, sr)); err != nil {
+		return nil, err
+	}
+	return sr, nil
+}
+
+func (s *Service) deleteAttachments(ctx context.Context, id string) error {
+	atts, err := s.cfg.Store.Attachments(ctx, id)
+	if err != nil {
+		return fromStore(err)
+	}
+	for _, a := range atts {
+		if err := s.cfg.Store.DeleteAttachment(ctx, id, a.Region); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return fromStore(err)
+		}
+	}
+	return nil
+}
+
+func receiptVersions(versions []*keyring.Version) []ReceiptVersion {
+	out := make([]ReceiptVersion, 0, len(versions))
+	for _, v := range versions {
+		out = append(out, ReceiptVersion{Version: v.Version, Created: v.Created.UTC(), Wrappings: len(v.Wrappings)})
+	}
+	return out
+}
+
+func receiptKeys(versions []*keyring.Version) []ReceiptKey {
+	byKey := map[keyID]int{}
+	for _, v := range versions {
+		for _, w := range v.Wrappings {
+			byKey[idOf(w.Key)]++
+		}
+	}
+	out := make([]ReceiptKey, 0, len(byKey))
+	for k, n := range byKey {
+		out = append(out, ReceiptKey{Provider: k.provider, ID: k.id, Region: k.region, Versions: n})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].Provider+out[i].ID+out[i].Region < out[j].Provider+out[j].ID+out[j].Region
+	})
+	return out
+}
+
+// DeletionReceipt returns the signed receipt of an offboarded tenant.
+func (s *Service) DeletionReceipt(ctx context.Context, id string) (*SignedReceipt, error) {
+	t, err := s.cfg.Store.GetTenant(ctx, id)
+	if err != nil {
+		return nil, fromStore(err)
+	}
+	var sr SignedReceipt
+	ok, err := setting(t.Settings, settingReceipt, &sr)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, &Error{Code: CodeWrongState, Message: fmt.Sprintf("tenant %s has not been offboarded", id)}
+	}
+	return &sr, nil
+}
