@@ -1,0 +1,126 @@
+package monitor
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/byok-dev/byok/internal/store"
+	"github.com/byok-dev/byok/kms"
+)
+
+var (
+	now   = time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	hours = func(n int) time.Duration { return time.Duration(n) * time.Hour }
+	mach  = machine{suspendAfter: hours(4), archiveAfter: hours(7 * 24), restoreWindow: hours(30 * 24),
+		warnings: []time.Duration{hours(7 * 24), hours(24)}}
+	ok       = observation{OK: true}
+	disabled = observation{Class: kms.Disabled}
+	denied   = observation{Class: kms.Denied}
+	notFound = observation{Class: kms.NotFound}
+	throttle = observation{Class: kms.Throttled}
+	broken   = observation{Class: kms.InvalidCiphertext}
+)
+
+// The transitions of the design's state diagram, one observation at a time.
+func TestDecide(t *testing.T) {
+	outage := record{Since: now.Add(-hours(1)), Reason: "key_disabled"}
+	long := record{Since: now.Add(-hours(5)), Reason: "key_disabled"}
+	week := record{Since: now.Add(-hours(7*24 + 1)), Reason: "key_disabled"}
+	pending := record{DeletionDate: now.Add(hours(48)), Reason: "key_pending_deletion", Warned: hours(7 * 24)}
+	cases := []struct {
+		name   string
+		state  store.State
+		rec    record
+		obs    observation
+		want   store.State
+		events []string
+	}{
+		{"active ok", store.StateActive, record{}, ok, store.StateActive, nil},
+		{"active disabled", store.StateActive, record{}, disabled, store.StateKeyUnavailable, []string{EventStateChanged}},
+		{"active denied", store.StateActive, record{}, denied, store.StateKeyUnavailable, []string{EventStateChanged}},
+		{"active not found is not destruction", store.StateActive, record{}, notFound, store.StateKeyUnavailable, []string{EventStateChanged}},
+		{"active throttled", store.StateActive, record{}, throttle, store.StateActive, nil},
+		{"active broken wrapping", store.StateActive, record{}, broken, store.StateActive, nil},
+		{"unavailable before the timer", store.StateKeyUnavailable, outage, disabled, store.StateKeyUnavailable, nil},
+		{"unavailable suspends", store.StateKeyUnavailable, long, disabled, store.StateSuspended, []string{EventStateChanged}},
+		{"unavailable suspends on a throttled probe", store.StateKeyUnavailable, long, throttle, store.StateSuspended, []string{EventStateChanged}},
+		{"unavailable recovers", store.StateKeyUnavailable, outage, ok, store.StateActive, []string{EventStateChanged}},
+		{"suspended recovers", store.StateSuspended, long, ok, store.StateActive, []string{EventStateChanged}},
+		{"suspended archives", store.StateSuspended, week, denied, store.StateSuspended, []string{EventArchived}},
+		{"deletion scheduled", store.StateActive, record{}, observation{Class: kms.PendingDeletion, DeletionDate: now.Add(hours(10 * 24))}, store.StateDeletionPending, []string{EventStateChanged}},
+		{"deletion seen late warns once", store.StateActive, record{}, observation{Class: kms.PendingDeletion, DeletionDate: now.Add(hours(12))}, store.StateDeletionPending, []string{EventStateChanged, EventDeletionWarning}},
+		{"pending, next threshold", store.StateDeletionPending, pending, observation{Class: kms.PendingDeletion}, store.StateDeletionPending, nil},
+		{"pending, deletion cancelled, key left disabled", store.StateDeletionPending, pending, disabled, store.StateKeyUnavailable, []string{EventStateChanged}},
+		{"pending, key gone", store.StateDeletionPending, pending, notFound, store.StateDestroyed, []string{EventStateChanged}},
+		{"pending, deletion cancelled and key enabled", store.StateDeletionPending, pending, ok, store.StateActive, []string{EventStateChanged}},
+		{"pending, throttled", store.StateDeletionPending, pending, throttle, store.StateDeletionPending, nil},
+	}
+	for _, c := range cases {
+		d := mach.decide("acme", c.state, c.rec, c.obs, now)
+		var types []string
+		for _, ev := range d.Events {
+			types = append(types, ev.Type)
+			if ev.Tenant != "acme" || !ev.Time.Equal(now) {
+				t.Errorf("%s: event %+v lacks tenant or time", c.name, ev)
+			}
+		}
+		if d.State != c.want || !cmp.Equal(types, c.events) {
+			t.Errorf("%s: decide() = %s with %v, want %s with %v", c.name, d.State, types, c.want, c.events)
+		}
+	}
+}
+
+// A deletion 12 hours away crosses both thresholds: one warning (the 1-day
+// one), and no further one on the next probe.
+func TestDeletionWarnOnce(t *testing.T) {
+	o := observation{Class: kms.PendingDeletion, DeletionDate: now.Add(hours(12))}
+	d := mach.decide("acme", store.StateActive, record{}, o, now)
+	if d.Record.Warned != hours(24) || d.Events[1].Threshold != "24h0m0s" {
+		t.Fatalf("decide() = %+v, want one warning at the 1-day threshold", d)
+	}
+	again := mach.decide("acme", d.State, d.Record, observation{Class: kms.PendingDeletion}, now.Add(time.Hour))
+	if len(again.Events) != 0 || again.Record != d.Record {
+		t.Fatalf("decide() again = %+v, want nothing new", again)
+	}
+}
+
+func TestRecordRoundTrip(t *testing.T) {
+	r := record{Since: now, Reason: "key_disabled", DeletionDate: now.Add(time.Hour), Warned: hours(24), ArchivedAt: now}
+	settings, err := writeRecord(json.RawMessage(`{"plan":"gold","monitor":{"reason":"old"}}`), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := readRecord(settings)
+	if err != nil || got != r {
+		t.Fatalf("readRecord(writeRecord(r)) = %+v, %v; want %+v", got, err, r)
+	}
+	cleared, _ := writeRecord(settings, record{})
+	if string(cleared) != `{"plan":"gold"}` {
+		t.Fatalf("writeRecord(empty) = %s, want the monitor's member gone and the rest kept", cleared)
+	}
+	if _, err := readRecord(json.RawMessage(`{"monitor":7}`)); err == nil {
+		t.Fatal("readRecord(malformed) err = nil")
+	}
+}
+
+func TestBucket(t *testing.T) {
+	b := bucket{rate: 2, burst: 2, tokens: 2}
+	got := 0
+	for range 5 {
+		if b.allow(now) {
+			got++
+		}
+	}
+	if got != 2 {
+		t.Fatalf("allowed %d at once, want the burst of 2", got)
+	}
+	if !b.allow(now.Add(500*time.Millisecond)) || b.allow(now.Add(500*time.Millisecond)) {
+		t.Fatal("after 0.5 s at 2/s, want exactly one more")
+	}
+	if b.allow(now) {
+		t.Fatal("a clock going backwards refilled the bucket")
+	}
+}
