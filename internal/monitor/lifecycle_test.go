@@ -265,7 +265,7 @@ func TestConfigErrors(t *testing.T) {
 	e := newEnv(t)
 	cases := map[string]func(*monitor.Config){
 		"no store":          func(c *monitor.Config) { c.Store = nil },
-		"jitter > interval": func(c *monitor.Config) { c.Interval, c.Jitter = time.Second, 2 * time.Second },
+		"jitter > interval": func(c *monitor.Config) { c.Interval, c.Jitter = time.Second, 2*time.Second },
 		"negative rate":     func(c *monitor.Config) { c.Rate = -1 },
 		"archive first":     func(c *monitor.Config) { c.SuspendAfter, c.ArchiveAfter = day, time.Hour },
 		"warnings order":    func(c *monitor.Config) { c.DeletionWarnings = []time.Duration{day, 7 * day} },
