@@ -42,9 +42,10 @@ type WebhookConfig struct {
 	// Client sends the deliveries; default a client with a 10 s timeout
 	// that does not follow redirects.
 	Client *http.Client
-	// MaxAttempts bounds the attempts per delivery (default 6); retries wait
-	// BaseDelay·2^(n-1), capped at MaxDelay, half of it at random (defaults
-	// 1 s and 5 min).
+	// MaxAttempts bounds the attempts per delivery (default 10); retry n
+	// waits BaseDelay·2^(n-1) capped at MaxDelay, its second half at random
+	// (defaults 5 s and 10 min: the last attempt comes 15 to 30 minutes
+	// after the first).
 	MaxAttempts int
 	BaseDelay   time.Duration
 	MaxDelay    time.Duration
@@ -86,9 +87,9 @@ func (c *WebhookConfig) defaults() error {
 	if c.Store == nil || c.MaxAttempts < 0 || c.BaseDelay < 0 || c.MaxDelay < 0 || c.Queue < 0 || c.MaxInFlight < 0 {
 		return errorf(ErrInvalidConfig, nil, "webhooks need a store and no negative limits")
 	}
-	c.MaxAttempts = cmpOr(c.MaxAttempts, 6)
-	c.BaseDelay = cmpOr(c.BaseDelay, time.Second)
-	c.MaxDelay = cmpOr(c.MaxDelay, 5*time.Minute)
+	c.MaxAttempts = cmpOr(c.MaxAttempts, 10)
+	c.BaseDelay = cmpOr(c.BaseDelay, 5*time.Second)
+	c.MaxDelay = cmpOr(c.MaxDelay, 10*time.Minute)
 	c.Queue = cmpOr(c.Queue, 1024)
 	c.MaxInFlight = cmpOr(c.MaxInFlight, 16)
 	if c.Client == nil {
