@@ -76,7 +76,6 @@ func lifecycleWorld() *awsemu.World {
 func newLifecycleEnv(t *testing.T, now func() time.Time) *env {
 	t.Helper()
 	e := newEnvWith(t, envOptions{config: changeableConfig, world: lifecycleWorld(), now: now})
-	policy := e.policy(t)
 	for _, k := range []struct {
 		acct, id string
 		regions  []string
@@ -87,16 +86,16 @@ func newLifecycleEnv(t *testing.T, now func() time.Time) *env {
 		{customerAcct, apPlainID, []string{apSouth}},
 		{vaultAcct, vaultKeyID, []string{usEast}},
 	} {
-		e.putPolicy(t, k.acct, k.id, policy, k.regions...)
+		e.putPolicy(t, k.acct, k.id, e.policy(t, k.acct), k.regions...)
 	}
 	return e
 }
 
-// policy is the generated key policy; it names the platform account only,
-// so one serves every key.
-func (e *env) policy(t *testing.T) string {
+// policy is the generated key policy for keys of acct; it names the
+// customer's account and the platform's, so one serves every key there.
+func (e *env) policy(t *testing.T, acct string) string {
 	t.Helper()
-	m, err := onboarding.NewModel(e.svcCfg.Platform, onboarding.Request{TenantID: "any", Region: home, Pattern: tenant.Direct, KeyARN: mrkARN})
+	m, err := onboarding.NewModel(e.svcCfg.Platform, onboarding.Request{TenantID: "any", Region: home, Pattern: tenant.Direct, CustomerAccount: acct})
 	if err != nil {
 		t.Fatal(err)
 	}

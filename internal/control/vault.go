@@ -52,6 +52,9 @@ func (s *Service) AddVault(ctx context.Context, req AddVault) (*Vault, []RegionR
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := checkNewVault(t, req.Name); err != nil {
+		return nil, nil, err
+	}
 	att, err := s.attachment(Attach{Tenant: t.ID, Region: req.Region, KeyARN: req.KeyARN, RoleARN: req.RoleARN})
 	if err != nil {
 		return nil, nil, err
@@ -62,17 +65,28 @@ func (s *Service) AddVault(ctx context.Context, req AddVault) (*Vault, []RegionR
 	}
 	v := &Vault{Name: req.Name, Region: req.Region, KeyARN: keyARN, RoleARN: req.RoleARN, Default: req.Default, Added: s.now()}
 	_, err = s.update(ctx, t.ID, func(t *store.Tenant) error {
+		if err := checkNewVault(t, v.Name); err != nil {
+			return err
+		}
 		vaults, err := vaultsOf(t)
 		if err != nil {
 			return err
-		}
-		if vaults[v.Name] != nil {
-			return &Error{Code: CodeVaultExists, Message: fmt.Sprintf("tenant %s already has a vault %s", t.ID, v.Name)}
 		}
 		setVault(vaults, v)
 		return putSetting(settingVaults, vaults)(t)
 	})
 	return v, reports, err
+}
+
+func checkNewVault(t *store.Tenant, name string) error {
+	vaults, err := vaultsOf(t)
+	if err != nil {
+		return err
+	}
+	if vaults[name] != nil {
+		return &Error{Code: CodeVaultExists, Message: fmt.Sprintf("tenant %s already has a vault %s", t.ID, name)}
+	}
+	return nil
 }
 
 // setVault adds v, keeping exactly one default.
