@@ -1,0 +1,279 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/byok-dev/byok/envelope"
+	"github.com/byok-dev/byok/internal/store"
+	"github.com/byok-dev/byok/kms"
+)
+
+// ContextHeader carries a stream's encryption context: comma-separated
+// key=value pairs, each key and value percent-encoded (URL query escaping),
+// e.g. "table=orders,row=42" or "path=a%2Cb". Records carry their context
+// in the JSON body instead.
+const ContextHeader = "Byok-Context"
+
+// maxContextHeader bounds the context header; envelope bounds the context
+// itself.
+const maxContextHeader = 8 << 10
+
+// stateErrors are the answers for tenants whose state refuses data.
+var stateErrors = map[store.State]*Error{
+	store.StatePending:        apiErr(http.StatusConflict, CodeTenantNotActive, "the tenant is not enabled yet: attach, validate and enable its key first"),
+	store.StateKeyUnavailable: apiErr(http.StatusLocked, CodeKeyUnavailable, "the tenant's key is unavailable (disabled, denied or deleted); data operations resume when the key is back"),
+	store.StateSuspended:      apiErr(http.StatusLocked, CodeTenantSuspended, "the tenant is suspended because its key has been unavailable for too long"),
+	store.StateDestroyed:      apiErr(http.StatusGone, "key_destroyed", "the tenant's key was deleted; its data can never be opened again"),
+	store.StateShredded:       apiErr(http.StatusGone, "tenant_shredded", "the tenant was offboarded; its data can never be opened again"),
+}
+
+// admitData refuses data operations for tenants whose state does not allow
+// them. A tenant whose key deletion is pending still serves: the monitor
+// warns the customer meanwhile.
+func (s *Server) admitData(ctx context.Context, id string) error {
+	t, err := s.cfg.Control.Tenant(ctx, id)
+	if err != nil {
+		return err
+	}
+	if t.State == store.StatePending && s.cfg.ServePending {
+		return nil
+	}
+	if e, ok := stateErrors[t.State]; ok {
+		return e
+	}
+	return nil
+}
+
+type recordIn struct {
+	Plaintext  []byte           `json:"plaintext,omitempty"`
+	Ciphertext []byte           `json:"ciphertext,omitempty"`
+	Context    envelope.Context `json:"context,omitempty"`
+}
+
+type recordOut struct {
+	Plaintext  []byte `json:"plaintext,omitempty"`
+	Ciphertext []byte `json:"ciphertext,omitempty"`
+	Error      *Error `json:"error,omitempty"`
+}
+
+func (s *Server) encrypt(w http.ResponseWriter, r *http.Request, c *call) error {
+	return s.single(w, r, c, s.sealOne)
+}
+
+func (s *Server) decrypt(w http.ResponseWriter, r *http.Request, c *call) error {
+	return s.single(w, r, c, s.openOne)
+}
+
+type recordOp func(ctx context.Context, tenant string, in *recordIn) (*recordOut, error)
+
+func (s *Server) single(w http.ResponseWriter, r *http.Request, c *call, op recordOp) error {
+	var in recordIn
+	if err := decodeJSON(r, &in); err != nil {
+		return err
+	}
+	if err := s.admitData(r.Context(), c.tenant); err != nil {
+		return err
+	}
+	out, err := op(r.Context(), c.tenant, &in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) sealOne(ctx context.Context, tenant string, in *recordIn) (*recordOut, error) {
+	if in.Ciphertext != nil {
+		return nil, apiErr(http.StatusBadRequest, CodeInvalidRequest, "encrypt takes plaintext, not ciphertext")
+	}
+	ct, err := s.cfg.Keyring.Seal(ctx, tenant, in.Plaintext, in.Context)
+	if err != nil {
+		return nil, err
+	}
+	return &recordOut{Ciphertext: ct}, nil
+}
+
+func (s *Server) openOne(ctx context.Context, tenant string, in *recordIn) (*recordOut, error) {
+	if in.Plaintext != nil {
+		return nil, apiErr(http.StatusBadRequest, CodeInvalidRequest, "decrypt takes ciphertext, not plaintext")
+	}
+	if len(in.Ciphertext) == 0 {
+		return nil, apiErr(http.StatusBadRequest, "invalid_ciphertext", envelopeMessages["invalid_ciphertext"])
+	}
+	pt, err := s.cfg.Keyring.Open(ctx, tenant, in.Ciphertext, in.Context)
+	if err != nil {
+		return nil, err
+	}
+	return &recordOut{Plaintext: nonNil(pt)}, nil
+}
+
+// nonNil keeps an empty plaintext in the answer ("") rather than omitting it.
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+func (s *Server) encryptBatch(w http.ResponseWriter, r *http.Request, c *call) error {
+	return s.batch(w, r, c, s.sealOne)
+}
+
+func (s *Server) decryptBatch(w http.ResponseWriter, r *http.Request, c *call) error {
+	return s.batch(w, r, c, s.openOne)
+}
+
+// batch runs op on each record. Failures of one record (bad context, altered
+// ciphertext) are answered per record; a failure that concerns the tenant's
+// key fails the whole batch, as every record would fail the same way.
+func (s *Server) batch(w http.ResponseWriter, r *http.Request, c *call, op recordOp) error {
+	var in struct {
+		Records []recordIn `json:"records"`
+	}
+	if err := decodeJSON(r, &in); err != nil {
+		return err
+	}
+	if err := s.checkBatch(len(in.Records)); err != nil {
+		return err
+	}
+	if err := s.admitData(r.Context(), c.tenant); err != nil {
+		return err
+	}
+	out := struct {
+		Results []*recordOut `json:"results"`
+	}{Results: make([]*recordOut, len(in.Records))}
+	for i := range in.Records {
+		res, err := op(r.Context(), c.tenant, &in.Records[i])
+		if err != nil && tenantWide(err) {
+			return err
+		}
+		out.Results[i] = s.recordResult(c, res, err)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) checkBatch(n int) error {
+	if n == 0 {
+		return apiErr(http.StatusBadRequest, CodeInvalidRequest, "records is empty")
+	}
+	if n > s.cfg.MaxBatch {
+		return apiErr(http.StatusRequestEntityTooLarge, CodeBatchTooLarge, "too many records in one batch")
+	}
+	return nil
+}
+
+func (s *Server) recordResult(c *call, res *recordOut, err error) *recordOut {
+	if err == nil {
+		c.count++
+		return res
+	}
+	c.failed++
+	e := classify(err)
+	if e.Code == CodeInternal {
+		s.logFailure(c, err)
+	}
+	return &recordOut{Error: &Error{Code: e.Code, Message: e.Message}}
+}
+
+// tenantWide reports whether err concerns the tenant or its key rather than
+// one record.
+func tenantWide(err error) bool {
+	return kms.ClassOf(err) != 0 || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
+		classify(err).Code == CodeNoKeyVersion
+}
+
+// parseContext reads the ContextHeader.
+func parseContext(h string) (envelope.Context, error) {
+	if h == "" {
+		return nil, nil
+	}
+	if len(h) > maxContextHeader {
+		return nil, apiErr(http.StatusBadRequest, CodeInvalidContext, "the "+ContextHeader+" header is too long")
+	}
+	ec := envelope.Context{}
+	for _, pair := range strings.Split(h, ",") {
+		if err := addPair(ec, strings.TrimSpace(pair)); err != nil {
+			return nil, err
+		}
+	}
+	return ec, nil
+}
+
+func addPair(ec envelope.Context, pair string) error {
+	k, v, ok := strings.Cut(pair, "=")
+	bad := apiErr(http.StatusBadRequest, CodeInvalidContext, ContextHeader+" must be comma-separated key=value pairs, percent-encoded")
+	if !ok {
+		return bad
+	}
+	k, errK := url.QueryUnescape(k)
+	v, errV := url.QueryUnescape(v)
+	if errK != nil || errV != nil || k == "" {
+		return bad
+	}
+	if _, dup := ec[k]; dup {
+		return apiErr(http.StatusBadRequest, CodeInvalidContext, "a key appears twice in "+ContextHeader)
+	}
+	ec[k] = v
+	return nil
+}
+
+// startStream checks a stream request and readies the connection: the body is
+// read while the answer is written (full duplex), and the stream timeout also
+// bounds reads and writes that do not watch the context.
+func (s *Server) startStream(w http.ResponseWriter, r *http.Request, c *call) (envelope.Context, error) {
+	ec, err := parseContext(r.Header.Get(ContextHeader))
+	if err != nil {
+		return nil, err
+	}
+	if err := s.admitData(r.Context(), c.tenant); err != nil {
+		return nil, err
+	}
+	rc := http.NewResponseController(w)
+	rc.EnableFullDuplex() // HTTP/2 is always full duplex
+	deadline := time.Now().Add(s.cfg.StreamTimeout)
+	rc.SetReadDeadline(deadline)
+	rc.SetWriteDeadline(deadline)
+	w.Header().Set("Content-Type", "application/octet-stream")
+	return ec, nil
+}
+
+// encryptStream seals the body as it arrives into the envelope stream format;
+// memory stays bounded by the segment size whatever the body's size.
+func (s *Server) encryptStream(w http.ResponseWriter, r *http.Request, c *call) error {
+	ec, err := s.startStream(w, r, c)
+	if err != nil {
+		return err
+	}
+	sw, err := s.cfg.Keyring.NewWriter(r.Context(), c.tenant, w, ec, nil)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(sw, r.Body); err != nil {
+		return err
+	}
+	return sw.Close()
+}
+
+// decryptStream opens an envelope stream as it arrives. Each segment is
+// authenticated before its plaintext is sent; a stream that fails later
+// (altered, truncated) breaks the connection, so the client's read fails
+// and it must discard what it received.
+func (s *Server) decryptStream(w http.ResponseWriter, r *http.Request, c *call) error {
+	ec, err := s.startStream(w, r, c)
+	if err != nil {
+		return err
+	}
+	sr, err := s.cfg.Keyring.NewReader(r.Context(), c.tenant, r.Body, ec, nil)
+	if err != nil {
+		return err
+	}
+	_, err = sr.WriteTo(w)
+	return err
+}

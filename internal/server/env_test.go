@@ -1,0 +1,279 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"context"
+	"log/slog"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	kmsapi "github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/byok-dev/byok/awsemu"
+	"github.com/byok-dev/byok/client"
+	"github.com/byok-dev/byok/envelope"
+	"github.com/byok-dev/byok/internal/audit"
+	"github.com/byok-dev/byok/internal/auth"
+	"github.com/byok-dev/byok/internal/control"
+	"github.com/byok-dev/byok/internal/keyfile"
+	"github.com/byok-dev/byok/internal/onboarding"
+	"github.com/byok-dev/byok/internal/store"
+	"github.com/byok-dev/byok/internal/store/sqlite"
+	"github.com/byok-dev/byok/internal/tenant"
+	"github.com/byok-dev/byok/keyring"
+	"github.com/byok-dev/byok/kms"
+	"github.com/byok-dev/byok/kms/awskms"
+	"github.com/byok-dev/byok/kms/localkms"
+)
+
+const (
+	platformAcct = "111111111111"
+	customerAcct = "222222222222"
+	home         = "eu-west-1"
+	replica      = "eu-central-1"
+	mrkID        = "mrk-0123456789abcdef0123456789abcdef"
+
+	ownerToken  = "byok_owner_0123456789abcdefghijklmnopqrstuv"
+	memberToken = "byok_member_acme_0123456789abcdefghijklmnop"
+	otherToken  = "byok_member_other_0123456789abcdefghijklmno"
+)
+
+var (
+	bg       = context.Background()
+	mrkARN   = "arn:aws:kms:" + home + ":" + customerAcct + ":key/" + mrkID
+	allowAll = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["kms:*","sts:AssumeRole"],"Resource":"*"}]}`
+)
+
+// fakeTokens is an Authenticator over fixed tokens.
+type fakeTokens map[string]*auth.Principal
+
+func (f fakeTokens) Authenticate(_ context.Context, bearer string) (*auth.Principal, error) {
+	if p, ok := f[bearer]; ok {
+		return p, nil
+	}
+	return nil, auth.ErrUnauthenticated
+}
+
+var tokens = fakeTokens{
+	ownerToken:  {TokenID: "t-owner", Role: auth.RoleOwner, Name: "ops"},
+	memberToken: {TokenID: "t-member", Role: auth.RoleMember, Tenant: "acme", Name: "acme app"},
+	otherToken:  {TokenID: "t-other", Role: auth.RoleMember, Tenant: "other", Name: "other app"},
+}
+
+// auditLog records events.
+type auditLog struct {
+	mu     sync.Mutex
+	events []audit.Event
+}
+
+func (a *auditLog) Record(_ context.Context, e audit.Event) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.events = append(a.events, e)
+	return nil
+}
+
+func (a *auditLog) find(action, tenant string) []audit.Event {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []audit.Event
+	for _, e := range a.events {
+		if e.Action == action && e.Tenant == tenant {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// syncBuffer is a log destination safe for concurrent writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// env is a platform served over HTTP (store, keyring, control, server) and a
+// customer account in the emulator with a multi-Region key.
+type env struct {
+	t       *testing.T
+	aws     *awsemu.TestServer
+	store   store.Store
+	keyring *keyring.Keyring
+	root    *localkms.Provider
+	rootKey *envelope.TenantKey
+	server  *Server
+	http    *httptest.Server
+	logs    *syncBuffer
+	audit   *auditLog
+	reg     *prometheus.Registry
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	e := &env{t: t, logs: &syncBuffer{}, audit: &auditLog{}, reg: prometheus.NewRegistry()}
+	e.aws = awsemu.NewTestServer(t, world())
+	platformAWS := e.aws.Config(home, e.aws.Credentials(t, platformAcct, "platform"))
+	st, err := sqlite.Open(bg, sqlite.Config{Path: filepath.Join(t.TempDir(), "byok.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	e.store = st
+	e.keyring = e.newKeyring(platformAWS)
+	svc, err := control.New(control.Config{Platform: platformConfig(t), Store: st, Keyring: e.keyring,
+		Validator:   &onboarding.Validator{Config: platformConfig(t), AWS: platformAWS, CallTimeout: 5 * time.Second},
+		PlatformKey: e.root.KeyRef()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.server, err = New(Config{Control: svc, Keyring: e.keyring, Store: st, Auth: tokens, Audit: e.audit,
+		Logger: slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Registry: e.reg,
+		MaxBatch: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.http = httptest.NewServer(e.server.Handler())
+	t.Cleanup(e.http.Close)
+	return e
+}
+
+func world() *awsemu.World {
+	return &awsemu.World{
+		Regions: []string{home, replica},
+		Accounts: []awsemu.Account{
+			{ID: platformAcct, Users: []awsemu.User{{Name: "platform", AccessKeyID: "AKIAPLATFORM00000001",
+				SecretAccessKey: "platform-secret", Policies: map[string]string{"all": allowAll}}}},
+			{ID: customerAcct,
+				Users: []awsemu.User{{Name: "admin", AccessKeyID: "AKIACUSTOMERADMIN001", SecretAccessKey: "admin-secret",
+					Policies: map[string]string{"all": allowAll}}},
+				Keys: []awsemu.Key{{ID: mrkID, Region: home, MultiRegion: true, Replicas: []string{replica}, Rotation: true}}},
+		},
+	}
+}
+
+func (e *env) newKeyring(platformAWS aws.Config) *keyring.Keyring {
+	t := e.t
+	m, err := NewKMSMetrics(e.reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	provider, err := awskms.New(bg, awskms.Config{AWS: platformAWS, CallTimeout: 5 * time.Second,
+		Retry: awskms.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.root, e.rootKey = rootKey(t)
+	kr, err := keyring.New(keyring.Config{Store: e.store, Region: home, Providers: map[string]kms.Provider{
+		awskms.ProviderName:   m.Instrument(awskms.ProviderName, provider),
+		localkms.ProviderName: m.Instrument(localkms.ProviderName, e.root)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kr
+}
+
+func platformConfig(t *testing.T) *tenant.Config {
+	t.Helper()
+	cfg, err := tenant.Parse(strings.NewReader(`regions:
+  - name: eu-west-1
+    platform_account_id: "111111111111"
+    replica_regions: [eu-central-1]
+policy:
+  require_multi_region: true
+  alias_arns: reject
+  key_binding: immutable
+`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func rootKey(t *testing.T) (*localkms.Provider, *envelope.TenantKey) {
+	t.Helper()
+	k, _ := envelope.GenerateTenantKey("platform-root", 1, nil)
+	f := &keyfile.File{}
+	if err := f.Append(keyfile.Entry{Key: k, Created: time.Unix(0, 0).UTC()}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := localkms.New(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, k
+}
+
+func (e *env) client(token string) *client.Client {
+	c, err := client.New(client.Config{URL: e.http.URL, Token: token})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return c
+}
+
+// customer returns the customer admin's KMS client in region.
+func (e *env) customer(region string) *kmsapi.Client {
+	return kmsapi.NewFromConfig(e.aws.Config(region, e.aws.Credentials(e.t, customerAcct, "admin")))
+}
+
+// grant puts a key policy on the customer's key and its replica, as the
+// customer's admin would after downloading it.
+func (e *env) grant(policy []byte) {
+	for _, region := range []string{home, replica} {
+		_, err := e.customer(region).PutKeyPolicy(bg, &kmsapi.PutKeyPolicyInput{KeyId: aws.String(mrkID),
+			PolicyName: aws.String("default"), Policy: aws.String(string(policy))})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+	}
+}
+
+// onboard creates, grants, attaches and enables tenant id through the API.
+func (e *env) onboard(id string) {
+	t := e.t
+	c := e.client(ownerToken)
+	if _, err := c.CreateTenant(bg, client.CreateTenant{ID: id, Name: id + " Corp"}); err != nil {
+		t.Fatal(err)
+	}
+	policy, err := c.Artifact(bg, id, client.FormatKeyPolicy, client.ArtifactRequest{Region: home, KeyARN: mrkARN})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.grant(policy)
+	if _, err := c.AttachKey(bg, id, home, mrkARN, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Enable(bg, id); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func wantCode(t *testing.T, err error, code string, status int) {
+	t.Helper()
+	var ce *client.Error
+	if !asClientErr(err, &ce) || ce.Code != code || ce.Status != status {
+		t.Fatalf("err = %v, want code %s with status %d", err, code, status)
+	}
+}
+
+func asClientErr(err error, target **client.Error) bool {
+	return errors.As(err, target)
+}

@@ -1,0 +1,226 @@
+// Package server is byok's HTTP API: the control plane (tenants, onboarding
+// artifacts, key attachment, validation, enablement, state), the data plane
+// (records, batches and streams sealed with the tenant's key), and the
+// operational endpoints (/metrics, /healthz, /readyz). It is embeddable:
+// [New] takes a plain [Config] whose dependencies are passed in, and
+// [Server.Handler] or [Server.Serve] put it to work.
+//
+// # Routes
+//
+// Every route is one entry of a table (see routes.go) with its method, path,
+// the [auth.Action] it needs, its body limit and its timeout. One middleware
+// chain serves them all: request id, panic recovery, authentication and
+// authorization, limits, metrics, the access log and JSON errors. The OpenAPI
+// 3.1 document at /v1/openapi.json is checked against the table by a test.
+//
+// # Errors
+//
+// Failures answer JSON {code, message, details} with the stable codes of the
+// packages behind the API mapped to HTTP statuses (see [Error]). Anything not
+// classified is a 500 with a generic message and the request id; the cause goes
+// to the log only.
+//
+// # Logs
+//
+// One JSON line per request (request id, route, status, duration, tenant,
+// principal) and one per unclassified failure. Bodies, headers, tokens and
+// key material are never logged.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/byok-dev/byok/internal/audit"
+	"github.com/byok-dev/byok/internal/auth"
+	"github.com/byok-dev/byok/internal/control"
+	"github.com/byok-dev/byok/internal/store"
+	"github.com/byok-dev/byok/keyring"
+)
+
+// Authenticator turns a bearer token into a principal; auth.Tokens is the
+// real one. It returns auth.ErrUnauthenticated for anything it does not
+// accept.
+type Authenticator interface {
+	Authenticate(ctx context.Context, bearer string) (*auth.Principal, error)
+}
+
+// Defaults of Config's limits.
+const (
+	DefaultMaxBody         = 1 << 20  // control-plane JSON
+	DefaultMaxDataBody     = 16 << 20 // single records and batches, base64 included
+	DefaultMaxBatch        = 1000
+	DefaultTimeout         = 30 * time.Second
+	DefaultStreamTimeout   = time.Hour
+	DefaultShutdownTimeout = 15 * time.Second
+)
+
+// Config wires a Server. Control, Keyring, Store and Auth are required;
+// zero limits take the defaults above.
+type Config struct {
+	Control *control.Service
+	Keyring *keyring.Keyring
+	// Store serves readiness, health history and the tenants-per-state gauge.
+	Store store.Store
+	Auth  Authenticator
+	// Audit receives every control-plane action and every data-plane call
+	// (with its record count); nil means audit.Discard.
+	Audit audit.Sink
+	// Logger receives the access log; nil means slog.Default().
+	Logger *slog.Logger
+	// Registry receives the server's metrics and is served at /metrics;
+	// nil means a new registry.
+	Registry *prometheus.Registry
+
+	// Addr is the listen address of ListenAndServe, e.g. ":8443".
+	Addr string
+	// TLSCert and TLSKey are PEM file paths; both set means HTTPS.
+	TLSCert, TLSKey string
+
+	MaxBody     int64 // control-plane request bodies
+	MaxDataBody int64 // record and batch request bodies
+	MaxBatch    int   // records per batch
+	// Timeout bounds each request but streams; StreamTimeout bounds streams.
+	Timeout, StreamTimeout time.Duration
+	// ShutdownTimeout is how long Serve waits for requests in flight after its
+	// context is canceled.
+	ShutdownTimeout time.Duration
+	// ServePending lets pending tenants that already have a key version (under
+	// the platform key) use the data plane; by default only active tenants
+	// (and those whose key deletion is pending, with a warning) do.
+	ServePending bool
+}
+
+func (c *Config) validate() error {
+	switch {
+	case c.Control == nil:
+		return errors.New("server: Config.Control is required")
+	case c.Keyring == nil:
+		return errors.New("server: Config.Keyring is required")
+	case c.Store == nil:
+		return errors.New("server: Config.Store is required")
+	case c.Auth == nil:
+		return errors.New("server: Config.Auth is required")
+	case (c.TLSCert == "") != (c.TLSKey == ""):
+		return errors.New("server: TLSCert and TLSKey go together")
+	case c.MaxBody < 0 || c.MaxDataBody < 0 || c.MaxBatch < 0 || c.Timeout < 0 || c.StreamTimeout < 0:
+		return errors.New("server: limits may not be negative")
+	}
+	return nil
+}
+
+func (c *Config) setDefaults() {
+	def := func(v *int64, d int64) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&c.MaxBody, DefaultMaxBody)
+	def(&c.MaxDataBody, DefaultMaxDataBody)
+	if c.MaxBatch == 0 {
+		c.MaxBatch = DefaultMaxBatch
+	}
+	dur := func(v *time.Duration, d time.Duration) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	dur(&c.Timeout, DefaultTimeout)
+	dur(&c.StreamTimeout, DefaultStreamTimeout)
+	dur(&c.ShutdownTimeout, DefaultShutdownTimeout)
+	if c.Audit == nil {
+		c.Audit = audit.Discard
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Registry == nil {
+		c.Registry = prometheus.NewRegistry()
+	}
+}
+
+// Server is the HTTP API. It is safe for concurrent use.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	metrics *metrics
+	handler http.Handler
+}
+
+// New returns a Server; it registers its metrics on cfg.Registry.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	cfg.setDefaults()
+	s := &Server{cfg: cfg, log: cfg.Logger}
+	m, err := newMetrics(cfg.Registry, cfg.Store, cfg.Keyring)
+	if err != nil {
+		return nil, err
+	}
+	s.metrics = m
+	s.handler = s.buildMux()
+	return s, nil
+}
+
+// Handler returns the API as an http.Handler, for embedding or httptest.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// ListenAndServe listens on Config.Addr and calls Serve.
+func (s *Server) ListenAndServe(ctx context.Context) error {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve answers requests on ln (with TLS when Config has a certificate) until
+// ctx is canceled, then shuts down gracefully: it stops accepting, lets
+// requests in flight finish for up to ShutdownTimeout, and returns nil.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	if s.cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
+		if err != nil {
+			return fmt.Errorf("server: TLS: %w", err)
+		}
+		hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		ln = tls.NewListener(ln, hs.TLSConfig)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("server: %w", err)
+	case <-ctx.Done():
+	}
+	return s.shutdown(hs, errc)
+}
+
+func (s *Server) shutdown(hs *http.Server, errc <-chan error) error {
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	err := hs.Shutdown(sctx)
+	<-errc
+	if err != nil {
+		hs.Close()
+		return fmt.Errorf("server: shutdown: %w", err)
+	}
+	return nil
+}
