@@ -99,6 +99,9 @@ type machine struct {
 // the events once it won.
 func (m machine) decide(tenant string, s store.State, r record, o observation, now time.Time) decision {
 	d := decision{State: s, Record: r}
+	if !r.ArchivedAt.IsZero() {
+		return d // only Restore brings an archived tenant back
+	}
 	switch {
 	case o.OK:
 		m.recover(&d, o)

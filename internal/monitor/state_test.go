@@ -29,6 +29,7 @@ func TestDecide(t *testing.T) {
 	outage := record{Since: now.Add(-hours(1)), Reason: "key_disabled"}
 	long := record{Since: now.Add(-hours(5)), Reason: "key_disabled"}
 	week := record{Since: now.Add(-hours(7*24 + 1)), Reason: "key_disabled"}
+	archived := record{Since: week.Since, Reason: "key_disabled", ArchivedAt: now.Add(-time.Hour)}
 	pending := record{DeletionDate: now.Add(hours(48)), Reason: "key_pending_deletion", Warned: hours(7 * 24)}
 	cases := []struct {
 		name   string
@@ -50,6 +51,7 @@ func TestDecide(t *testing.T) {
 		{"unavailable recovers", store.StateKeyUnavailable, outage, ok, store.StateActive, []string{EventStateChanged}},
 		{"suspended recovers", store.StateSuspended, long, ok, store.StateActive, []string{EventStateChanged}},
 		{"suspended archives", store.StateSuspended, week, denied, store.StateSuspended, []string{EventArchived}},
+		{"archived stays on a passing probe", store.StateSuspended, archived, ok, store.StateSuspended, nil},
 		{"deletion scheduled", store.StateActive, record{}, observation{Class: kms.PendingDeletion, DeletionDate: now.Add(hours(10 * 24))}, store.StateDeletionPending, []string{EventStateChanged}},
 		{"deletion seen late warns once", store.StateActive, record{}, observation{Class: kms.PendingDeletion, DeletionDate: now.Add(hours(12))}, store.StateDeletionPending, []string{EventStateChanged, EventDeletionWarning}},
 		{"pending, next threshold", store.StateDeletionPending, pending, observation{Class: kms.PendingDeletion}, store.StateDeletionPending, nil},
