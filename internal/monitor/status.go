@@ -107,8 +107,11 @@ func (m *Monitor) Restore(ctx context.Context, tenant string) error {
 	res, err := m.cfg.Keyring.Probe(pctx, tenant)
 	now := m.cfg.Now()
 	m.recordHealth(ctx, tenant, now, res, err)
-	if err != nil || !res.OK() {
-		return errorf(ErrKeyUnavailable, []error{err, res.Err}, "restore tenant %s: %v", tenant, errors.Join(err, res.Err))
+	if err == nil && !res.OK() {
+		err = res.Err
+	}
+	if err != nil {
+		return errorf(ErrKeyUnavailable, []error{err}, "restore tenant %s: %v", tenant, err)
 	}
 	return m.restore(ctx, t, res.Key.ID, res.RequestID, now)
 }
