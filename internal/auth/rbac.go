@@ -14,10 +14,23 @@
 //   - service: a platform back-end: data operations for any tenant. Service
 //     tokens are platform-scoped.
 //
+// # Tokens
+//
+// [Tokens] issues, authenticates, lists and revokes API tokens of the form
+// byok_<id>_<secret>: a public 80-bit id and a 256-bit random secret, both
+// lowercase base32. The plaintext is returned once by [Tokens.Issue] or
+// [Tokens.Bootstrap]; the store keeps only a SHA-256 hash of the secret.
+// Every token expires ([DefaultTTL] unless asked otherwise, at most
+// [MaxTTL]) and can be revoked at once. Owner, super_admin and service
+// tokens are platform-wide; the others may be scoped to one tenant.
+// Printing a parsed token, or [Redact] of a bearer string, shows only the
+// prefix and the id.
+//
 // # Errors
 //
 // [ErrUnauthenticated] (no or bad credentials) and [ErrForbidden] (valid
-// credentials, not allowed) carry stable codes for the HTTP layer.
+// credentials, not allowed) carry stable codes for the HTTP layer, as do
+// [ErrInvalid], [ErrNotFound] and [ErrConflict] from token management.
 package auth
 
 import (
