@@ -2,11 +2,13 @@ package server
 
 import (
 	"bytes"
-	"errors"
 	"context"
+	"encoding/base64"
+	"errors"
 	"log/slog"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -113,7 +115,7 @@ func (b *syncBuffer) String() string {
 // env is a platform served over HTTP (store, keyring, control, server) and a
 // customer account in the emulator with a multi-Region key.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	aws     *awsemu.TestServer
 	store   store.Store
 	keyring *keyring.Keyring
@@ -126,7 +128,7 @@ type env struct {
 	reg     *prometheus.Registry
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	e := &env{t: t, logs: &syncBuffer{}, audit: &auditLog{}, reg: prometheus.NewRegistry()}
 	e.aws = awsemu.NewTestServer(t, world())
@@ -190,7 +192,7 @@ func (e *env) newKeyring(platformAWS aws.Config) *keyring.Keyring {
 	return kr
 }
 
-func platformConfig(t *testing.T) *tenant.Config {
+func platformConfig(t testing.TB) *tenant.Config {
 	t.Helper()
 	cfg, err := tenant.Parse(strings.NewReader(`regions:
   - name: eu-west-1
@@ -207,7 +209,7 @@ policy:
 	return cfg
 }
 
-func rootKey(t *testing.T) (*localkms.Provider, *envelope.TenantKey) {
+func rootKey(t testing.TB) (*localkms.Provider, *envelope.TenantKey) {
 	t.Helper()
 	k, _ := envelope.GenerateTenantKey("platform-root", 1, nil)
 	f := &keyfile.File{}
@@ -277,3 +279,7 @@ func wantCode(t *testing.T, err error, code string, status int) {
 func asClientErr(err error, target **client.Error) bool {
 	return errors.As(err, target)
 }
+
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -1,0 +1,80 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// FuzzHandler throws arbitrary methods, paths, headers and bodies at the
+// whole handler (authenticated or not, for an enabled tenant) and requires
+// that nothing panics and nothing answers 500: every failure of bad input
+// must be classified.
+func FuzzHandler(f *testing.F) {
+	dir := filepath.Join("testdata", "fuzz", "FuzzHandler")
+	if seeds, err := os.ReadDir(dir); err != nil || len(seeds) == 0 {
+		f.Fatalf("seed folder %s is missing or empty (%v)", dir, err)
+	}
+	e := newEnv(f)
+	e.onboard("acme")
+	ct, err := e.keyring.Seal(bg, "acme", []byte("hello"), nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add("POST", "/v1/tenants/acme/decrypt", ownerToken, "", `{"ciphertext":"`+b64(ct)+`"}`)
+	f.Add("POST", "/v1/tenants/acme/encrypt/batch", memberToken, "", `{"records":[{"plaintext":"aGk=","context":{"a":"b"}}]}`)
+	f.Add("POST", "/v1/tenants/acme/decrypt/stream", memberToken, "a=b,c=%zz", "BYOK")
+	f.Fuzz(func(t *testing.T, method, target, token, ctxHeader, body string) {
+		req := rawRequest(method, target, token, ctxHeader, body)
+		if req == nil {
+			return
+		}
+		rec := httptest.NewRecorder()
+		if serveAbortable(e.server.Handler(), rec, req) && !strings.Contains(req.URL.Path, "/stream") {
+			t.Fatalf("%s %s: connection aborted outside a stream", method, target)
+		}
+		if rec.Code >= 500 && rec.Code != http.StatusServiceUnavailable && rec.Code != http.StatusGatewayTimeout {
+			t.Fatalf("%s %q (body %q) = %d %s", method, target, body, rec.Code, rec.Body)
+		}
+	})
+}
+
+// rawRequest parses the request as the server would read it off the wire, or
+// returns nil if it is not HTTP at all.
+func rawRequest(method, target, token, ctxHeader, body string) *http.Request {
+	var b bytes.Buffer
+	b.WriteString(method + " " + target + " HTTP/1.1\r\nHost: byok\r\n")
+	if token != "" {
+		b.WriteString("Authorization: Bearer " + token + "\r\n")
+	}
+	if ctxHeader != "" {
+		b.WriteString("Byok-Context: " + ctxHeader + "\r\n")
+	}
+	b.WriteString("Content-Length: " + itoa(len(body)) + "\r\n\r\n" + body)
+	req, err := http.ReadRequest(bufio.NewReader(&b))
+	if err != nil {
+		return nil
+	}
+	return req
+}
+
+// serveAbortable serves req and reports whether the handler broke the
+// connection (http.ErrAbortHandler), which a stream does when it fails after
+// its answer started.
+func serveAbortable(h http.Handler, w http.ResponseWriter, req *http.Request) (aborted bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v != http.ErrAbortHandler {
+				panic(v)
+			}
+			aborted = true
+		}
+	}()
+	h.ServeHTTP(w, req)
+	return false
+}
