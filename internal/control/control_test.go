@@ -67,6 +67,7 @@ type env struct {
 	cfg    keyring.Config
 	svcCfg Config
 	admin  *kmsapi.Client
+	dbPath string // the SQLite file behind store
 }
 
 func newEnv(t *testing.T, withPlatformKey bool) *env {
@@ -113,12 +114,13 @@ func newEnvWith(t *testing.T, o envOptions) *env {
 		t.Fatal(err)
 	}
 	root, rootTK := rootKey(t)
-	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "byok.db")})
+	dbPath := filepath.Join(t.TempDir(), "byok.db")
+	st, err := sqlite.Open(ctx, sqlite.Config{Path: dbPath})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	e := &env{ts: ts, store: st, admin: kmsapi.NewFromConfig(ts.Config(home, ts.Credentials(t, customerAcct, "admin")))}
+	e := &env{ts: ts, store: st, dbPath: dbPath, admin: kmsapi.NewFromConfig(ts.Config(home, ts.Credentials(t, customerAcct, "admin")))}
 	e.cfg = keyring.Config{Providers: map[string]kms.Provider{awskms.ProviderName: aws, localkms.ProviderName: root},
 		Store: st, Region: home, Now: o.now}
 	kr, err := keyring.New(e.cfg)
