@@ -19,8 +19,9 @@ import (
 // server, one subtest per route, and checks that none was left out.
 func TestAPI(t *testing.T) {
 	e := newEnv(t)
-	admin := e.client(ownerToken)
-	member := e.client(memberToken)
+	admin := e.client(e.owner)
+	other := e.client(e.other)
+	var member *client.Client
 	ec := client.Context{"table": "orders", "row": "42"}
 	var sealed []byte
 	var streamCT []byte
@@ -44,6 +45,7 @@ func TestAPI(t *testing.T) {
 		if err != nil || tn.State != "pending" || tn.Revision != 1 || tn.ExternalID == "" {
 			t.Fatalf("CreateTenant() = %+v, %v; want a pending tenant with an External ID", tn, err)
 		}
+		member = e.client(e.memberOf("acme"))
 		_, err = admin.CreateTenant(bg, client.CreateTenant{ID: "acme", Name: "Again"})
 		wantCode(t, err, "conflict", http.StatusConflict)
 		_, err = member.CreateTenant(bg, client.CreateTenant{ID: "evil", Name: "Evil"})
@@ -74,8 +76,8 @@ func TestAPI(t *testing.T) {
 			}
 			opts.Cursor = p.Next
 		}
-		if strings.Join(ids, ",") != "acme,beta,gamma" {
-			t.Fatalf("paged listing = %v, want acme,beta,gamma", ids)
+		if strings.Join(ids, ",") != "acme,beta,gamma,other" {
+			t.Fatalf("paged listing = %v, want acme,beta,gamma,other", ids)
 		}
 		_, err := member.Tenants(bg, client.ListOptions{})
 		wantCode(t, err, "forbidden", http.StatusForbidden)
@@ -87,7 +89,7 @@ func TestAPI(t *testing.T) {
 		}
 		_, err = admin.Tenant(bg, "nobody")
 		wantCode(t, err, "tenant_not_found", http.StatusNotFound)
-		_, err = e.client(otherToken).Tenant(bg, "acme")
+		_, err = other.Tenant(bg, "acme")
 		wantCode(t, err, "forbidden", http.StatusForbidden)
 		_, err = e.client("byok_bogus").Tenant(bg, "acme")
 		wantCode(t, err, "unauthenticated", http.StatusUnauthorized)
@@ -197,7 +199,7 @@ func TestAPI(t *testing.T) {
 		wantCode(t, err, "invalid_ciphertext", http.StatusBadRequest)
 		_, err = member.Decrypt(bg, "acme", []byte("junk"), nil)
 		wantCode(t, err, "invalid_ciphertext", http.StatusBadRequest)
-		_, err = e.client(otherToken).Decrypt(bg, "acme", sealed, ec)
+		_, err = other.Decrypt(bg, "acme", sealed, ec)
 		wantCode(t, err, "forbidden", http.StatusForbidden)
 	})
 	run("POST /v1/tenants/{id}/encrypt/batch", func(t *testing.T) {

@@ -41,10 +41,6 @@ const (
 	home         = "eu-west-1"
 	replica      = "eu-central-1"
 	mrkID        = "mrk-0123456789abcdef0123456789abcdef"
-
-	ownerToken  = "byok_owner_0123456789abcdefghijklmnopqrstuv"
-	memberToken = "byok_member_acme_0123456789abcdefghijklmnop"
-	otherToken  = "byok_member_other_0123456789abcdefghijklmno"
 )
 
 var (
@@ -52,22 +48,6 @@ var (
 	mrkARN   = "arn:aws:kms:" + home + ":" + customerAcct + ":key/" + mrkID
 	allowAll = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["kms:*","sts:AssumeRole"],"Resource":"*"}]}`
 )
-
-// fakeTokens is an Authenticator over fixed tokens.
-type fakeTokens map[string]*auth.Principal
-
-func (f fakeTokens) Authenticate(_ context.Context, bearer string) (*auth.Principal, error) {
-	if p, ok := f[bearer]; ok {
-		return p, nil
-	}
-	return nil, auth.ErrUnauthenticated
-}
-
-var tokens = fakeTokens{
-	ownerToken:  {TokenID: "t-owner", Role: auth.RoleOwner, Name: "ops"},
-	memberToken: {TokenID: "t-member", Role: auth.RoleMember, Tenant: "acme", Name: "acme app"},
-	otherToken:  {TokenID: "t-other", Role: auth.RoleMember, Tenant: "other", Name: "other app"},
-}
 
 // auditLog records events.
 type auditLog struct {
@@ -126,11 +106,16 @@ type env struct {
 	logs    *syncBuffer
 	audit   *auditLog
 	reg     *prometheus.Registry
+	tokens  *auth.Tokens
+	// owner is a platform owner's token; other a member token of tenant
+	// "other"; members holds member tokens by tenant.
+	owner, other string
+	members      map[string]string
 }
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	e := &env{t: t, logs: &syncBuffer{}, audit: &auditLog{}, reg: prometheus.NewRegistry()}
+	e := &env{t: t, logs: &syncBuffer{}, audit: &auditLog{}, reg: prometheus.NewRegistry(), members: map[string]string{}}
 	e.aws = awsemu.NewTestServer(t, world())
 	platformAWS := e.aws.Config(home, e.aws.Credentials(t, platformAcct, "platform"))
 	st, err := sqlite.Open(bg, sqlite.Config{Path: filepath.Join(t.TempDir(), "byok.db")})
@@ -146,7 +131,8 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.server, err = New(Config{Control: svc, Keyring: e.keyring, Store: st, Auth: tokens, Audit: e.audit,
+	e.issueTokens(svc)
+	e.server, err = New(Config{Control: svc, Keyring: e.keyring, Store: st, Auth: e.tokens, Audit: e.audit,
 		Logger: slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Registry: e.reg,
 		MaxBatch: 100})
 	if err != nil {
@@ -155,6 +141,38 @@ func newEnv(t testing.TB) *env {
 	e.http = httptest.NewServer(e.server.Handler())
 	t.Cleanup(e.http.Close)
 	return e
+}
+
+// issueTokens bootstraps the owner token and a member token of tenant
+// "other", which it creates.
+func (e *env) issueTokens(svc *control.Service) {
+	t := e.t
+	e.tokens = auth.NewTokens(e.store.(auth.TokenStore), nil)
+	var err error
+	if e.owner, _, err = e.tokens.Bootstrap(bg, "test owner"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.CreateTenant(bg, control.CreateTenant{ID: "other", Name: "Other"}); err != nil {
+		t.Fatal(err)
+	}
+	e.other = e.memberOf("other")
+}
+
+// memberOf issues (once) a member token of an existing tenant.
+func (e *env) memberOf(tenant string) string {
+	if tok, ok := e.members[tenant]; ok {
+		return tok
+	}
+	p, err := e.tokens.Authenticate(bg, e.owner)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	tok, _, err := e.tokens.Issue(bg, p, auth.IssueRequest{Role: auth.RoleMember, Tenant: tenant, Name: tenant + " app"})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.members[tenant] = tok
+	return tok
 }
 
 func world() *awsemu.World {
@@ -251,7 +269,7 @@ func (e *env) grant(policy []byte) {
 // onboard creates, grants, attaches and enables tenant id through the API.
 func (e *env) onboard(id string) {
 	t := e.t
-	c := e.client(ownerToken)
+	c := e.client(e.owner)
 	if _, err := c.CreateTenant(bg, client.CreateTenant{ID: id, Name: id + " Corp"}); err != nil {
 		t.Fatal(err)
 	}

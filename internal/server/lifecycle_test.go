@@ -67,7 +67,7 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	url, stop := serveOn(t, srv, "http")
-	c, _ := client.New(client.Config{URL: url, Token: memberToken})
+	c, _ := client.New(client.Config{URL: url, Token: e.memberOf("acme")})
 	started := make(chan struct{})
 	done := make(chan error, 1)
 	var out bytes.Buffer
@@ -84,7 +84,7 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Fatalf("stream in flight during shutdown: %v", err)
 	}
 	var pt bytes.Buffer
-	if _, err := e.client(memberToken).DecryptStream(bg, "acme", &pt, &out, nil); err != nil || pt.Len() != 20*1024 {
+	if _, err := e.client(e.memberOf("acme")).DecryptStream(bg, "acme", &pt, &out, nil); err != nil || pt.Len() != 20*1024 {
 		t.Fatalf("the stream sealed during shutdown opens to %d bytes, %v", pt.Len(), err)
 	}
 	if _, err := c.Tenant(bg, "acme"); err == nil {
@@ -116,7 +116,7 @@ func TestStreamLarge(t *testing.T) {
 	}
 	e := newEnv(t)
 	e.onboard("acme")
-	c := e.client(memberToken)
+	c := e.client(e.memberOf("acme"))
 	const size = 64 << 20
 	pr, pw := io.Pipe()
 	go func() {

@@ -25,7 +25,7 @@ import (
 func TestLogsHoldNoSecrets(t *testing.T) {
 	e := newEnv(t)
 	e.onboard("acme")
-	member := e.client(memberToken)
+	member := e.client(e.memberOf("acme"))
 	plaintext := []byte("PLAINTEXT-canary-7f3a9c")
 	ec := client.Context{"purpose": "log-scan"}
 	ct, err := member.Encrypt(bg, "acme", plaintext, ec)
@@ -50,7 +50,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	secrets := map[string][]byte{"plaintext": plaintext, "owner token": []byte(ownerToken), "member token": []byte(memberToken),
+	secrets := map[string][]byte{"plaintext": plaintext, "owner token": []byte(e.owner), "member token": []byte(e.memberOf("acme")), "other token": []byte(e.other),
 		"wrong token": []byte("byok_wrong_token_canary"), "ciphertext": ct[len(ct)-24:], "stream": sct.Bytes()[sct.Len()-24:],
 		"tenant key": key.Material(), "root key": e.rootKey.Material()}
 	logs := e.logs.String()
@@ -69,8 +69,8 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 func encodings(b []byte) map[string]string {
 	return map[string]string{
 		"raw": string(b), "hex": hex.EncodeToString(b), "HEX": strings.ToUpper(hex.EncodeToString(b)),
-		"base64": strings.TrimRight(base64.StdEncoding.EncodeToString(b), "="),
-		"base64url": base64.RawURLEncoding.EncodeToString(b),
+		"base64":     strings.TrimRight(base64.StdEncoding.EncodeToString(b), "="),
+		"base64url":  base64.RawURLEncoding.EncodeToString(b),
 		"json bytes": func() string { j, _ := json.Marshal(b[:min(len(b), 8)]); return string(j) }(),
 	}
 }
@@ -94,11 +94,11 @@ func TestTLS(t *testing.T) {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(certPEM)
 	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	c, _ := client.New(client.Config{URL: url, Token: ownerToken, HTTPClient: hc})
+	c, _ := client.New(client.Config{URL: url, Token: e.owner, HTTPClient: hc})
 	if _, err := c.CreateTenant(bg, client.CreateTenant{ID: "tls", Name: "Over TLS"}); err != nil {
 		t.Fatalf("CreateTenant over TLS: %v", err)
 	}
-	plain, _ := client.New(client.Config{URL: strings.Replace(url, "https", "http", 1), Token: ownerToken})
+	plain, _ := client.New(client.Config{URL: strings.Replace(url, "https", "http", 1), Token: e.owner})
 	if _, err := plain.Tenant(bg, "tls"); err == nil {
 		t.Fatal("plain HTTP to the TLS port succeeded")
 	}
