@@ -38,6 +38,10 @@
 //
 // # Sealing
 //
+// [Keyring.Rewrap] and [Keyring.AddWrapping] move or add a tenant's
+// wrappings in the store; [Keyring.WrapCopy] re-encrypts one version for a
+// copy kept elsewhere (a backup vault's store).
+//
 // [Keyring.Seal] and [Keyring.Open] encrypt for a tenant with its newest key
 // version in one call; the Keyring is also an [envelope.KeyLookup].
 package keyring

@@ -1,6 +1,7 @@
 // Package control is byok's control plane for tenants: creating them, taking
 // the customer's key for each hosting region, validating it for real and
-// enabling it, which puts the tenant's keys under the customer's KMS key. The
+// enabling it, which puts the tenant's keys under the customer's KMS key;
+// then rotating, changing keys, adding regions and vaults, and offboarding. The
 // HTTP API and the CLI call it; it holds no state of its own beyond the store
 // and the keyring.
 //
@@ -14,6 +15,54 @@
 // customer's key at once. Only then does the tenant become active, by a
 // compare-and-swap on its revision: of two enablements racing, one wins and
 // the other gets a conflict, and no data is written under any other key.
+//
+// # Rotation
+//
+// The customer's own rotation of their KMS key (automatic or on demand)
+// needs nothing here: KMS keeps every backing key and decrypts old wrappings.
+// [Service.RotateTenantKey] makes a new tenant key version for new writes,
+// wrapped under the same keys as the newest one; old versions stay for
+// reads. [Service.RotateDue] does it for every active tenant whose newest
+// version is older than [Config.RotationPeriod]; a background loop calls it.
+//
+// # Key change
+//
+// [Service.ChangeKey] moves a tenant to another customer key where the
+// platform's key binding is changeable. It records the change in the
+// tenant's settings, wraps every version under the new key in every region
+// it must serve, then removes the old wrappings version by version (each
+// version in one store transaction, and only once it has all its new
+// wrappings), then binds the new key. Whenever the process stops, every
+// version is completely wrapped under the old key, the new one or both; a
+// second call finishes the change. [Service.KeyChangeStatus] counts the
+// progress per region from the stored wrappings, and [Service.Inventory]
+// and [Service.CheckRetire] say which customer keys the tenant's data still
+// needs before one is disabled or deleted.
+//
+// # Offboarding
+//
+// [Service.Offboard] crypto-shreds a tenant: the tenant becomes shredded,
+// every key version is deleted with all of its wrappings, the keyring's
+// cache is emptied, and a deletion receipt signed with an Ed25519 key
+// derived from the platform root key ([NewReceiptSigner], [VerifyReceipt],
+// docs/receipts.md) records what was destroyed. Afterwards the tenant's
+// ciphertexts fail with tenant_shredded through a keyring admitting tenants
+// with [RegionGate] (a keyring without it says key_version_unknown).
+// Another instance's cache is emptied by its own revocation broadcast or, at
+// the latest, when its cache TTL expires.
+//
+// # Regions and vaults
+//
+// Each region serving a tenant is recorded with its readiness.
+// [Service.AddRegion] validates the tenant's key in a new platform region
+// (the multi-Region key's replica there, the same alias where the platform
+// resolves aliases, or a key the customer names), records the region as not
+// ready, wraps every version there, and only then marks it ready. A keyring
+// whose [keyring.Config.Admit] is [RegionGate] for its region refuses the
+// tenant with region_not_ready until then. [Service.AddVault] and
+// [Service.ReplicateToVault] keep a copy of the tenant's key versions in a
+// separate (backup) account's store, re-encrypted under that account's key
+// alone, so the vault's copy opens even when the primary key is disabled.
 //
 // # Errors
 //

@@ -3,6 +3,8 @@ package control
 import (
 	"bytes"
 	"crypto/ed25519"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"encoding/json"
 	"io"
 	"testing"
@@ -137,12 +139,20 @@ func TestVerifyReceipt(t *testing.T) {
 	if !s.PublicKey().Equal(s2.PublicKey()) {
 		t.Fatal("the same root key derived two signing keys")
 	}
+	// The derivation documented in docs/receipts.md.
+	seed, _ := hkdf.Key(sha256.New, root.Material(), nil, "byok receipt signing key v1|platform-root|1", 32)
+	if !ed25519.NewKeyFromSeed(seed).Public().(ed25519.PublicKey).Equal(s.PublicKey()) {
+		t.Fatal("the signing key is not the one docs/receipts.md derives")
+	}
 	sr, err := s.Sign(&Receipt{Tenant: "acme", Versions: []ReceiptVersion{{Version: 1}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := VerifyReceipt(s.PublicKey(), sr); err != nil {
 		t.Fatalf("VerifyReceipt() err = %v", err)
+	}
+	if !ed25519.Verify(s.PublicKey(), append([]byte("byok deletion receipt v1\x00"), sr.Receipt...), sr.Signature) {
+		t.Fatal("the signature is not over the bytes docs/receipts.md names")
 	}
 	_, other := rootKey(t)
 	os, _ := NewReceiptSigner(other)
