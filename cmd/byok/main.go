@@ -48,6 +48,7 @@ func commands() map[string]command {
 			return err
 		}},
 		"kms-emulator": {summary: "run the AWS KMS + STS emulator", usage: kmsEmulatorUsage, run: runKMSEmulator},
+		"serve":        {summary: "run the HTTP API", usage: serveUsage, run: runServe},
 		"token":        {summary: "bootstrap the first owner API token", usage: tokenUsage, run: runToken},
 	}
 }

@@ -1,0 +1,255 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"gopkg.in/yaml.v3"
+
+	"github.com/byok-dev/byok/internal/audit"
+	"github.com/byok-dev/byok/internal/auth"
+	"github.com/byok-dev/byok/internal/control"
+	"github.com/byok-dev/byok/internal/keyfile"
+	"github.com/byok-dev/byok/internal/onboarding"
+	"github.com/byok-dev/byok/internal/server"
+	"github.com/byok-dev/byok/internal/store"
+	"github.com/byok-dev/byok/internal/store/postgres"
+	"github.com/byok-dev/byok/internal/store/sqlite"
+	"github.com/byok-dev/byok/internal/tenant"
+	"github.com/byok-dev/byok/keyring"
+	"github.com/byok-dev/byok/kms"
+	"github.com/byok-dev/byok/kms/awskms"
+	"github.com/byok-dev/byok/kms/localkms"
+)
+
+const serveUsage = "byok serve --config byok.yaml"
+
+// serveConfig is the byok.yaml of `byok serve` (docs/api.md shows one).
+// It holds no secret: AWS credentials come from the SDK's default chain
+// (environment, shared files, instance role), the root key from its own file.
+type serveConfig struct {
+	Listen string `yaml:"listen"`
+	TLS    struct {
+		Cert string `yaml:"cert"`
+		Key  string `yaml:"key"`
+	} `yaml:"tls"`
+	Database struct {
+		SQLite   string `yaml:"sqlite"`
+		Postgres string `yaml:"postgres"`
+	} `yaml:"database"`
+	// Platform is the platform configuration file (internal/tenant format).
+	Platform string `yaml:"platform_config"`
+	// RootKeyFile is the platform root key (byok keygen), which keeps the keys
+	// of tenants that have not brought their own; optional.
+	RootKeyFile string `yaml:"root_key_file"`
+	// Region is the hosting region this instance serves; default the first
+	// region of the platform configuration.
+	Region string `yaml:"region"`
+	AWS    struct {
+		// Endpoint, when set, serves KMS and STS in every region (the
+		// emulator: byok kms-emulator).
+		Endpoint string `yaml:"endpoint"`
+	} `yaml:"aws"`
+	LogLevel string `yaml:"log_level"`
+	Limits   struct {
+		MaxBody       int64         `yaml:"max_body"`
+		MaxDataBody   int64         `yaml:"max_data_body"`
+		MaxBatch      int           `yaml:"max_batch"`
+		Timeout       time.Duration `yaml:"timeout"`
+		StreamTimeout time.Duration `yaml:"stream_timeout"`
+	} `yaml:"limits"`
+}
+
+func loadServeConfig(path string) (*serveConfig, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, withHint(exitError, err, "pass the service's YAML file with --config")
+	}
+	var cfg serveConfig
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		return nil, withHint(exitError, fmt.Errorf("%s: %w", path, err), "docs/api.md documents byok.yaml")
+	}
+	return &cfg, cfg.check()
+}
+
+func (c *serveConfig) check() error {
+	switch {
+	case c.Listen == "":
+		return errors.New("byok.yaml: listen is required, e.g. listen: 127.0.0.1:8443")
+	case (c.Database.SQLite == "") == (c.Database.Postgres == ""):
+		return errors.New("byok.yaml: set exactly one of database.sqlite and database.postgres")
+	case c.Platform == "":
+		return errors.New("byok.yaml: platform_config is required")
+	case (c.TLS.Cert == "") != (c.TLS.Key == ""):
+		return errors.New("byok.yaml: tls.cert and tls.key go together")
+	}
+	return nil
+}
+
+func (c *serveConfig) logger(w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if c.LogLevel != "" {
+		if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
+			return nil, fmt.Errorf("byok.yaml: log_level: %w", err)
+		}
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})), nil
+}
+
+// serveStore is what serve needs of a database: both stores implement it.
+type serveStore interface {
+	store.Store
+	auth.TokenStore
+}
+
+var (
+	_ serveStore = (*sqlite.Store)(nil)
+	_ serveStore = (*postgres.Store)(nil)
+)
+
+func openServeStore(ctx context.Context, c *serveConfig) (serveStore, error) {
+	if c.Database.SQLite != "" {
+		return sqlite.Open(ctx, sqlite.Config{Path: c.Database.SQLite})
+	}
+	return postgres.Open(ctx, postgres.Config{URL: c.Database.Postgres})
+}
+
+// runServe runs the HTTP API until ctx is canceled (SIGINT, SIGTERM), then
+// shuts down gracefully. It logs no token: the first owner token comes from
+// 'byok token bootstrap' on the same database.
+func runServe(ctx context.Context, c *cli, args []string) error {
+	fs := newFlags(c, "serve", serveUsage)
+	path := fs.String("config", "", "the service's YAML `file`")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *path == "" || fs.NArg() > 0 {
+		return usageErr("--config is required and takes no arguments")
+	}
+	cfg, err := loadServeConfig(*path)
+	if err != nil {
+		return err
+	}
+	st, err := openServeStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return serve(ctx, c, cfg, st, auth.NewTokens(st, nil))
+}
+
+func serve(ctx context.Context, c *cli, cfg *serveConfig, st serveStore, tokens *auth.Tokens) error {
+	log, err := cfg.logger(c.stderr)
+	if err != nil {
+		return err
+	}
+	platform, err := tenant.Load(cfg.Platform, os.Environ())
+	if err != nil {
+		return withHint(exitError, err, "docs/configuration.md documents the platform configuration")
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	w, err := wire(ctx, cfg, platform, st, reg)
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(server.Config{Control: w.control, Keyring: w.keyring, Store: st, Auth: tokens,
+		Audit: audit.Discard, Logger: log, Registry: reg, Addr: cfg.Listen, TLSCert: cfg.TLS.Cert, TLSKey: cfg.TLS.Key,
+		MaxBody: cfg.Limits.MaxBody, MaxDataBody: cfg.Limits.MaxDataBody, MaxBatch: cfg.Limits.MaxBatch,
+		Timeout: cfg.Limits.Timeout, StreamTimeout: cfg.Limits.StreamTimeout})
+	if err != nil {
+		return err
+	}
+	log.Info("serving", "listen", cfg.Listen, "tls", cfg.TLS.Cert != "", "region", w.region)
+	if err := srv.ListenAndServe(ctx); err != nil {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// wired holds what serve builds from the configuration.
+type wired struct {
+	keyring *keyring.Keyring
+	control *control.Service
+	region  string
+}
+
+func wire(ctx context.Context, cfg *serveConfig, platform *tenant.Config, st serveStore, reg prometheus.Registerer) (*wired, error) {
+	awsCfg, err := awsConfig(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	metrics, err := server.NewKMSMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	providers, platformKey, err := providers(ctx, cfg, awsCfg, metrics)
+	if err != nil {
+		return nil, err
+	}
+	w := &wired{region: cfg.Region}
+	if w.region == "" {
+		w.region = platform.RegionNames()[0]
+	}
+	if w.keyring, err = keyring.New(keyring.Config{Providers: providers, Store: st, Region: w.region}); err != nil {
+		return nil, err
+	}
+	w.control, err = control.New(control.Config{Platform: platform, Store: st, Keyring: w.keyring, PlatformKey: platformKey,
+		Validator: &onboarding.Validator{Config: platform, AWS: awsCfg, CallTimeout: 10 * time.Second}})
+	return w, err
+}
+
+func awsConfig(ctx context.Context, cfg *serveConfig) (aws.Config, error) {
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("AWS configuration: %w", err)
+	}
+	if cfg.AWS.Endpoint != "" {
+		awsCfg.BaseEndpoint = aws.String(cfg.AWS.Endpoint)
+	}
+	return awsCfg, nil
+}
+
+// providers returns AWS KMS and, with a root key file, the platform key
+// provider, each counted by the KMS metrics.
+func providers(ctx context.Context, cfg *serveConfig, awsCfg aws.Config, m *server.KMSMetrics) (map[string]kms.Provider, kms.KeyRef, error) {
+	aws, err := awskms.New(ctx, awskms.Config{AWS: awsCfg})
+	if err != nil {
+		return nil, kms.KeyRef{}, err
+	}
+	out := map[string]kms.Provider{awskms.ProviderName: m.Instrument(awskms.ProviderName, aws)}
+	if cfg.RootKeyFile == "" {
+		return out, kms.KeyRef{}, nil
+	}
+	root, err := rootProvider(cfg.RootKeyFile)
+	if err != nil {
+		return nil, kms.KeyRef{}, err
+	}
+	out[localkms.ProviderName] = m.Instrument(localkms.ProviderName, root)
+	return out, root.KeyRef(), nil
+}
+
+func rootProvider(path string) (*localkms.Provider, error) {
+	b, err := localkms.ReadKeyFile(path)
+	if err != nil {
+		return nil, withHint(exitKeyFile, err, "create one with 'byok keygen' and keep it readable by its owner only")
+	}
+	f, err := keyfile.Parse(b)
+	if err != nil {
+		return nil, withHint(exitKeyFile, err, "root_key_file must be a byok key file")
+	}
+	return localkms.New(f)
+}

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/byok-dev/byok/awsemu"
+	"github.com/byok-dev/byok/client"
+	"github.com/byok-dev/byok/envelope"
+	"github.com/byok-dev/byok/internal/keyfile"
+)
+
+// lockedBuffer collects a command's output while it runs.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestServe runs 'byok serve' on a configuration file with the emulator as
+// AWS, drives it with a bootstrapped token, and stops it with the context
+// as a signal would.
+func TestServe(t *testing.T) {
+	dir := t.TempDir()
+	emu := awsemu.NewTestServer(t, &awsemu.World{Regions: []string{"eu-west-1"},
+		Accounts: []awsemu.Account{{ID: "111111111111", Users: []awsemu.User{{Name: "platform",
+			AccessKeyID: "AKIAPLATFORM00000001", SecretAccessKey: "platform-secret"}}}}})
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAPLATFORM00000001")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "platform-secret")
+	t.Setenv("AWS_REGION", "eu-west-1")
+	addr := freeAddr(t)
+	db := filepath.Join(dir, "byok.db")
+	cfgPath := writeServeFiles(t, dir, addr, db, emu.URL)
+
+	var out, errs lockedBuffer
+	c := &cli{stdin: strings.NewReader(""), stdout: &out, stderr: &errs}
+	if code := run(context.Background(), c, []string{"token", "bootstrap", "-db", db}); code != exitOK {
+		t.Fatalf("token bootstrap exited %d: %s", code, errs.String())
+	}
+	token := strings.TrimSpace(out.String())
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, c, []string{"serve", "--config", cfgPath}) }()
+	waitHealthy(t, "http://"+addr, done, &errs)
+
+	api, _ := client.New(client.Config{URL: "http://" + addr, Token: token})
+	if _, err := api.CreateTenant(ctx, client.CreateTenant{ID: "acme", Name: "Acme"}); err != nil {
+		t.Fatalf("CreateTenant: %v", err)
+	}
+	if st, err := api.State(ctx, "acme"); err != nil || st.State != "pending" {
+		t.Fatalf("State = %+v, %v", st, err)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != exitOK {
+			t.Fatalf("serve exited %d after cancel: %s", code, errs.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not stop after cancel")
+	}
+	logs := errs.String()
+	if !strings.Contains(logs, `"msg":"serving"`) || !strings.Contains(logs, `"route":"/v1/tenants"`) {
+		t.Errorf("logs lack the start line or the access log:\n%s", logs)
+	}
+	if strings.Contains(logs, token) || strings.Contains(out.String()[len(token)+1:], token) {
+		t.Error("the token appears in serve's output")
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func writeServeFiles(t *testing.T, dir, addr, db, endpoint string) string {
+	t.Helper()
+	k, _ := envelope.GenerateTenantKey("platform-root", 1, nil)
+	f := &keyfile.File{}
+	if err := f.Append(keyfile.Entry{Key: k, Created: time.Unix(0, 0).UTC()}); err != nil {
+		t.Fatal(err)
+	}
+	kb, _ := keyfile.Marshal(f)
+	write := func(name, content string, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	root := write("root.key", string(kb), 0o600)
+	platform := write("platform.yaml", "regions:\n  - name: eu-west-1\n    platform_account_id: \"111111111111\"\n", 0o644)
+	return write("byok.yaml", fmt.Sprintf(`listen: %s
+database:
+  sqlite: %s
+platform_config: %s
+root_key_file: %s
+aws:
+  endpoint: %s
+log_level: info
+`, addr, db, platform, root, endpoint), 0o644)
+}
+
+func waitHealthy(t *testing.T, url string, done <-chan int, errs *lockedBuffer) {
+	t.Helper()
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		select {
+		case code := <-done:
+			t.Fatalf("serve exited %d: %s", code, errs.String())
+		default:
+		}
+		if resp, err := http.Get(url + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+	}
+	t.Fatal("serve did not become ready")
+}
