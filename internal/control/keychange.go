@@ -366,7 +366,7 @@ func (s *Service) Inventory(ctx context.Context, id string) ([]KeyUse, error) {
 // under keyARN (in any region, for a multi-Region key), so the customer may
 // disable or delete it; otherwise key_in_use naming the versions.
 func (s *Service) CheckRetire(ctx context.Context, id, keyARN string) error {
-	want, err := awskms.ParseARN(keyARN)
+	want, err := tenant.ParseKeyARN("key_arn", keyARN)
 	if err != nil {
 		return invalid(err)
 	}

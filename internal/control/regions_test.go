@@ -173,3 +173,26 @@ func TestVaultErrors(t *testing.T) {
 	_, err = e.svc.ReplicateToVault(ctx, "acme", "backup", keyring.NewMemStore())
 	wantCode(t, err, "key_disabled")
 }
+
+func TestReadErrors(t *testing.T) {
+	e := newLifecycleEnv(t, nil)
+	_, err := e.svc.KeyChangeStatus(ctx, "nobody")
+	wantCode(t, err, CodeNotFound)
+	_, err = e.svc.Inventory(ctx, "nobody")
+	wantCode(t, err, CodeNotFound)
+	_, err = e.svc.Regions(ctx, "nobody")
+	wantCode(t, err, CodeNotFound)
+	_, err = e.svc.Vaults(ctx, "nobody")
+	wantCode(t, err, CodeNotFound)
+	wantCode(t, e.svc.CheckRetire(ctx, "nobody", mrkARN), CodeNotFound)
+	wantCode(t, e.svc.CheckRetire(ctx, "nobody", "not an arn"), "invalid_key_arn")
+	wantCode(t, RegionGate(e.store, home)(ctx, "nobody"), CodeNotFound)
+	// A tenant on the platform key has no region record: served everywhere.
+	pe := newEnvWith(t, envOptions{platformKey: true, config: changeableConfig, world: lifecycleWorld()})
+	if _, err := pe.svc.CreateTenant(ctx, CreateTenant{ID: "acme", Name: "Acme"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := RegionGate(pe.store, apSouth)(ctx, "acme"); err != nil {
+		t.Fatalf("RegionGate() for a platform-key tenant err = %v, want nil", err)
+	}
+}
