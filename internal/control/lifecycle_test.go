@@ -378,13 +378,23 @@ func TestChangeKeyResumes(t *testing.T) {
 	openAll(t, e.keyringIn(t, home), "acme", recs)
 	_, err = e.svc.ChangeKey(ctx, ChangeKey{Tenant: "acme", Region: home, KeyARN: "arn:aws:kms:eu-west-1:222222222222:key/" + mrkID})
 	wantCode(t, err, CodeKeyChangeInProgress)
+	_, err = e.svc.AddRegion(ctx, AddRegion{Tenant: "acme", Region: usEast})
+	wantCode(t, err, CodeKeyChangeInProgress)
+	// A rotation meanwhile wraps the new version under both keys, so the
+	// change has nothing to catch up on and drops the old wrappings.
+	v4, err := e.svc.RotateTenantKey(ctx, "acme")
+	if err != nil || len(v4.Wrappings) != 4 {
+		t.Fatalf("RotateTenantKey() during a key change = %+v, %v; want 4 wrappings (2 keys x 2 regions)", v4, err)
+	}
+	recs = append(recs, sealN(t, e.keyringIn(t, home), "acme", 1)...)
 	res, err := e.withStore(t, e.store).ChangeKey(ctx, ChangeKey{Tenant: "acme", Region: home, KeyARN: mrk2ARN})
 	if err != nil || !res.Resumed {
 		t.Fatalf("ChangeKey() again = %+v, %v; want the change resumed", res, err)
 	}
-	if keys := e.wrappingKeys(t, "acme"); len(keys) != 2 || keys[mrk2ARN] != 3 {
+	if keys := e.wrappingKeys(t, "acme"); len(keys) != 2 || keys[mrk2ARN] != 4 {
 		t.Fatalf("wrappings after resuming = %v, want the new key's only", keys)
 	}
+	disable(t, e, customerAcct, mrkID, home, replica)
 	openAll(t, e.keyringIn(t, home), "acme", recs)
 }
 

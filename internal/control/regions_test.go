@@ -134,6 +134,12 @@ func TestVault(t *testing.T) {
 			t.Fatalf("vault version %d wrappings = %+v, want the vault key's only", ver.Version, ver.Wrappings)
 		}
 	}
+	if _, _, err := e.svc.AddVault(ctx, AddVault{Tenant: "acme", Name: "archive", Region: usEast, KeyARN: vaultARN, Default: true}); err != nil {
+		t.Fatal(err)
+	}
+	if vaults, _ := e.svc.Vaults(ctx, "acme"); len(vaults) != 2 || !vaults["archive"].Default || vaults["backup"].Default {
+		t.Fatalf("vaults = %+v, want archive the only default", vaults)
+	}
 	disable(t, e, customerAcct, mrkID, home, replica, usEast)
 	_, err = e.keyringIn(t, home).Open(ctx, "acme", recs[0].ct, nil)
 	wantCode(t, err, "key_disabled")
