@@ -140,7 +140,10 @@ func (c *Client) stream(ctx context.Context, path string, dst io.Writer, src io.
 	}
 	// Hide any Len/Seek so the transport streams the body (chunked) instead
 	// of buffering or rewinding it.
-	body := io.NopCloser(src)
+	var body io.Reader = http.NoBody
+	if src != nil {
+		body = io.NopCloser(src)
+	}
 	resp, err := c.do(ctx, request{method: http.MethodPost, path: path, body: body, header: h})
 	if err != nil {
 		return 0, err
