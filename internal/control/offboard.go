@@ -63,14 +63,28 @@ func (s *Service) beginOffboarding(ctx context.Context, t *store.Tenant) (*offbo
 		return nil, fromStore(err)
 	}
 	ob = offboarding{Requested: s.cfg.Now().UTC(), Versions: receiptVersions(versions), Keys: receiptKeys(versions)}
-	_, err = s.cfg.Store.UpdateTenant(ctx, t.ID, t.Revision, func(t *store.Tenant) error {
+	_, err = s.update(ctx, t.ID, func(t *store.Tenant) error {
+		// Of two offboardings at once, the first record wins.
+		if ok, err := setting(t.Settings, settingOffboard, &ob); err != nil || ok {
+			return cmpErr(err, errBegun)
+		}
 		t.State = store.StateShredded
 		return putSetting(settingOffboard, ob)(t)
 	})
-	if err != nil {
-		return nil, fromStore(err)
+	if err != nil && !errors.Is(err, errBegun) {
+		return nil, err
 	}
 	return &ob, nil
+}
+
+var errBegun = errors.New("control: offboarding already begun")
+
+// cmpErr returns err, or def when err is nil.
+func cmpErr(err, def error) error {
+	if err != nil {
+		return err
+	}
+	return def
 }
 
 func (s *Service) finishOffboarding(ctx context.Context, id string, ob *offboarding) (*SignedReceipt, error) {
@@ -86,7 +100,14 @@ func (s *Service) finishOffboarding(ctx context.Context, id string, ob *offboard
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.update(ctx, id, putSetting(settingReceipt, sr)); err != nil {
+	_, err = s.update(ctx, id, func(t *store.Tenant) error {
+		// Of two offboardings at once, the first receipt stored is the one.
+		if ok, err := setting(t.Settings, settingReceipt, sr); err != nil || ok {
+			return cmpErr(err, errBegun)
+		}
+		return putSetting(settingReceipt, sr)(t)
+	})
+	if err != nil && !errors.Is(err, errBegun) {
 		return nil, err
 	}
 	return sr, nil

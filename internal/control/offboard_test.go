@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"io"
+	"sync"
 	"testing"
 
 	"github.com/byok-dev/byok/envelope"
@@ -202,4 +203,32 @@ func openStream(kr *keyring.Keyring, id string, ct []byte) ([]byte, error) {
 		return nil, err
 	}
 	return io.ReadAll(r)
+}
+
+// Two offboardings at once shred once and hand out one receipt.
+func TestConcurrentOffboard(t *testing.T) {
+	e := newLifecycleEnv(t, nil)
+	e.enable(t, "acme", home, mrkARN)
+	var wg sync.WaitGroup
+	got := make([]*SignedReceipt, 2)
+	errs := make([]error, 2)
+	for i := range got {
+		wg.Go(func() { got[i], errs[i] = e.svc.Offboard(ctx, "acme") })
+	}
+	wg.Wait()
+	stored, err := e.svc.DeletionReceipt(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range got {
+		switch {
+		case errs[i] == nil && !bytes.Equal(got[i].Receipt, stored.Receipt):
+			t.Fatalf("Offboard() %d returned a receipt other than the stored one", i)
+		case errs[i] != nil && Code(errs[i]) != CodeTenantShredded && Code(errs[i]) != CodeConflict:
+			t.Fatalf("Offboard() %d err = %v", i, errs[i])
+		}
+	}
+	if _, err := VerifyReceipt(e.svcCfg.Receipts.PublicKey(), stored); err != nil {
+		t.Fatal(err)
+	}
 }
