@@ -13,6 +13,7 @@ import (
 	kmsapi "github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/byok-dev/byok/client"
+	"github.com/byok-dev/byok/internal/store"
 )
 
 // TestAPI drives every route through the real client against the real
@@ -277,6 +278,24 @@ func TestAPI(t *testing.T) {
 		e.keyring.Evict("acme") // what the monitor does on a definitive probe failure
 		_, err := member.Decrypt(bg, "acme", sealed, ec)
 		wantCode(t, err, "key_disabled", http.StatusLocked)
+		_, err = member.DecryptBatch(bg, "acme", []client.Record{{Data: sealed, Context: ec}})
+		wantCode(t, err, "key_disabled", http.StatusLocked)
+	})
+	t.Run("tenant states", func(t *testing.T) {
+		for state, code := range map[store.State]string{store.StateKeyUnavailable: CodeKeyUnavailable,
+			store.StateSuspended: CodeTenantSuspended, store.StateShredded: "tenant_shredded"} {
+			tn, err := e.store.GetTenant(bg, "acme")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.store.UpdateTenant(bg, "acme", tn.Revision, func(t *store.Tenant) error { t.State = state; return nil }); err != nil {
+				t.Fatal(err)
+			}
+			_, err = member.Encrypt(bg, "acme", []byte("x"), nil)
+			if client.Code(err) != code {
+				t.Errorf("encrypt with the tenant %s: err = %v, want %s", state, err, code)
+			}
+		}
 	})
 	t.Run("audit", func(t *testing.T) {
 		if ev := e.audit.find("key.enable", "acme"); len(ev) != 3 || ev[0].Outcome != "validation_failed" || ev[1].Outcome != "ok" || ev[1].KeyARN == "" {

@@ -11,7 +11,6 @@ import (
 
 	"github.com/byok-dev/byok/envelope"
 	"github.com/byok-dev/byok/internal/store"
-	"github.com/byok-dev/byok/kms"
 )
 
 // ContextHeader carries a stream's encryption context: comma-separated
@@ -182,11 +181,15 @@ func (s *Server) recordResult(c *call, res *recordOut, err error) *recordOut {
 	return &recordOut{Error: &Error{Code: e.Code, Message: e.Message}}
 }
 
-// tenantWide reports whether err concerns the tenant or its key rather than
-// one record.
+// tenantWide reports whether err concerns the tenant or its key (KMS,
+// admission, timeouts) rather than one record: only the envelope's codes and
+// our own input checks are about the record.
 func tenantWide(err error) bool {
-	return kms.ClassOf(err) != 0 || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
-		classify(err).Code == CodeNoKeyVersion
+	if envelope.Code(err) != "" {
+		return false
+	}
+	var e *Error
+	return !errors.As(err, &e) || e.Status != http.StatusBadRequest
 }
 
 // parseContext reads the ContextHeader.

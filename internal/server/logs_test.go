@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
@@ -10,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -124,5 +126,32 @@ func serveOn(t *testing.T, srv *Server, scheme string) (string, func() error) {
 			t.Fatal("Serve did not return after cancel")
 			return nil
 		}
+	}
+}
+
+// TestAttribute checks that a request's work runs in the context Attribute
+// gives for its caller and request id.
+func TestAttribute(t *testing.T) {
+	e := newEnv(t)
+	type seen struct{ actor, id string }
+	var got []seen
+	cfg := e.server.cfg
+	cfg.Registry = nil
+	cfg.Attribute = func(ctx context.Context, actor, id string) context.Context {
+		got = append(got, seen{actor, id})
+		return ctx
+	}
+	srv, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest("GET", "/v1/tenants/other", nil)
+	req.Header.Set("Authorization", "Bearer "+e.owner)
+	rec := httptest.NewRecorder()
+	srv.Handler().ServeHTTP(rec, req)
+	p, _ := e.tokens.Authenticate(bg, e.owner)
+	want := seen{p.Actor(), rec.Header().Get(RequestIDHeader)}
+	if rec.Code != http.StatusOK || len(got) != 1 || got[0] != want {
+		t.Fatalf("status %d, Attribute calls %+v; want one with %+v", rec.Code, got, want)
 	}
 }

@@ -88,7 +88,11 @@ func (s *Server) serve(w *recorder, r *http.Request, c *call) {
 		s.writeError(w, c, err)
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.timeout(rt))
+	ctx := r.Context()
+	if s.cfg.Attribute != nil && c.principal != nil {
+		ctx = s.cfg.Attribute(ctx, c.principal.Actor(), c.id)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout(rt))
 	defer cancel()
 	r = r.WithContext(ctx)
 	if limit := s.bodyLimit(rt); limit >= 0 {

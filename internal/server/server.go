@@ -74,6 +74,10 @@ type Config struct {
 	// Audit receives every control-plane action and every data-plane call
 	// (with its record count); nil means audit.Discard.
 	Audit audit.Sink
+	// Attribute, when set, returns the context a request's work runs in once
+	// its caller is known, so that KMS calls made on its behalf are recorded
+	// with the caller and the request id (audit.WithActor does this).
+	Attribute func(ctx context.Context, actor, requestID string) context.Context
 	// Logger receives the access log; nil means slog.Default().
 	Logger *slog.Logger
 	// Registry receives the server's metrics and is served at /metrics;
