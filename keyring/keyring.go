@@ -88,6 +88,10 @@ type Config struct {
 	// once its keys are wrapped there, and so that an offboarded tenant
 	// fails with its own code. Keys already cached are not asked again.
 	Admit func(ctx context.Context, tenant string) error
+	// Evicted, when set, is called after Evict (a revocation, or a definitive
+	// failure seen by an unwrap or probe), to broadcast it to the platform's
+	// other instances, which call EvictLocal.
+	Evicted func(tenant string)
 }
 
 func (c *Config) setDefaults() error {
@@ -256,7 +260,18 @@ func (k *Keyring) For(tenant string) envelope.KeyLookup {
 }
 
 // Evict drops every cached key of tenant at once, for revocation.
+//
+// Config.Evicted, when set, is told, so other instances can evict too.
 func (k *Keyring) Evict(tenant string) {
+	k.EvictLocal(tenant)
+	if k.cfg.Evicted != nil {
+		k.cfg.Evicted(tenant)
+	}
+}
+
+// EvictLocal is Evict without telling Config.Evicted: for an eviction that
+// another instance announced.
+func (k *Keyring) EvictLocal(tenant string) {
 	for _, e := range k.cache.removeTenant(tenant) {
 		e.key.Destroy()
 	}

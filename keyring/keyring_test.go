@@ -680,3 +680,19 @@ func TestWrapCopy(t *testing.T) {
 		t.Fatalf("WrapCopy(no wrappings) err = %v, want misconfigured", err)
 	}
 }
+
+func TestEvictedHook(t *testing.T) {
+	var told []string
+	f := newFixture(t, func(c *Config) { c.Evicted = func(tenant string) { told = append(told, tenant) } })
+	f.create(t, "acme")
+	f.kr.EvictLocal("acme")
+	if len(told) != 0 || f.kr.Stats("acme").CachedKeys != 0 {
+		t.Fatalf("EvictLocal told %v and left %d keys; want nothing told and none left", told, f.kr.Stats("acme").CachedKeys)
+	}
+	f.kr.TenantKey(bg, "acme", 1)
+	f.p.setFail(kms.Disabled)
+	f.kr.Probe(bg, "acme")
+	if len(told) != 1 || told[0] != "acme" {
+		t.Fatalf("a definitive probe failure told %v, want [acme]", told)
+	}
+}
