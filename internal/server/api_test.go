@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	kmsapi "github.com/aws/aws-sdk-go-v2/service/kms"
@@ -340,4 +341,34 @@ func grepLines(s, substr string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestStateCache checks that a state change reaches the data plane within
+// StateCacheTTL, and not before (the cache saves a query per record).
+func TestStateCache(t *testing.T) {
+	e := newEnv(t)
+	e.onboard("acme")
+	cfg := e.server.cfg
+	cfg.Registry, cfg.StateCacheTTL = nil, 300*time.Millisecond
+	srv, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.http.Config.Handler = srv.Handler()
+	member := e.client(e.memberOf("acme"))
+	if _, err := member.Encrypt(bg, "acme", []byte("x"), nil); err != nil {
+		t.Fatal(err)
+	}
+	tn, _ := e.store.GetTenant(bg, "acme")
+	if _, err := e.store.UpdateTenant(bg, "acme", tn.Revision, func(t *store.Tenant) error { t.State = store.StateSuspended; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	changed := time.Now()
+	_, err = member.Encrypt(bg, "acme", []byte("x"), nil)
+	if time.Since(changed) < 200*time.Millisecond && err != nil {
+		t.Fatalf("encrypt right after the change: %v, want the cached state to serve", err)
+	}
+	time.Sleep(time.Until(changed.Add(350 * time.Millisecond)))
+	_, err = member.Encrypt(bg, "acme", []byte("x"), nil)
+	wantCode(t, err, CodeTenantSuspended, http.StatusLocked)
 }

@@ -36,17 +36,38 @@ var stateErrors = map[store.State]*Error{
 // them. A tenant whose key deletion is pending still serves: the monitor
 // warns the customer meanwhile.
 func (s *Server) admitData(ctx context.Context, id string) error {
-	t, err := s.cfg.Control.Tenant(ctx, id)
+	state, err := s.tenantState(ctx, id)
 	if err != nil {
 		return err
 	}
-	if t.State == store.StatePending && s.cfg.ServePending {
+	if state == store.StatePending && s.cfg.ServePending {
 		return nil
 	}
-	if e, ok := stateErrors[t.State]; ok {
+	if e, ok := stateErrors[state]; ok {
 		return e
 	}
 	return nil
+}
+
+type stateEntry struct {
+	state store.State
+	until time.Time
+}
+
+// tenantState returns the tenant's state, read at most once per
+// StateCacheTTL: the data plane would otherwise query the database on every
+// record. Failures are not cached.
+func (s *Server) tenantState(ctx context.Context, id string) (store.State, error) {
+	now := time.Now()
+	if v, ok := s.states.Load(id); ok && now.Before(v.(stateEntry).until) {
+		return v.(stateEntry).state, nil
+	}
+	t, err := s.cfg.Control.Tenant(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	s.states.Store(id, stateEntry{t.State, now.Add(s.cfg.StateCacheTTL)})
+	return t.State, nil
 }
 
 type recordIn struct {

@@ -134,7 +134,7 @@ func newEnv(t testing.TB) *env {
 	e.issueTokens(svc)
 	e.server, err = New(Config{Control: svc, Keyring: e.keyring, Store: st, Auth: e.tokens, Audit: e.audit,
 		Logger: slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Registry: e.reg,
-		MaxBatch: 100})
+		MaxBatch: 100, StateCacheTTL: time.Nanosecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -48,7 +48,7 @@ var routes = []route{
 	{method: "GET", path: "/v1/tenants", action: auth.TenantList, body: bodyNone, handler: (*Server).listTenants},
 	{method: "GET", path: "/v1/tenants/{id}", action: auth.TenantRead, body: bodyNone, handler: (*Server).getTenant},
 	{method: "PATCH", path: "/v1/tenants/{id}", action: auth.TenantUpdate, body: bodyControl, audit: true, handler: (*Server).patchTenant},
-	{method: "GET", path: "/v1/tenants/{id}/state", action: auth.TenantRead, body: bodyNone, handler: (*Server).tenantState},
+	{method: "GET", path: "/v1/tenants/{id}/state", action: auth.TenantRead, body: bodyNone, handler: (*Server).getTenantState},
 	{method: "GET", path: "/v1/tenants/{id}/health", action: auth.TenantRead, body: bodyNone, handler: (*Server).tenantHealth},
 	{method: "GET", path: "/v1/tenants/{id}/artifacts", action: auth.KeyArtifacts, body: bodyNone, handler: (*Server).artifacts},
 	{method: "GET", path: "/v1/tenants/{id}/keys", action: auth.TenantRead, body: bodyNone, handler: (*Server).listKeys},

@@ -125,7 +125,7 @@ type keyringStats struct {
 	CacheMiss  uint64 `json:"cache_misses"`
 }
 
-func (s *Server) tenantState(w http.ResponseWriter, r *http.Request, c *call) error {
+func (s *Server) getTenantState(w http.ResponseWriter, r *http.Request, c *call) error {
 	t, err := s.cfg.Control.Tenant(r.Context(), c.tenant)
 	if err != nil {
 		return err
