@@ -1,0 +1,83 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func serveOnce(e *env, h http.Handler, method, path, token, body string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+func decodeErr(t *testing.T, rec *httptest.ResponseRecorder) *Error {
+	t.Helper()
+	var e Error
+	if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || e.Code == "" {
+		t.Fatalf("answer %d %q is not a JSON error", rec.Code, rec.Body)
+	}
+	return &e
+}
+
+// Answers the mux would give as text are JSON errors with stable codes.
+func TestErrorAnswers(t *testing.T) {
+	e := newEnv(t)
+	h := e.server.Handler()
+	for _, tc := range []struct {
+		method, path, token, body string
+		status                    int
+		code                      string
+	}{
+		{"DELETE", "/v1/tenants/acme", e.owner, "", http.StatusMethodNotAllowed, CodeMethodNotAllowed},
+		{"GET", "/v2/anything", e.owner, "", http.StatusNotFound, CodeNotFoundRoute},
+		{"POST", "/v1/tenants", e.owner, `{"id":"x","name":"` + strings.Repeat("a", DefaultMaxBody) + `"}`, http.StatusRequestEntityTooLarge, CodeBodyTooLarge},
+		{"POST", "/v1/tenants", e.owner, `{"id":"x","name":"y","extra":1}`, http.StatusBadRequest, CodeInvalidRequest},
+		{"POST", "/v1/tenants", e.owner, `{"id":"x","name":"y"}{}`, http.StatusBadRequest, CodeInvalidRequest},
+		{"POST", "/v1/tenants", "", `{}`, http.StatusUnauthorized, "unauthenticated"},
+		{"POST", "/v1/tenants/other/enable", e.owner, `{"x":1}`, http.StatusBadRequest, CodeInvalidRequest},
+		{"GET", "/v1/tenants/other/health?limit=x", e.owner, "", http.StatusBadRequest, "invalid_argument"},
+	} {
+		rec := serveOnce(e, h, tc.method, tc.path, tc.token, tc.body)
+		if got := decodeErr(t, rec); rec.Code != tc.status || got.Code != tc.code {
+			t.Errorf("%s %s = %d %s, want %d %s", tc.method, tc.path, rec.Code, got.Code, tc.status, tc.code)
+		}
+	}
+}
+
+// A panic answers 500 with a generic message and the request id, and the
+// cause is logged under that id.
+func TestPanicIsInternalError(t *testing.T) {
+	e := newEnv(t)
+	h := e.server.wrap(&route{method: "GET", path: "/boom", body: bodyNone,
+		handler: func(*Server, http.ResponseWriter, *http.Request, *call) error { panic("secret detail") }})
+	rec := serveOnce(e, h, "GET", "/boom", "", "")
+	got := decodeErr(t, rec)
+	id := rec.Header().Get(RequestIDHeader)
+	if rec.Code != 500 || got.Code != CodeInternal || got.RequestID != id || strings.Contains(rec.Body.String(), "secret") {
+		t.Fatalf("panic answered %d %s", rec.Code, rec.Body)
+	}
+	if logs := e.logs.String(); !strings.Contains(logs, `"request_id":"`+id+`"`) || !strings.Contains(logs, "secret detail") {
+		t.Fatalf("the panic is not logged under its request id:\n%s", logs)
+	}
+}
+
+// Liveness never depends on the database; readiness does.
+func TestHealthAndReadiness(t *testing.T) {
+	e := newEnv(t)
+	h := e.server.Handler()
+	e.store.Close()
+	if rec := serveOnce(e, h, "GET", "/healthz", "", ""); rec.Code != http.StatusOK {
+		t.Errorf("/healthz with the database closed = %d, want 200", rec.Code)
+	}
+	if rec := serveOnce(e, h, "GET", "/readyz", "", ""); rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("/readyz with the database closed = %d, want 503", rec.Code)
+	}
+}
