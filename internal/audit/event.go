@@ -1,7 +1,3 @@
-// Package audit records every control-plane action, every KMS call and the
-// data plane (aggregated per tenant per minute) in a hash-chained log per
-// tenant, which `byok audit verify` checks and which exports as JSON lines a
-// customer can line up with CloudTrail.
 package audit
 
 import (
