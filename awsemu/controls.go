@@ -245,6 +245,8 @@ func (s *Server) ClearEvents() {
 //	DELETE /_awsemu/faults
 //	GET    /_awsemu/events            the event log
 //	DELETE /_awsemu/events
+//	POST   /_awsemu/keys/disable      {"key_arn": "arn:aws:kms:..."}
+//	POST   /_awsemu/keys/enable       {"key_arn": "arn:aws:kms:..."}
 func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	route := r.Method + " " + strings.TrimPrefix(r.URL.Path, AdminPrefix)
 	var out any
@@ -264,11 +266,44 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		out = s.Events()
 	case "DELETE events":
 		s.ClearEvents()
+	case "POST keys/disable", "POST keys/enable":
+		err = s.adminSetEnabled(r, strings.HasSuffix(route, "enable"))
 	default:
 		http.Error(w, "unknown control "+route, http.StatusNotFound)
 		return
 	}
 	writeAdmin(w, out, err)
+}
+
+// SetKeyEnabled enables or disables a key as its owner would, without
+// signing a request: a shortcut for demos and tests, not an AWS operation.
+// Only Enabled and Disabled keys change; any other state is an error.
+func (s *Server) SetKeyEnabled(keyARN string, enabled bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k, ok := s.st.Keys[keyARN]
+	if !ok {
+		return fmt.Errorf("no key %s", keyARN)
+	}
+	if k.State != stateEnabled && k.State != stateDisabled {
+		return fmt.Errorf("key %s is %s", keyARN, k.State)
+	}
+	k.State = stateDisabled
+	if enabled {
+		k.State = stateEnabled
+	}
+	s.saveLocked()
+	return nil
+}
+
+func (s *Server) adminSetEnabled(r *http.Request, enabled bool) error {
+	var in struct {
+		KeyARN string `json:"key_arn"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 4096)).Decode(&in); err != nil {
+		return err
+	}
+	return s.SetKeyEnabled(in.KeyARN, enabled)
 }
 
 func writeAdmin(w http.ResponseWriter, out any, err error) {

@@ -211,3 +211,31 @@ func TestConcurrentUse(t *testing.T) {
 	})
 	wg.Wait()
 }
+
+func TestAdminKeyEnabled(t *testing.T) {
+	e := newEnv(t)
+	arn := "arn:aws:kms:" + euWest1 + ":" + customerAcct + ":key/" + tenantKey
+	post := func(path, body string) int {
+		resp, err := http.Post(e.ts.URL+awsemu.AdminPrefix+path, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post("keys/disable", `{"key_arn":"`+arn+`"}`); code != 200 {
+		t.Fatalf("keys/disable: status %d", code)
+	}
+	if got := describe(t, e, e.admin(t, euWest1), tenantKey).KeyState; got != types.KeyStateDisabled {
+		t.Fatalf("state after keys/disable = %s, want Disabled", got)
+	}
+	if code := post("keys/enable", `{"key_arn":"`+arn+`"}`); code != 200 {
+		t.Fatalf("keys/enable: status %d", code)
+	}
+	if got := describe(t, e, e.admin(t, euWest1), tenantKey).KeyState; got != types.KeyStateEnabled {
+		t.Fatalf("state after keys/enable = %s, want Enabled", got)
+	}
+	if code := post("keys/disable", `{"key_arn":"arn:aws:kms:eu-west-1:222222222222:key/nope"}`); code != 400 {
+		t.Fatalf("keys/disable of an unknown key: status %d, want 400", code)
+	}
+}
