@@ -16,10 +16,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"gopkg.in/yaml.v3"
 
+	"github.com/byok-dev/byok/envelope"
 	"github.com/byok-dev/byok/internal/audit"
 	"github.com/byok-dev/byok/internal/auth"
 	"github.com/byok-dev/byok/internal/control"
 	"github.com/byok-dev/byok/internal/keyfile"
+	"github.com/byok-dev/byok/internal/monitor"
 	"github.com/byok-dev/byok/internal/onboarding"
 	"github.com/byok-dev/byok/internal/server"
 	"github.com/byok-dev/byok/internal/store"
@@ -172,8 +174,28 @@ func serve(ctx context.Context, c *cli, cfg *serveConfig, st serveStore, tokens 
 	if err != nil {
 		return err
 	}
+	mon, err := monitor.New(monitor.Config{Store: st, Keyring: w.keyring, Providers: w.providers, Logger: log})
+	if err != nil {
+		return err
+	}
 	log.Info("serving", "listen", cfg.Listen, "tls", cfg.TLS.Cert != "", "region", w.region)
-	if err := srv.ListenAndServe(ctx); err != nil {
+	return runUntilDone(ctx, log, srv, mon)
+}
+
+// runUntilDone serves the API and runs the key health monitor (which
+// suspends tenants whose key is gone and evicts their keys) until ctx is
+// canceled or the server fails; then it waits for both to stop.
+func runUntilDone(ctx context.Context, log *slog.Logger, srv *server.Server, mon *monitor.Monitor) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	monDone := make(chan error, 1)
+	go func() { monDone <- mon.Run(ctx) }()
+	err := srv.ListenAndServe(ctx)
+	cancel()
+	if merr := <-monDone; merr != nil && !errors.Is(merr, context.Canceled) {
+		log.Error("monitor stopped", "error", merr.Error())
+	}
+	if err != nil {
 		return err
 	}
 	log.Info("stopped")
@@ -182,9 +204,10 @@ func serve(ctx context.Context, c *cli, cfg *serveConfig, st serveStore, tokens 
 
 // wired holds what serve builds from the configuration.
 type wired struct {
-	keyring *keyring.Keyring
-	control *control.Service
-	region  string
+	keyring   *keyring.Keyring
+	providers map[string]kms.Provider
+	control   *control.Service
+	region    string
 }
 
 func wire(ctx context.Context, cfg *serveConfig, platform *tenant.Config, st serveStore, reg prometheus.Registerer) (*wired, error) {
@@ -196,20 +219,36 @@ func wire(ctx context.Context, cfg *serveConfig, platform *tenant.Config, st ser
 	if err != nil {
 		return nil, err
 	}
-	providers, platformKey, err := providers(ctx, cfg, awsCfg, metrics)
+	providers, root, err := providers(ctx, cfg, awsCfg, metrics)
 	if err != nil {
 		return nil, err
 	}
-	w := &wired{region: cfg.Region}
+	w := &wired{region: cfg.Region, providers: providers}
 	if w.region == "" {
 		w.region = platform.RegionNames()[0]
 	}
-	if w.keyring, err = keyring.New(keyring.Config{Providers: providers, Store: st, Region: w.region}); err != nil {
+	w.keyring, err = keyring.New(keyring.Config{Providers: providers, Store: st, Region: w.region,
+		Admit: control.RegionGate(st, w.region)})
+	if err != nil {
 		return nil, err
 	}
-	w.control, err = control.New(control.Config{Platform: platform, Store: st, Keyring: w.keyring, PlatformKey: platformKey,
-		Validator: &onboarding.Validator{Config: platform, AWS: awsCfg, CallTimeout: 10 * time.Second}})
+	ccfg := control.Config{Platform: platform, Store: st, Keyring: w.keyring,
+		Validator: &onboarding.Validator{Config: platform, AWS: awsCfg, CallTimeout: 10 * time.Second}}
+	if root != nil {
+		ccfg.PlatformKey = root.provider.KeyRef()
+		if ccfg.Receipts, err = control.NewReceiptSigner(root.latest); err != nil {
+			return nil, err
+		}
+	}
+	w.control, err = control.New(ccfg)
 	return w, err
+}
+
+// rootKey is the platform root key: its provider, and its newest version,
+// from which deletion receipts' signing key is derived.
+type rootKey struct {
+	provider *localkms.Provider
+	latest   *envelope.TenantKey
 }
 
 func awsConfig(ctx context.Context, cfg *serveConfig) (aws.Config, error) {
@@ -225,24 +264,24 @@ func awsConfig(ctx context.Context, cfg *serveConfig) (aws.Config, error) {
 
 // providers returns AWS KMS and, with a root key file, the platform key
 // provider, each counted by the KMS metrics.
-func providers(ctx context.Context, cfg *serveConfig, awsCfg aws.Config, m *server.KMSMetrics) (map[string]kms.Provider, kms.KeyRef, error) {
+func providers(ctx context.Context, cfg *serveConfig, awsCfg aws.Config, m *server.KMSMetrics) (map[string]kms.Provider, *rootKey, error) {
 	aws, err := awskms.New(ctx, awskms.Config{AWS: awsCfg})
 	if err != nil {
-		return nil, kms.KeyRef{}, err
+		return nil, nil, err
 	}
 	out := map[string]kms.Provider{awskms.ProviderName: m.Instrument(awskms.ProviderName, aws)}
 	if cfg.RootKeyFile == "" {
-		return out, kms.KeyRef{}, nil
+		return out, nil, nil
 	}
-	root, err := rootProvider(cfg.RootKeyFile)
+	root, err := loadRoot(cfg.RootKeyFile)
 	if err != nil {
-		return nil, kms.KeyRef{}, err
+		return nil, nil, err
 	}
-	out[localkms.ProviderName] = m.Instrument(localkms.ProviderName, root)
-	return out, root.KeyRef(), nil
+	out[localkms.ProviderName] = m.Instrument(localkms.ProviderName, root.provider)
+	return out, root, nil
 }
 
-func rootProvider(path string) (*localkms.Provider, error) {
+func loadRoot(path string) (*rootKey, error) {
 	b, err := localkms.ReadKeyFile(path)
 	if err != nil {
 		return nil, withHint(exitKeyFile, err, "create one with 'byok keygen' and keep it readable by its owner only")
@@ -251,5 +290,9 @@ func rootProvider(path string) (*localkms.Provider, error) {
 	if err != nil {
 		return nil, withHint(exitKeyFile, err, "root_key_file must be a byok key file")
 	}
-	return localkms.New(f)
+	p, err := localkms.New(f)
+	if err != nil {
+		return nil, err
+	}
+	return &rootKey{provider: p, latest: f.Latest().Key}, nil
 }

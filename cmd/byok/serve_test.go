@@ -71,6 +71,9 @@ func TestServe(t *testing.T) {
 	if st, err := api.State(ctx, "acme"); err != nil || st.State != "pending" {
 		t.Fatalf("State = %+v, %v", st, err)
 	}
+	if sr, err := api.Offboard(ctx, "acme"); err != nil || len(sr.Signature) == 0 {
+		t.Fatalf("Offboard = %+v, %v; want a signed receipt (the root key signs them)", sr, err)
+	}
 	cancel()
 	select {
 	case code := <-done:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	kmsapi "github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/byok-dev/byok/client"
+	"github.com/byok-dev/byok/internal/control"
 	"github.com/byok-dev/byok/internal/store"
 )
 
@@ -271,6 +273,63 @@ func TestAPI(t *testing.T) {
 				t.Errorf("metrics lack %s in\n%s", want, grepLines(body, "byok_kms"))
 			}
 		}
+	})
+	run("POST /v1/tenants/{id}/rotate", func(t *testing.T) {
+		v, err := admin.Rotate(bg, "acme")
+		if err != nil || v.Version != 2 || len(v.Keys) == 0 {
+			t.Fatalf("Rotate() = %+v, %v; want version 2", v, err)
+		}
+		if pt, err := member.Decrypt(bg, "acme", sealed, ec); err != nil || string(pt) != "card 4111" {
+			t.Fatalf("data sealed before the rotation: %q, %v", pt, err)
+		}
+		_, err = member.Rotate(bg, "acme")
+		wantCode(t, err, "forbidden", http.StatusForbidden)
+	})
+	run("GET /v1/tenants/{id}/regions", func(t *testing.T) {
+		rs, err := admin.Regions(bg, "acme")
+		if err != nil || rs == nil {
+			t.Fatalf("Regions() = %+v, %v", rs, err)
+		}
+	})
+	run("POST /v1/tenants/{id}/regions", func(t *testing.T) {
+		_, err := admin.AddRegion(bg, "acme", "mars-1", "", "")
+		if e := (*client.Error)(nil); !errors.As(err, &e) || e.Status != http.StatusBadRequest {
+			t.Fatalf("AddRegion(unknown region) err = %v, want a 400", err)
+		}
+	})
+	run("POST /v1/tenants/{id}/keys/{region}/change", func(t *testing.T) {
+		// The platform's policy here binds keys immutably.
+		_, err := admin.ChangeKey(bg, "acme", home, mrkARN, "")
+		wantCode(t, err, "key_binding_immutable", http.StatusConflict)
+	})
+	run("GET /v1/tenants/{id}/receipt", func(t *testing.T) {
+		_, err := admin.Receipt(bg, "acme")
+		if e := (*client.Error)(nil); !errors.As(err, &e) || e.Status/100 != 4 {
+			t.Fatalf("Receipt() before offboarding err = %v, want a 4xx", err)
+		}
+	})
+	run("POST /v1/tenants/{id}/offboard", func(t *testing.T) {
+		if _, err := admin.CreateTenant(bg, client.CreateTenant{ID: "leaving", Name: "Leaving"}); err != nil {
+			t.Fatal(err)
+		}
+		leaving := e.client(e.memberOf("leaving"))
+		ct, err := e.keyring.Seal(bg, "leaving", []byte("soon gone"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sr, err := admin.Offboard(bg, "leaving")
+		if err != nil {
+			t.Fatalf("Offboard() err = %v", err)
+		}
+		if _, err := control.VerifyReceipt(e.receipts.PublicKey(), &control.SignedReceipt{Receipt: sr.Receipt, Signature: sr.Signature}); err != nil {
+			t.Fatalf("the receipt does not verify: %v", err)
+		}
+		again, err := admin.Receipt(bg, "leaving")
+		if err != nil || !bytes.Equal(again.Signature, sr.Signature) {
+			t.Fatalf("Receipt() = %+v, %v; want the offboarding's receipt", again, err)
+		}
+		_, err = leaving.Decrypt(bg, "leaving", ct, nil)
+		wantCode(t, err, "tenant_shredded", http.StatusGone)
 	})
 	t.Run("key disabled", func(t *testing.T) {
 		if _, err := e.customer(home).DisableKey(bg, &kmsapi.DisableKeyInput{KeyId: aws.String(mrkID)}); err != nil {

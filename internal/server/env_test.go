@@ -107,6 +107,8 @@ type env struct {
 	audit   *auditLog
 	reg     *prometheus.Registry
 	tokens  *auth.Tokens
+	// receipts signs deletion receipts.
+	receipts *control.ReceiptSigner
 	// owner is a platform owner's token; other a member token of tenant
 	// "other"; members holds member tokens by tenant.
 	owner, other string
@@ -125,9 +127,14 @@ func newEnv(t testing.TB) *env {
 	t.Cleanup(func() { st.Close() })
 	e.store = st
 	e.keyring = e.newKeyring(platformAWS)
+	receipts, err := control.NewReceiptSigner(e.rootKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.receipts = receipts
 	svc, err := control.New(control.Config{Platform: platformConfig(t), Store: st, Keyring: e.keyring,
 		Validator:   &onboarding.Validator{Config: platformConfig(t), AWS: platformAWS, CallTimeout: 5 * time.Second},
-		PlatformKey: e.root.KeyRef()})
+		PlatformKey: e.root.KeyRef(), Receipts: receipts})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +208,7 @@ func (e *env) newKeyring(platformAWS aws.Config) *keyring.Keyring {
 		t.Fatal(err)
 	}
 	e.root, e.rootKey = rootKey(t)
-	kr, err := keyring.New(keyring.Config{Store: e.store, Region: home, Providers: map[string]kms.Provider{
+	kr, err := keyring.New(keyring.Config{Store: e.store, Region: home, Admit: control.RegionGate(e.store, home), Providers: map[string]kms.Provider{
 		awskms.ProviderName:   m.Instrument(awskms.ProviderName, provider),
 		localkms.ProviderName: m.Instrument(localkms.ProviderName, e.root)}})
 	if err != nil {

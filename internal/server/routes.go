@@ -55,6 +55,12 @@ var routes = []route{
 	{method: "PUT", path: "/v1/tenants/{id}/keys/{region}", action: auth.KeyAttach, body: bodyControl, audit: true, handler: (*Server).attachKey},
 	{method: "POST", path: "/v1/tenants/{id}/validate", action: auth.KeyValidate, body: bodyNone, audit: true, handler: (*Server).validate},
 	{method: "POST", path: "/v1/tenants/{id}/enable", action: auth.KeyEnable, body: bodyNone, audit: true, handler: (*Server).enable},
+	{method: "POST", path: "/v1/tenants/{id}/rotate", action: auth.KeyRotate, body: bodyNone, audit: true, handler: (*Server).rotate},
+	{method: "POST", path: "/v1/tenants/{id}/keys/{region}/change", action: auth.KeyChange, body: bodyControl, audit: true, handler: (*Server).changeKey},
+	{method: "GET", path: "/v1/tenants/{id}/regions", action: auth.TenantRead, body: bodyNone, handler: (*Server).regions},
+	{method: "POST", path: "/v1/tenants/{id}/regions", action: auth.KeyAttach, body: bodyControl, audit: true, handler: (*Server).addRegion},
+	{method: "POST", path: "/v1/tenants/{id}/offboard", action: auth.TenantOffboard, body: bodyNone, audit: true, handler: (*Server).offboard},
+	{method: "GET", path: "/v1/tenants/{id}/receipt", action: auth.TenantRead, body: bodyNone, handler: (*Server).receipt},
 
 	{method: "POST", path: "/v1/tenants/{id}/encrypt", action: auth.DataEncrypt, body: bodyData, audit: true, handler: (*Server).encrypt},
 	{method: "POST", path: "/v1/tenants/{id}/decrypt", action: auth.DataDecrypt, body: bodyData, audit: true, handler: (*Server).decrypt},

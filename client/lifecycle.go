@@ -1,0 +1,97 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// Version is a tenant key version: when it was made and which keys wrap it.
+type Version struct {
+	Version uint32    `json:"version"`
+	Created time.Time `json:"created"`
+	Keys    []string  `json:"keys"`
+}
+
+// Rotate makes the tenant's next key version; new data is sealed with it and
+// older data keeps opening.
+func (c *Client) Rotate(ctx context.Context, id string) (*Version, error) {
+	var v Version
+	return &v, c.call(ctx, http.MethodPost, tenantPath(id, "rotate"), nil, nil, &v)
+}
+
+// KeyChange is the answer of ChangeKey.
+type KeyChange struct {
+	Region  string          `json:"region"`
+	From    string          `json:"from"`
+	To      string          `json:"to"`
+	Resumed bool            `json:"resumed"`
+	Wrapped int             `json:"wrapped"`
+	Dropped int             `json:"dropped"`
+	Reports []*RegionReport `json:"reports"`
+}
+
+// ChangeKey moves the tenant to another customer key in region, rewrapping
+// every key version (no data is re-encrypted). After a failure, call it again
+// with the same key to finish.
+func (c *Client) ChangeKey(ctx context.Context, id, region, keyARN, roleARN string) (*KeyChange, error) {
+	var kc KeyChange
+	in := map[string]string{"key_arn": keyARN}
+	if roleARN != "" {
+		in["role_arn"] = roleARN
+	}
+	return &kc, c.call(ctx, http.MethodPost, tenantPath(id, "keys", url.PathEscape(region), "change"), nil, in, &kc)
+}
+
+// RegionStatus says whether a region serves the tenant yet.
+type RegionStatus struct {
+	Ready bool            `json:"ready"`
+	Keys  json.RawMessage `json:"keys"`
+	Since string          `json:"since"`
+}
+
+// Regions returns the regions serving the tenant, by name.
+func (c *Client) Regions(ctx context.Context, id string) (map[string]*RegionStatus, error) {
+	var out struct {
+		Regions map[string]*RegionStatus `json:"regions"`
+	}
+	return out.Regions, c.call(ctx, http.MethodGet, tenantPath(id, "regions"), nil, nil, &out)
+}
+
+// RegionAdded is the answer of AddRegion.
+type RegionAdded struct {
+	Region  string          `json:"region"`
+	KeyARN  string          `json:"key_arn"`
+	Wrapped int             `json:"wrapped"`
+	Reports []*RegionReport `json:"reports"`
+}
+
+// AddRegion adds a hosting region for an enabled tenant; keyARN may be empty
+// for the counterpart of the tenant's key (its multi-Region replica).
+func (c *Client) AddRegion(ctx context.Context, id, region, keyARN, roleARN string) (*RegionAdded, error) {
+	var out RegionAdded
+	in := map[string]string{"region": region, "key_arn": keyARN, "role_arn": roleARN}
+	return &out, c.call(ctx, http.MethodPost, tenantPath(id, "regions"), nil, in, &out)
+}
+
+// SignedReceipt is a deletion receipt: the exact JSON signed and its Ed25519
+// signature (docs/receipts.md says how to verify it).
+type SignedReceipt struct {
+	Receipt   json.RawMessage `json:"receipt"`
+	Signature []byte          `json:"signature"`
+}
+
+// Offboard crypto-shreds the tenant: every key version is destroyed and none
+// of its data opens again. It returns the signed receipt. Irreversible.
+func (c *Client) Offboard(ctx context.Context, id string) (*SignedReceipt, error) {
+	var r SignedReceipt
+	return &r, c.call(ctx, http.MethodPost, tenantPath(id, "offboard"), nil, nil, &r)
+}
+
+// Receipt returns the signed deletion receipt of an offboarded tenant.
+func (c *Client) Receipt(ctx context.Context, id string) (*SignedReceipt, error) {
+	var r SignedReceipt
+	return &r, c.call(ctx, http.MethodGet, tenantPath(id, "receipt"), nil, nil, &r)
+}
