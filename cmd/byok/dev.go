@@ -1,0 +1,272 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/byok-dev/byok/awsemu"
+	"github.com/byok-dev/byok/envelope"
+	"github.com/byok-dev/byok/internal/auth"
+	"github.com/byok-dev/byok/internal/control"
+	"github.com/byok-dev/byok/internal/keyfile"
+	"github.com/byok-dev/byok/internal/onboarding"
+	"github.com/byok-dev/byok/internal/store"
+	"github.com/byok-dev/byok/internal/tenant"
+)
+
+const devUsage = "byok dev [--dir ./byok-data] [--listen 127.0.0.1:8080] [--emulator 127.0.0.1:4566]"
+
+// The demo world: the platform's AWS account, and one customer account with
+// a multi-Region key (home eu-west-1, replica eu-central-1) whose policy is
+// the one byok's onboarding generates for tenant "demo".
+const (
+	devPlatformAccount = "111111111111"
+	devCustomerAccount = "222222222222"
+	devRegion          = "eu-west-1"
+	devReplica         = "eu-central-1"
+	devKeyID           = "mrk-0d0e0f00112233445566778899aabbcc"
+	devTenant          = "demo"
+	devAccessKey       = "AKIABYOKDEVPLATFORM1"
+	devSecretKey       = "byok-dev-platform-secret"
+)
+
+var devKeyARN = "arn:aws:kms:" + devRegion + ":" + devCustomerAccount + ":key/" + devKeyID
+
+const devPlatformConfig = `# byok dev: one hosting region; the demo customer's key must be multi-Region
+# with a replica in eu-central-1.
+regions:
+  - name: eu-west-1
+    platform_account_id: "111111111111"
+    replica_regions: [eu-central-1]
+policy:
+  require_multi_region: true
+  alias_arns: reject
+  key_binding: immutable
+`
+
+// devFlags are byok dev's options.
+type devFlags struct{ dir, listen, emulator string }
+
+// runDev runs the whole service on embedded defaults: SQLite under --dir, the
+// AWS emulator in-process with a demo customer, and a demo tenant whose
+// multi-Region key is already enabled. Everything persists in --dir, so a
+// second run resumes where the first stopped.
+func runDev(ctx context.Context, c *cli, args []string) error {
+	f, err := parseDevFlags(c, args)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(f.dir, 0o700); err != nil {
+		return err
+	}
+	emuURL, stopEmu, err := startDevEmulator(f)
+	if err != nil {
+		return err
+	}
+	defer stopEmu()
+	cfg, err := devServeConfig(f, emuURL)
+	if err != nil {
+		return err
+	}
+	st, err := openServeStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	tokens := auth.NewTokens(st, nil)
+	token, err := devToken(ctx, tokens)
+	if err != nil {
+		return err
+	}
+	if err := devTenantReady(ctx, cfg, st); err != nil {
+		return err
+	}
+	printDevBanner(c.stdout, cfg.Listen, emuURL, token)
+	return serve(ctx, c, cfg, st, tokens)
+}
+
+func parseDevFlags(c *cli, args []string) (*devFlags, error) {
+	fs := newFlags(c, "dev", devUsage)
+	f := &devFlags{}
+	fs.StringVar(&f.dir, "dir", "byok-data", "where the database, keys and emulator state live")
+	fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "the API's `address`")
+	fs.StringVar(&f.emulator, "emulator", "127.0.0.1:4566", "the AWS emulator's `address`")
+	if err := parseFlags(fs, args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, usageErr("byok dev takes no arguments")
+	}
+	return f, nil
+}
+
+// startDevEmulator serves the demo world with its state in dir, and points
+// the AWS SDK's default credential chain at the platform's demo user.
+func startDevEmulator(f *devFlags) (string, func(), error) {
+	world, err := devWorld()
+	if err != nil {
+		return "", nil, err
+	}
+	emu, err := awsemu.New(world)
+	if err != nil {
+		return "", nil, err
+	}
+	if err := emu.SetStateFile(filepath.Join(f.dir, "emulator-state.json")); err != nil {
+		return "", nil, err
+	}
+	ln, err := net.Listen("tcp", f.emulator)
+	if err != nil {
+		return "", nil, withHint(exitError, err, "another program uses "+f.emulator+"; pass --emulator with a free address")
+	}
+	srv := &http.Server{Handler: emu, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	for k, v := range map[string]string{"AWS_ACCESS_KEY_ID": devAccessKey, "AWS_SECRET_ACCESS_KEY": devSecretKey,
+		"AWS_REGION": devRegion, "AWS_SESSION_TOKEN": ""} {
+		os.Setenv(k, v)
+	}
+	return "http://" + ln.Addr().String(), func() { srv.Close() }, nil
+}
+
+func devWorld() (*awsemu.World, error) {
+	platform, err := tenant.Parse(strings.NewReader(devPlatformConfig), nil)
+	if err != nil {
+		return nil, err
+	}
+	m, err := onboarding.NewModel(platform, onboarding.Request{TenantID: devTenant, Region: devRegion,
+		Pattern: tenant.Direct, KeyARN: devKeyARN})
+	if err != nil {
+		return nil, err
+	}
+	policy := m.KeyPolicy()
+	all := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["kms:*","sts:AssumeRole"],"Resource":"*"}]}`
+	return &awsemu.World{
+		Regions: []string{devRegion, devReplica},
+		Accounts: []awsemu.Account{
+			{ID: devPlatformAccount, Users: []awsemu.User{{Name: "platform", AccessKeyID: devAccessKey,
+				SecretAccessKey: devSecretKey, Policies: map[string]string{"byok": all}}}},
+			{ID: devCustomerAccount, Keys: []awsemu.Key{{ID: devKeyID, Region: devRegion, MultiRegion: true,
+				Replicas: []string{devReplica}, Rotation: true, Policy: string(policy.JSON()),
+				Description: "demo customer key for byok"}}},
+		},
+	}, nil
+}
+
+// devServeConfig writes the platform configuration and the root key into
+// dir, once, and returns the service configuration over them.
+func devServeConfig(f *devFlags, emuURL string) (*serveConfig, error) {
+	platformPath := filepath.Join(f.dir, "platform.yaml")
+	if err := writeIfMissing(platformPath, []byte(devPlatformConfig), 0o600); err != nil {
+		return nil, err
+	}
+	rootPath := filepath.Join(f.dir, "root.key")
+	if err := devRootKey(rootPath); err != nil {
+		return nil, err
+	}
+	cfg := &serveConfig{Listen: f.listen, Platform: platformPath, RootKeyFile: rootPath, Region: devRegion}
+	cfg.Database.SQLite = filepath.Join(f.dir, "byok.db")
+	cfg.AWS.Endpoint = emuURL
+	return cfg, cfg.check()
+}
+
+func writeIfMissing(path string, b []byte, mode os.FileMode) error {
+	fh, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if errors.Is(err, os.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := fh.Write(b); err != nil {
+		fh.Close()
+		return err
+	}
+	return fh.Close()
+}
+
+func devRootKey(path string) error {
+	k, err := envelope.GenerateTenantKey("platform-root", 1, nil)
+	if err != nil {
+		return err
+	}
+	f := &keyfile.File{}
+	if err := f.Append(keyfile.Entry{Key: k, Created: time.Now().UTC().Truncate(time.Second)}); err != nil {
+		return err
+	}
+	b, err := keyfile.Marshal(f)
+	if err != nil {
+		return err
+	}
+	return writeIfMissing(path, b, 0o600)
+}
+
+// devToken returns a fresh platform-wide owner token: the first one comes
+// from bootstrap; later runs issue another under a local owner principal,
+// since whoever runs byok dev owns its database.
+func devToken(ctx context.Context, tokens *auth.Tokens) (string, error) {
+	tok, _, err := tokens.Bootstrap(ctx, "byok dev")
+	if err == nil {
+		return tok, nil
+	}
+	if auth.Code(err) != "conflict" {
+		return "", err
+	}
+	owner := &auth.Principal{Role: auth.RoleOwner, Name: "byok dev"}
+	tok, _, err = tokens.Issue(ctx, owner, auth.IssueRequest{Role: auth.RoleOwner, Name: "byok dev"})
+	return tok, err
+}
+
+// devTenantReady creates, attaches and enables the demo tenant unless a
+// previous run did.
+func devTenantReady(ctx context.Context, cfg *serveConfig, st serveStore) error {
+	platform, err := tenant.Load(cfg.Platform, nil)
+	if err != nil {
+		return err
+	}
+	w, err := wire(ctx, cfg, platform, st, prometheus.NewRegistry())
+	if err != nil {
+		return err
+	}
+	t, err := w.control.Tenant(ctx, devTenant)
+	if control.Code(err) == control.CodeNotFound {
+		t, err = w.control.CreateTenant(ctx, control.CreateTenant{ID: devTenant, Name: "Demo customer"})
+	}
+	if err != nil || t.State != store.StatePending {
+		return err
+	}
+	if _, err := w.control.AttachKey(ctx, control.Attach{Tenant: devTenant, Region: devRegion, KeyARN: devKeyARN}); err != nil {
+		return err
+	}
+	if _, err := w.control.Enable(ctx, devTenant); err != nil {
+		return fmt.Errorf("enable the demo tenant: %w", err)
+	}
+	return nil
+}
+
+func printDevBanner(w io.Writer, listen, emuURL, token string) {
+	api := "http://" + listen
+	fmt.Fprintf(w, `byok dev: the API is at %s (data in the --dir folder; stop with Ctrl-C)
+byok dev: AWS emulator at %s; demo tenant %q uses customer key
+  %s
+
+An owner token (shown once):
+  export BYOK_TOKEN=%s
+
+Try:
+  # 1. encrypt something for the demo tenant
+  curl -s -X POST %s/v1/tenants/%s/encrypt -H "Authorization: Bearer $BYOK_TOKEN" -d '{"plaintext":"aGVsbG8sIGJ5b2s="}'
+  # 2. the customer disables their key (in the emulator)
+  curl -s -X POST %s/_awsemu/keys/disable -d '{"key_arn":"%s"}'
+  # 3. run 1 again: within a minute it is refused with key_disabled (enable the key again with keys/enable)
+
+`, api, emuURL, devTenant, devKeyARN, token, api, devTenant, emuURL, devKeyARN)
+}
