@@ -50,6 +50,7 @@ func commands() map[string]command {
 		"kms-emulator": {summary: "run the AWS KMS + STS emulator", usage: kmsEmulatorUsage, run: runKMSEmulator},
 		"serve":        {summary: "run the HTTP API", usage: serveUsage, run: runServe},
 		"token":        {summary: "bootstrap the first owner API token", usage: tokenUsage, run: runToken},
+		"audit":        {summary: "verify or export the audit log from the database", usage: auditUsage, run: runAudit},
 	}
 }
 

@@ -34,13 +34,19 @@ type ExportLine struct {
 // lines, in chain order; a zero from or to leaves that end open. It does
 // not verify the chain: run [Log.Verify] for that.
 func (l *Log) Export(ctx context.Context, chain string, from, to time.Time, w io.Writer) error {
+	return Export(ctx, l.cfg.Store, chain, from, to, w)
+}
+
+// Export is [Log.Export] straight from a store, for tools that do not hold
+// the audit key: exporting needs no secret.
+func Export(ctx context.Context, st store.AuditStore, chain string, from, to time.Time, w io.Writer) error {
 	if err := validChain(chain); err != nil {
 		return err
 	}
 	enc := json.NewEncoder(w)
 	var after int64
 	for {
-		rows, err := l.cfg.Store.AuditRows(ctx, chain, after, store.MaxPageSize)
+		rows, err := st.AuditRows(ctx, chain, after, store.MaxPageSize)
 		if err != nil || len(rows) == 0 {
 			return err
 		}

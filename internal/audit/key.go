@@ -9,6 +9,7 @@ import (
 	"log/slog"
 
 	"github.com/byok-dev/byok/envelope"
+	"github.com/byok-dev/byok/internal/keyfile"
 )
 
 // KeySize is the size of a [Key].
@@ -43,6 +44,22 @@ func DeriveKey(root *envelope.TenantKey) (Key, error) {
 	copy(k.k[:], okm)
 	k.set = true
 	return k, nil
+}
+
+// KeyFromRootFile derives the audit key from the oldest version of a root
+// key file: adding versions to the file (rotating the root key) leaves the
+// audit key, and so every chain already written, unchanged.
+func KeyFromRootFile(f *keyfile.File) (Key, error) {
+	if f == nil || len(f.Entries) == 0 {
+		return Key{}, errors.New("audit: the root key file holds no key")
+	}
+	oldest := f.Entries[0].Key
+	for _, e := range f.Entries[1:] {
+		if e.Key.Version() < oldest.Version() {
+			oldest = e.Key
+		}
+	}
+	return DeriveKey(oldest)
 }
 
 // NewKey returns a Key holding a copy of b, which must be KeySize bytes.
