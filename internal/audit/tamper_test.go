@@ -64,6 +64,11 @@ var tampers = []tamper{
 		exec(t, db, `UPDATE audit_rows SET seq = 3 WHERE chain = '%s' AND seq = 4`, acme)
 		exec(t, db, `UPDATE audit_rows SET seq = 4 WHERE chain = '%s' AND seq = 1000`, acme)
 	}},
+	{name: "swap two distant rows", problem: Reordered, seq: 2, do: func(t *testing.T, db *sql.DB, _ backend) {
+		exec(t, db, `UPDATE audit_rows SET seq = 1000 WHERE chain = '%s' AND seq = 2`, acme)
+		exec(t, db, `UPDATE audit_rows SET seq = 2 WHERE chain = '%s' AND seq = 5`, acme)
+		exec(t, db, `UPDATE audit_rows SET seq = 5 WHERE chain = '%s' AND seq = 1000`, acme)
+	}},
 	{name: "delete the tail", problem: Truncated, seq: 5, do: func(t *testing.T, db *sql.DB, _ backend) {
 		exec(t, db, `DELETE FROM audit_rows WHERE chain = '%s' AND seq >= 5`, acme)
 	}},
@@ -128,4 +133,31 @@ func mustKey(t *testing.T, fill byte) Key {
 		t.Fatal(err)
 	}
 	return k
+}
+
+// TestPageBoundary verifies a chain longer than one page and finds a row
+// inserted where a page ends.
+func TestPageBoundary(t *testing.T) {
+	s, db := openSQLite(t)
+	l := newLog(t, s, nil)
+	const n = 1100 // over store.MaxPageSize
+	for i := range n {
+		e := data("acme", ActionDataEncrypt, OutcomeOK, t0)
+		e.Actor = fmt.Sprintf("token:%04d", i)
+		mustRecord(t, l, e)
+	}
+	if err := l.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if res := mustVerify(t, l, acme); !res.OK || res.Rows != n {
+		t.Fatalf("Verify() = %+v, want OK with %d rows", res, n)
+	}
+	exec(t, db, `UPDATE audit_rows SET seq = seq + 10000 WHERE chain = '%s' AND seq >= 1000`, acme)
+	exec(t, db, `UPDATE audit_rows SET seq = seq - 9999 WHERE chain = '%s' AND seq >= 10000`, acme)
+	exec(t, db, `INSERT INTO audit_rows (chain, seq, at, event, prev, hash)
+		SELECT chain, 1000, at, event, prev, hash FROM audit_rows WHERE chain = '%s' AND seq = 1`, acme)
+	res := mustVerify(t, l, acme)
+	if res.Problem != Inserted || res.Seq != 1000 {
+		t.Fatalf("Verify() = %+v, want inserted at row 1000", res)
+	}
 }

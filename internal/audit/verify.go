@@ -180,6 +180,12 @@ func (v *verifier) classify(ctx context.Context, r store.AuditRow, next *store.A
 		v.fail(Edited, r.Seq, "row %d does not link to row %d", r.Seq, r.Seq-1)
 		return nil
 	}
+	if next == nil { // r ended a page
+		var err error
+		if next, err = v.rowAfter(ctx, r.Seq); err != nil {
+			return err
+		}
+	}
 	if next != nil && v.swapped(r, *next) {
 		v.fail(Reordered, r.Seq, "row %d holds the row written as %d", r.Seq, r.Seq+1)
 		return nil
@@ -202,6 +208,14 @@ func (v *verifier) classify(ctx context.Context, r store.AuditRow, next *store.A
 		v.fail(Deleted, r.Seq, "rows before row %d were deleted: it was written as %d", r.Seq, written)
 	}
 	return nil
+}
+
+func (v *verifier) rowAfter(ctx context.Context, seq int64) (*store.AuditRow, error) {
+	rows, err := v.log.cfg.Store.AuditRows(ctx, v.chain, seq, 1)
+	if err != nil || len(rows) == 0 {
+		return nil, err
+	}
+	return &rows[0], nil
 }
 
 // swapped reports whether r and next trade places.
