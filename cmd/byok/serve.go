@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -113,6 +114,7 @@ func (c *serveConfig) logger(w io.Writer) (*slog.Logger, error) {
 // serveStore is what serve needs of a database: both stores implement it.
 type serveStore interface {
 	store.Store
+	store.AuditStore
 	auth.TokenStore
 }
 
@@ -167,8 +169,11 @@ func serve(ctx context.Context, c *cli, cfg *serveConfig, st serveStore, tokens 
 	if err != nil {
 		return err
 	}
+	if w.audit == nil {
+		log.Warn("audit log off: it is keyed from the platform root key, and byok.yaml names no root_key_file")
+	}
 	srv, err := server.New(server.Config{Control: w.control, Keyring: w.keyring, Store: st, Auth: tokens,
-		Audit: audit.Discard, Logger: log, Registry: reg, Addr: cfg.Listen, TLSCert: cfg.TLS.Cert, TLSKey: cfg.TLS.Key,
+		Audit: w.auditSink(), Attribute: audit.WithActor, Logger: log, Registry: reg, Addr: cfg.Listen, TLSCert: cfg.TLS.Cert, TLSKey: cfg.TLS.Key,
 		MaxBody: cfg.Limits.MaxBody, MaxDataBody: cfg.Limits.MaxDataBody, MaxBatch: cfg.Limits.MaxBatch,
 		Timeout: cfg.Limits.Timeout, StreamTimeout: cfg.Limits.StreamTimeout})
 	if err != nil {
@@ -179,22 +184,31 @@ func serve(ctx context.Context, c *cli, cfg *serveConfig, st serveStore, tokens 
 		return err
 	}
 	log.Info("serving", "listen", cfg.Listen, "tls", cfg.TLS.Cert != "", "region", w.region)
-	return runUntilDone(ctx, log, srv, mon)
+	return runUntilDone(ctx, log, srv, background{"monitor": mon.Run, "audit": w.runAudit})
 }
 
-// runUntilDone serves the API and runs the key health monitor (which
-// suspends tenants whose key is gone and evicts their keys) until ctx is
-// canceled or the server fails; then it waits for both to stop.
-func runUntilDone(ctx context.Context, log *slog.Logger, srv *server.Server, mon *monitor.Monitor) error {
+// background jobs run beside the server, each until its context ends.
+type background map[string]func(context.Context) error
+
+// runUntilDone serves the API and runs the background jobs (the key health
+// monitor, which suspends tenants whose key is gone and evicts their keys;
+// the audit log's per-minute flushes) until ctx is canceled or the server
+// fails; then it waits for every job to stop, so the audit log's last counts
+// are written.
+func runUntilDone(ctx context.Context, log *slog.Logger, srv *server.Server, jobs background) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	monDone := make(chan error, 1)
-	go func() { monDone <- mon.Run(ctx) }()
+	var wg sync.WaitGroup
+	for name, run := range jobs {
+		wg.Go(func() {
+			if err := run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				log.Error("background job stopped", "job", name, "error", err.Error())
+			}
+		})
+	}
 	err := srv.ListenAndServe(ctx)
 	cancel()
-	if merr := <-monDone; merr != nil && !errors.Is(merr, context.Canceled) {
-		log.Error("monitor stopped", "error", merr.Error())
-	}
+	wg.Wait()
 	if err != nil {
 		return err
 	}
@@ -208,6 +222,22 @@ type wired struct {
 	providers map[string]kms.Provider
 	control   *control.Service
 	region    string
+	// audit is the hash-chained audit log; nil without a root key to key it.
+	audit *audit.Log
+}
+
+func (w *wired) auditSink() audit.Sink {
+	if w.audit == nil {
+		return audit.Discard
+	}
+	return w.audit
+}
+
+func (w *wired) runAudit(ctx context.Context) error {
+	if w.audit == nil {
+		return nil
+	}
+	return w.audit.Run(ctx)
 }
 
 func wire(ctx context.Context, cfg *serveConfig, platform *tenant.Config, st serveStore, reg prometheus.Registerer) (*wired, error) {
@@ -219,15 +249,21 @@ func wire(ctx context.Context, cfg *serveConfig, platform *tenant.Config, st ser
 	if err != nil {
 		return nil, err
 	}
-	providers, root, err := providers(ctx, cfg, awsCfg, metrics)
+	root, err := loadRoot(cfg.RootKeyFile)
 	if err != nil {
 		return nil, err
 	}
-	w := &wired{region: cfg.Region, providers: providers}
+	w := &wired{region: cfg.Region}
+	if w.audit, err = openAudit(st, root); err != nil {
+		return nil, err
+	}
+	if w.providers, err = providers(ctx, awsCfg, root, metrics, w.auditSink()); err != nil {
+		return nil, err
+	}
 	if w.region == "" {
 		w.region = platform.RegionNames()[0]
 	}
-	w.keyring, err = keyring.New(keyring.Config{Providers: providers, Store: st, Region: w.region,
+	w.keyring, err = keyring.New(keyring.Config{Providers: w.providers, Store: st, Region: w.region,
 		Admit: control.RegionGate(st, w.region)})
 	if err != nil {
 		return nil, err
@@ -244,11 +280,24 @@ func wire(ctx context.Context, cfg *serveConfig, platform *tenant.Config, st ser
 	return w, err
 }
 
-// rootKey is the platform root key: its provider, and its newest version,
-// from which deletion receipts' signing key is derived.
+// rootKey is the platform root key: its provider, its newest version (from
+// which deletion receipts' signing key is derived) and its file (from which
+// the audit key is).
 type rootKey struct {
 	provider *localkms.Provider
 	latest   *envelope.TenantKey
+	file     *keyfile.File
+}
+
+func openAudit(st serveStore, root *rootKey) (*audit.Log, error) {
+	if root == nil {
+		return nil, nil
+	}
+	key, err := audit.KeyFromRootFile(root.file)
+	if err != nil {
+		return nil, err
+	}
+	return audit.New(audit.Config{Store: st, Key: key})
 }
 
 func awsConfig(ctx context.Context, cfg *serveConfig) (aws.Config, error) {
@@ -262,26 +311,28 @@ func awsConfig(ctx context.Context, cfg *serveConfig) (aws.Config, error) {
 	return awsCfg, nil
 }
 
-// providers returns AWS KMS and, with a root key file, the platform key
-// provider, each counted by the KMS metrics.
-func providers(ctx context.Context, cfg *serveConfig, awsCfg aws.Config, m *server.KMSMetrics) (map[string]kms.Provider, *rootKey, error) {
+// providers returns AWS KMS and, with a root key, the platform key provider,
+// each counted by the KMS metrics and recorded in the audit log.
+func providers(ctx context.Context, awsCfg aws.Config, root *rootKey, m *server.KMSMetrics, sink audit.Sink) (map[string]kms.Provider, error) {
 	aws, err := awskms.New(ctx, awskms.Config{AWS: awsCfg})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	out := map[string]kms.Provider{awskms.ProviderName: m.Instrument(awskms.ProviderName, aws)}
-	if cfg.RootKeyFile == "" {
-		return out, nil, nil
+	out := map[string]kms.Provider{awskms.ProviderName: aws}
+	if root != nil {
+		out[localkms.ProviderName] = root.provider
 	}
-	root, err := loadRoot(cfg.RootKeyFile)
-	if err != nil {
-		return nil, nil, err
+	for name, p := range out {
+		out[name] = audit.Provider(m.Instrument(name, p), sink, "system:keyring")
 	}
-	out[localkms.ProviderName] = m.Instrument(localkms.ProviderName, root.provider)
-	return out, root, nil
+	return out, nil
 }
 
+// loadRoot reads the platform root key file; no path means no root key.
 func loadRoot(path string) (*rootKey, error) {
+	if path == "" {
+		return nil, nil
+	}
 	b, err := localkms.ReadKeyFile(path)
 	if err != nil {
 		return nil, withHint(exitKeyFile, err, "create one with 'byok keygen' and keep it readable by its owner only")
@@ -294,5 +345,5 @@ func loadRoot(path string) (*rootKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &rootKey{provider: p, latest: f.Latest().Key}, nil
+	return &rootKey{provider: p, latest: f.Latest().Key, file: f}, nil
 }
