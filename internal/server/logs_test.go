@@ -87,6 +87,7 @@ func TestTLS(t *testing.T) {
 	os.WriteFile(keyFile, keyPEM, 0o600)
 	cfg := e.server.cfg
 	cfg.TLSCert, cfg.TLSKey, cfg.Registry = certFile, keyFile, nil
+	cfg.ServePending = true // the tenant below keeps its data under the platform key
 	srv, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -95,10 +96,24 @@ func TestTLS(t *testing.T) {
 	defer stop()
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(certPEM)
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}}
 	c, _ := client.New(client.Config{URL: url, Token: e.owner, HTTPClient: hc})
 	if _, err := c.CreateTenant(bg, client.CreateTenant{ID: "tls", Name: "Over TLS"}); err != nil {
 		t.Fatalf("CreateTenant over TLS: %v", err)
+	}
+	resp, err := hc.Get(url + "/healthz")
+	if err != nil || resp.ProtoMajor != 2 {
+		t.Fatalf("GET /healthz over TLS = %v, %v; want HTTP/2", resp, err)
+	}
+	resp.Body.Close()
+	// Streams over HTTP/2: the answer flows while the body is still sent.
+	pt := bytes.Repeat([]byte("over h2 "), 256<<10)
+	var sealed, opened bytes.Buffer
+	if _, err := c.EncryptStream(bg, "tls", &sealed, bytes.NewReader(pt), nil); err != nil {
+		t.Fatalf("EncryptStream over HTTP/2: %v", err)
+	}
+	if _, err := c.DecryptStream(bg, "tls", &opened, &sealed, nil); err != nil || !bytes.Equal(opened.Bytes(), pt) {
+		t.Fatalf("DecryptStream over HTTP/2: %d bytes, %v", opened.Len(), err)
 	}
 	plain, _ := client.New(client.Config{URL: strings.Replace(url, "https", "http", 1), Token: e.owner})
 	if _, err := plain.Tenant(bg, "tls"); err == nil {
