@@ -250,6 +250,15 @@ func TestAPI(t *testing.T) {
 		if err == nil {
 			t.Fatal("DecryptStream(wrong context) err = nil, want an error")
 		}
+		var outcomes []string
+		for _, ev := range e.audit.find("data.decrypt", "acme") {
+			outcomes = append(outcomes, ev.Outcome)
+		}
+		// The truncated stream fails after its answer started, yet its audit
+		// record carries the failure's code, not a generic one.
+		if got := strings.Join(outcomes, ","); !strings.HasSuffix(got, ",ok,invalid_ciphertext,invalid_ciphertext") {
+			t.Fatalf("data.decrypt outcomes = %s; want ok then the stream failures' codes last", got)
+		}
 	})
 	run("GET /v1/tenants/{id}/state", func(t *testing.T) {
 		st, err := admin.State(bg, "acme")

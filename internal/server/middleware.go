@@ -105,6 +105,7 @@ func (s *Server) serve(w *recorder, r *http.Request, c *call) {
 	if w.status != 0 {
 		// The answer has started (a stream): the only honest signal left is
 		// to break the connection, which the client sees as a failed read.
+		c.code = classify(err).Code
 		s.logFailure(c, err)
 		panic(http.ErrAbortHandler)
 	}
@@ -150,7 +151,9 @@ func (s *Server) recoverPanic(w *recorder, c *call) {
 		return
 	}
 	if v == http.ErrAbortHandler {
-		c.code = CodeInternal
+		if c.code == "" {
+			c.code = CodeInternal
+		}
 		panic(v)
 	}
 	s.log.Error("panic", "request_id", c.id, "route", c.route.path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
