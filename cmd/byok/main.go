@@ -49,6 +49,7 @@ func commands() map[string]command {
 		}},
 		"kms-emulator": {summary: "run the AWS KMS + STS emulator", usage: kmsEmulatorUsage, run: runKMSEmulator},
 		"serve":        {summary: "run the HTTP API", usage: serveUsage, run: runServe},
+		"dev":          {summary: "run everything locally with a demo tenant (no cloud account)", usage: devUsage, run: runDev},
 		"token":        {summary: "bootstrap the first owner API token", usage: tokenUsage, run: runToken},
 		"audit":        {summary: "verify or export the audit log from the database", usage: auditUsage, run: runAudit},
 	}

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/byok-dev/byok/client"
+)
+
+// syncBuffer lets the test read what byok dev prints while it runs.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+type devRun struct {
+	api, emu string
+	out      *syncBuffer
+	stop     func()
+}
+
+func startDev(t *testing.T, dir string) *devRun {
+	t.Helper()
+	r := &devRun{api: freeAddr(t), emu: freeAddr(t), out: &syncBuffer{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	c := &cli{stdin: strings.NewReader(""), stdout: r.out, stderr: &syncBuffer{}}
+	go func() { done <- run(ctx, c, []string{"dev", "--dir", dir, "--listen", r.api, "--emulator", r.emu}) }()
+	r.stop = func() {
+		cancel()
+		if code := <-done; code != exitOK {
+			t.Errorf("byok dev exited %d; stdout:\n%s", code, r.out)
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get("http://" + r.api + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			r.stop()
+			t.Fatalf("byok dev did not come up; stdout:\n%s", r.out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return r
+}
+
+var tokenLine = regexp.MustCompile(`export BYOK_TOKEN=(\S+)`)
+
+// byok dev starts with nothing installed, serves a demo tenant whose key is
+// enabled, and a second run over the same folder resumes it.
+func TestDev(t *testing.T) {
+	dir := t.TempDir()
+	r := startDev(t, dir)
+	m := tokenLine.FindStringSubmatch(r.out.String())
+	if m == nil {
+		r.stop()
+		t.Fatalf("no token printed:\n%s", r.out)
+	}
+	c, err := client.New(client.Config{URL: "http://" + r.api, Token: m[1]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	ct, err := c.Encrypt(ctx, devTenant, []byte("hello, byok"), nil)
+	if err != nil {
+		r.stop()
+		t.Fatalf("Encrypt() err = %v", err)
+	}
+	for _, want := range []string{"/v1/tenants/demo/encrypt", "_awsemu/keys/disable", devKeyARN} {
+		if !strings.Contains(r.out.String(), want) {
+			t.Errorf("the banner does not mention %s", want)
+		}
+	}
+	r.stop()
+
+	again := startDev(t, dir)
+	defer again.stop()
+	m = tokenLine.FindStringSubmatch(again.out.String())
+	c, _ = client.New(client.Config{URL: "http://" + again.api, Token: m[1]})
+	pt, err := c.Decrypt(ctx, devTenant, ct, nil)
+	if err != nil || string(pt) != "hello, byok" {
+		t.Fatalf("after a restart Decrypt() = %q, %v", pt, err)
+	}
+}
