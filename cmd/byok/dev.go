@@ -175,6 +175,8 @@ func devServeConfig(f *devFlags, emuURL string) (*serveConfig, error) {
 	cfg := &serveConfig{Listen: f.listen, Platform: platformPath, RootKeyFile: rootPath, Region: devRegion}
 	cfg.Database.SQLite = filepath.Join(f.dir, "byok.db")
 	cfg.AWS.Endpoint = emuURL
+	// Probe often, so that disabling the demo key shows within seconds.
+	cfg.Monitor.Interval, cfg.Monitor.Jitter = 5*time.Second, time.Second
 	return cfg, cfg.check()
 }
 
@@ -232,7 +234,7 @@ func devTenantReady(ctx context.Context, cfg *serveConfig, st serveStore) error 
 	if err != nil {
 		return err
 	}
-	w, err := wire(ctx, cfg, platform, st, prometheus.NewRegistry())
+	w, err := wire(ctx, cfg, platform, st, prometheus.NewRegistry(), nil)
 	if err != nil {
 		return err
 	}
@@ -266,7 +268,7 @@ Try:
   curl -s -X POST %s/v1/tenants/%s/encrypt -H "Authorization: Bearer $BYOK_TOKEN" -d '{"plaintext":"aGVsbG8sIGJ5b2s="}'
   # 2. the customer disables their key (in the emulator)
   curl -s -X POST %s/_awsemu/keys/disable -d '{"key_arn":"%s"}'
-  # 3. run 1 again: within a minute it is refused with key_disabled (enable the key again with keys/enable)
+  # 3. run 1 again: within ~10 s it is refused with key_disabled (enable the key again with keys/enable)
 
 `, api, emuURL, devTenant, devKeyARN, token, api, devTenant, emuURL, devKeyARN)
 }

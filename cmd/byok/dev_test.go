@@ -93,6 +93,14 @@ func TestDev(t *testing.T) {
 			t.Errorf("the banner does not mention %s", want)
 		}
 	}
+	// The banner's second and third steps: the customer disables the key,
+	// and the demo tenant is refused within seconds.
+	setKey(t, r.emu, "disable")
+	start := time.Now()
+	waitRefused(t, c, r)
+	t.Logf("refused %v after the key was disabled", time.Since(start).Round(time.Millisecond))
+	setKey(t, r.emu, "enable")
+	waitServed(t, c, r)
 	r.stop()
 
 	again := startDev(t, dir)
@@ -102,5 +110,51 @@ func TestDev(t *testing.T) {
 	pt, err := c.Decrypt(ctx, devTenant, ct, nil)
 	if err != nil || string(pt) != "hello, byok" {
 		t.Fatalf("after a restart Decrypt() = %q, %v", pt, err)
+	}
+}
+
+func setKey(t *testing.T, emu, action string) {
+	t.Helper()
+	resp, err := http.Post("http://"+emu+"/_awsemu/keys/"+action, "application/json",
+		strings.NewReader(`{"key_arn":"`+devKeyARN+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("keys/%s: status %d", action, resp.StatusCode)
+	}
+}
+
+func waitRefused(t *testing.T, c *client.Client, r *devRun) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, err := c.Encrypt(context.Background(), devTenant, []byte("x"), nil)
+		if client.Code(err) == "key_disabled" {
+			return
+		}
+		if time.Now().After(deadline) {
+			r.stop()
+			t.Fatalf("encrypt 30 s after the key was disabled: err = %v, want key_disabled", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// waitServed waits for the next probe to find the key back.
+func waitServed(t *testing.T, c *client.Client, r *devRun) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, err := c.Encrypt(context.Background(), devTenant, []byte("x"), nil)
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			r.stop()
+			t.Fatalf("encrypt 30 s after the key was enabled again: err = %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }

@@ -64,7 +64,9 @@ type serveConfig struct {
 		Endpoint string `yaml:"endpoint"`
 	} `yaml:"aws"`
 	LogLevel string `yaml:"log_level"`
-	Limits   struct {
+	// Monitor tunes the key health monitor's probes.
+	Monitor monitorConfig `yaml:"monitor"`
+	Limits  struct {
 		MaxBody       int64         `yaml:"max_body"`
 		MaxDataBody   int64         `yaml:"max_data_body"`
 		MaxBatch      int           `yaml:"max_batch"`
@@ -165,10 +167,16 @@ func serve(ctx context.Context, c *cli, cfg *serveConfig, st serveStore, tokens 
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	w, err := wire(ctx, cfg, platform, st, reg)
+	bus, err := newBroadcaster(ctx, cfg)
 	if err != nil {
 		return err
 	}
+	defer bus.close()
+	w, err := wire(ctx, cfg, platform, st, reg, bus)
+	if err != nil {
+		return err
+	}
+	bus.attach(w.keyring, log)
 	if w.audit == nil {
 		log.Warn("audit log off: it is keyed from the platform root key, and byok.yaml names no root_key_file")
 	}
@@ -179,7 +187,9 @@ func serve(ctx context.Context, c *cli, cfg *serveConfig, st serveStore, tokens 
 	if err != nil {
 		return err
 	}
-	mon, err := monitor.New(monitor.Config{Store: st, Keyring: w.keyring, Providers: w.providers, Logger: log})
+	mc := monitor.Config{Store: st, Keyring: w.keyring, Providers: w.providers, Logger: log}
+	cfg.Monitor.apply(&mc, cfg)
+	mon, err := monitor.New(mc)
 	if err != nil {
 		return err
 	}
@@ -240,7 +250,9 @@ func (w *wired) runAudit(ctx context.Context) error {
 	return w.audit.Run(ctx)
 }
 
-func wire(ctx context.Context, cfg *serveConfig, platform *tenant.Config, st serveStore, reg prometheus.Registerer) (*wired, error) {
+// wire builds the service's parts; bus, when not nil, broadcasts the
+// keyring's evictions to the other instances.
+func wire(ctx context.Context, cfg *serveConfig, platform *tenant.Config, st serveStore, reg prometheus.Registerer, bus *broadcaster) (*wired, error) {
 	awsCfg, err := awsConfig(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -264,7 +276,7 @@ func wire(ctx context.Context, cfg *serveConfig, platform *tenant.Config, st ser
 		w.region = platform.RegionNames()[0]
 	}
 	w.keyring, err = keyring.New(keyring.Config{Providers: w.providers, Store: st, Region: w.region,
-		Admit: control.RegionGate(st, w.region)})
+		Admit: control.RegionGate(st, w.region), Evicted: bus.announce})
 	if err != nil {
 		return nil, err
 	}

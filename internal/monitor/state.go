@@ -28,6 +28,18 @@ type record struct {
 	ArchivedAt time.Time `json:"archived_at,omitzero"`
 }
 
+// Reason returns the stable code of the failure that made a tenant
+// key_unavailable or suspended (key_disabled, key_access_denied,
+// key_not_found, ...), from the tenant's Settings; "" when none is recorded.
+// The data plane answers with it, so callers learn why.
+func Reason(settings json.RawMessage) string {
+	r, err := readRecord(settings)
+	if err != nil {
+		return ""
+	}
+	return r.Reason
+}
+
 func readRecord(settings json.RawMessage) (record, error) {
 	var all map[string]json.RawMessage
 	var r record

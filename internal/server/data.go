@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/byok-dev/byok/envelope"
+	"github.com/byok-dev/byok/internal/monitor"
 	"github.com/byok-dev/byok/internal/store"
 )
 
@@ -40,34 +41,61 @@ func (s *Server) admitData(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if state == store.StatePending && s.cfg.ServePending {
+	if state.state == store.StatePending && s.cfg.ServePending {
 		return nil
 	}
-	if e, ok := stateErrors[state]; ok {
+	if e := reasonError(state); e != nil {
+		return e
+	}
+	if e, ok := stateErrors[state.state]; ok {
 		return e
 	}
 	return nil
 }
 
+// reasonMessages explain the failures the monitor records as the reason a
+// tenant's key became unavailable.
+var reasonMessages = map[string]string{
+	"key_disabled":         "the customer disabled the tenant's key; data operations resume when it is enabled again",
+	"key_access_denied":    "the customer's key policy or role no longer lets the platform use the key; data operations resume when access is restored",
+	"key_not_found":        "the tenant's key cannot be found; data operations resume if it comes back",
+	"key_pending_deletion": "the customer scheduled the tenant's key for deletion; data operations resume if the deletion is cancelled and the key enabled",
+}
+
+// reasonError answers a key_unavailable tenant with the specific code of
+// the failure the monitor saw, when it recorded one.
+func reasonError(st stateEntry) *Error {
+	if st.state != store.StateKeyUnavailable {
+		return nil
+	}
+	msg, ok := reasonMessages[st.reason]
+	if !ok {
+		return nil
+	}
+	return apiErr(http.StatusLocked, st.reason, msg)
+}
+
 type stateEntry struct {
-	state store.State
-	until time.Time
+	state  store.State
+	reason string // the monitor's code for why the key is unavailable
+	until  time.Time
 }
 
 // tenantState returns the tenant's state, read at most once per
 // StateCacheTTL: the data plane would otherwise query the database on every
 // record. Failures are not cached.
-func (s *Server) tenantState(ctx context.Context, id string) (store.State, error) {
+func (s *Server) tenantState(ctx context.Context, id string) (stateEntry, error) {
 	now := time.Now()
 	if v, ok := s.states.Load(id); ok && now.Before(v.(stateEntry).until) {
-		return v.(stateEntry).state, nil
+		return v.(stateEntry), nil
 	}
 	t, err := s.cfg.Control.Tenant(ctx, id)
 	if err != nil {
-		return "", err
+		return stateEntry{}, err
 	}
-	s.states.Store(id, stateEntry{t.State, now.Add(s.cfg.StateCacheTTL)})
-	return t.State, nil
+	e := stateEntry{state: t.State, reason: monitor.Reason(t.Settings), until: now.Add(s.cfg.StateCacheTTL)}
+	s.states.Store(id, e)
+	return e, nil
 }
 
 type recordIn struct {
