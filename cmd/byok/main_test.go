@@ -11,12 +11,20 @@ import (
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/byok-dev/byok/internal/store/postgres/pgtest"
 )
 
 // TestMain lets the scripts run this test binary as the byok command.
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){"byok": main})
+	testscript.Main(withPostgres{m}, map[string]func(){"byok": main})
 }
+
+// withPostgres stops the throwaway PostgreSQL cluster, if a test started
+// one, after the tests ran.
+type withPostgres struct{ m *testing.M }
+
+func (w withPostgres) Run() int { return pgtest.Main(w.m) }
 
 // TestScripts runs the golden scripts in testdata/script; each names the exit
 // code and the exact stderr it expects.
