@@ -62,6 +62,16 @@ var routes = []route{
 	{method: "POST", path: "/v1/tenants/{id}/offboard", action: auth.TenantOffboard, body: bodyNone, audit: true, handler: (*Server).offboard},
 	{method: "GET", path: "/v1/tenants/{id}/receipt", action: auth.TenantRead, body: bodyNone, handler: (*Server).receipt},
 
+	{method: "GET", path: "/v1/tenants/{id}/key-change", action: auth.TenantRead, body: bodyNone, handler: (*Server).keyChangeStatus},
+	{method: "GET", path: "/v1/tenants/{id}/audit", action: auth.AuditRead, body: bodyNone, handler: (*Server).auditTail},
+	{method: "GET", path: "/v1/tenants/{id}/audit/export", action: auth.AuditRead, body: bodyNone, stream: true, handler: (*Server).auditExport},
+	{method: "GET", path: "/v1/audit", action: auth.AuditRead, body: bodyNone, handler: (*Server).auditTail},
+	{method: "GET", path: "/v1/audit/export", action: auth.AuditRead, body: bodyNone, stream: true, handler: (*Server).auditExport},
+
+	{method: "POST", path: "/v1/tokens", action: auth.TokenManage, body: bodyControl, audit: true, handler: (*Server).createToken},
+	{method: "GET", path: "/v1/tokens", action: auth.TokenManage, body: bodyNone, handler: (*Server).listTokens},
+	{method: "DELETE", path: "/v1/tokens/{token}", action: auth.TokenManage, body: bodyNone, audit: true, handler: (*Server).revokeToken},
+
 	{method: "POST", path: "/v1/tenants/{id}/encrypt", action: auth.DataEncrypt, body: bodyData, audit: true, handler: (*Server).encrypt},
 	{method: "POST", path: "/v1/tenants/{id}/decrypt", action: auth.DataDecrypt, body: bodyData, audit: true, handler: (*Server).decrypt},
 	{method: "POST", path: "/v1/tenants/{id}/encrypt/batch", action: auth.DataEncrypt, body: bodyData, audit: true, handler: (*Server).encryptBatch},
