@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/byok-dev/byok/internal/auth"
 	"github.com/byok-dev/byok/internal/cluster"
 	"github.com/byok-dev/byok/internal/monitor"
 	"github.com/byok-dev/byok/keyring"
@@ -29,8 +30,9 @@ func (m monitorConfig) apply(mc *monitor.Config, cfg *serveConfig) {
 // broadcaster connects the keyring's evictions to the other instances on
 // PostgreSQL; on SQLite (one instance) it does nothing.
 type broadcaster struct {
-	bus *cluster.Postgres
-	rev *cluster.Revocations
+	bus    *cluster.Postgres
+	rev    *cluster.Revocations
+	tokens *cluster.TokenRevocations
 }
 
 func newBroadcaster(ctx context.Context, cfg *serveConfig) (*broadcaster, error) {
@@ -60,12 +62,26 @@ func (b *broadcaster) attach(kr *keyring.Keyring, log *slog.Logger) {
 	b.rev.Errors = func(err error) { log.Warn("revocation broadcast failed", "err", err) }
 }
 
+// attachTokens makes token revocations reach the other instances'
+// authentication caches at once rather than within auth.DefaultCacheTTL.
+func (b *broadcaster) attachTokens(t *auth.Tokens, log *slog.Logger) {
+	if b.bus == nil {
+		return
+	}
+	b.tokens = cluster.NewTokenRevocations(b.bus, t)
+	b.tokens.Errors = func(err error) { log.Warn("token revocation broadcast failed", "err", err) }
+	t.OnRevoke(b.tokens.Announce)
+}
+
 func (b *broadcaster) close() {
 	if b.bus == nil {
 		return
 	}
 	if b.rev != nil {
 		b.rev.Stop()
+	}
+	if b.tokens != nil {
+		b.tokens.Stop()
 	}
 	b.bus.Close()
 }

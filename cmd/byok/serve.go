@@ -177,6 +177,7 @@ func serve(ctx context.Context, c *cli, cfg *serveConfig, st serveStore, tokens 
 		return err
 	}
 	bus.attach(w.keyring, log)
+	bus.attachTokens(tokens, log)
 	if w.audit == nil {
 		log.Warn("audit log off: it is keyed from the platform root key, and byok.yaml names no root_key_file")
 	}

@@ -81,6 +81,10 @@ type Tokens struct {
 	// equal compares hashes; always constant-time outside tests, which
 	// count its calls.
 	equal func(a, b []byte) bool
+
+	cache    tokenCache
+	cacheTTL time.Duration
+	revoked  func(id string) // see OnRevoke
 }
 
 // NewTokens returns token management on s. now is the clock (nil means
@@ -89,7 +93,7 @@ func NewTokens(s TokenStore, now func() time.Time) *Tokens {
 	if now == nil {
 		now = time.Now
 	}
-	return &Tokens{store: s, now: now, rand: rand.Reader, equal: constantTimeEqual}
+	return &Tokens{store: s, now: now, rand: rand.Reader, equal: constantTimeEqual, cacheTTL: DefaultCacheTTL}
 }
 
 func constantTimeEqual(a, b []byte) bool { return subtle.ConstantTimeCompare(a, b) == 1 }
@@ -97,6 +101,8 @@ func constantTimeEqual(a, b []byte) bool { return subtle.ConstantTimeCompare(a, 
 // dummyHash stands in for the stored hash of an unknown id, so that every
 // bearer string of the right shape costs one hash and one comparison.
 var dummyHash = make([]byte, sha256.Size)
+
+var errUnknownToken = fmt.Errorf("%w: unknown token", ErrUnauthenticated)
 
 func (t *Tokens) clock() time.Time { return store.Trunc(t.now()) }
 
@@ -194,27 +200,37 @@ func platformOnly(r Role) bool {
 // constant-time comparison of hashes, and an unknown id costs the same hash
 // and comparison: without the secret, a caller learns nothing about a
 // token's state.
+//
+// A token that was admitted is cached by id with its hash for the cache TTL
+// ([DefaultCacheTTL]), so that most requests do not read the store: a hit
+// still hashes the secret and compares it in constant time, and checks the
+// expiry. Revocation through t drops the entry at once; a revocation on
+// another instance does when its broadcast calls [Tokens.Forget], and within
+// the TTL otherwise.
 func (t *Tokens) Authenticate(ctx context.Context, bearer string) (*Principal, error) {
 	tok, err := parseToken(bearer)
 	if err != nil {
 		return nil, err
 	}
 	sum := tok.hash()
+	if p, ok, err := t.authenticateCached(ctx, tok.id, sum); ok {
+		return p, err
+	}
 	rec, err := t.store.GetToken(ctx, tok.id)
 	if errors.Is(err, store.ErrNotFound) {
 		t.equal(sum, dummyHash)
-		return nil, fmt.Errorf("%w: unknown token", ErrUnauthenticated)
+		return nil, errUnknownToken
 	}
 	if err != nil {
 		return nil, fmt.Errorf("auth: authenticate: %w", err)
 	}
 	if !t.equal(sum, rec.Hash) {
-		return nil, fmt.Errorf("%w: unknown token", ErrUnauthenticated)
+		return nil, errUnknownToken
 	}
 	return t.admit(ctx, rec)
 }
 
-// admit checks the state of a token whose secret matched.
+// admit checks the state of a token whose secret matched, and caches it.
 func (t *Tokens) admit(ctx context.Context, rec *store.Token) (*Principal, error) {
 	now := t.clock()
 	if !rec.RevokedAt.IsZero() {
@@ -223,12 +239,18 @@ func (t *Tokens) admit(ctx context.Context, rec *store.Token) (*Principal, error
 	if !now.Before(rec.ExpiresAt) {
 		return nil, fmt.Errorf("%w: token %s expired", ErrUnauthenticated, rec.ID)
 	}
-	if rec.LastUsedAt.IsZero() || now.Sub(rec.LastUsedAt) >= LastUsedInterval {
+	lastUsed := rec.LastUsedAt
+	if lastUsed.IsZero() || now.Sub(lastUsed) >= LastUsedInterval {
 		// Last-used is bookkeeping: a failed write must not refuse a
 		// valid token, and the next request after the interval retries.
 		_ = t.store.TouchToken(ctx, rec.ID, now)
+		lastUsed = now
 	}
-	return &Principal{TokenID: rec.ID, Role: Role(rec.Role), Tenant: rec.Tenant, Name: rec.Name}, nil
+	p := &Principal{TokenID: rec.ID, Role: Role(rec.Role), Tenant: rec.Tenant, Name: rec.Name}
+	if t.cacheTTL > 0 {
+		t.cache.put(rec.ID, newCached(rec, p, now.Add(t.cacheTTL), lastUsed), now)
+	}
+	return p, nil
 }
 
 // Revoke revokes the token with the given id at once; revoking a revoked
@@ -249,6 +271,10 @@ func (t *Tokens) Revoke(ctx context.Context, by *Principal, id string) error {
 	}
 	if err := t.store.RevokeToken(ctx, id, t.clock()); err != nil {
 		return fmt.Errorf("auth: revoke token %s: %w", id, err)
+	}
+	t.Forget(id)
+	if t.revoked != nil {
+		t.revoked(id)
 	}
 	return nil
 }

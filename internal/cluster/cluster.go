@@ -36,6 +36,10 @@ type Bus interface {
 // TopicEvict carries tenant ids whose cached keys must be dropped.
 const TopicEvict = "evict"
 
+// TopicTokenRevoked carries ids of API tokens revoked on one instance, which
+// the others drop from their authentication caches.
+const TopicTokenRevoked = "token_revoked"
+
 // Memory is a Bus within one process.
 type Memory struct{ subs subscribers }
 
@@ -138,3 +142,35 @@ func (r *Revocations) Announce(tenant string) {
 
 // Stop unsubscribes.
 func (r *Revocations) Stop() { r.stop() }
+
+// Forgetter is the part of auth.Tokens TokenRevocations needs.
+type Forgetter interface{ Forget(id string) }
+
+// TokenRevocations connects an authentication cache to a bus, as
+// Revocations does a keyring: Announce (for auth.Tokens.OnRevoke) publishes
+// a revoked token id, and every instance forgets it when it hears one.
+type TokenRevocations struct {
+	bus  Bus
+	stop func()
+	// Errors receives publish failures (nil drops them); a revocation that
+	// could not be announced still takes effect on the other instances
+	// within their cache TTL.
+	Errors func(error)
+}
+
+// NewTokenRevocations subscribes f to bus's token revocations.
+func NewTokenRevocations(bus Bus, f Forgetter) *TokenRevocations {
+	r := &TokenRevocations{bus: bus}
+	r.stop = bus.Subscribe(TopicTokenRevoked, f.Forget)
+	return r
+}
+
+// Announce publishes that the token with the given id was revoked.
+func (r *TokenRevocations) Announce(id string) {
+	if err := r.bus.Publish(context.Background(), TopicTokenRevoked, id); err != nil && r.Errors != nil {
+		r.Errors(err)
+	}
+}
+
+// Stop unsubscribes.
+func (r *TokenRevocations) Stop() { r.stop() }

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/byok-dev/byok/awsemu"
+	"github.com/byok-dev/byok/internal/auth"
 	"github.com/byok-dev/byok/internal/store"
 	"github.com/byok-dev/byok/internal/store/postgres"
 	"github.com/byok-dev/byok/internal/store/postgres/pgtest"
@@ -213,4 +214,46 @@ func emulator(t *testing.T) (*awsemu.TestServer, string) {
 			Keys: []awsemu.Key{{ID: id, Region: "eu-west-1", Policy: policy}}},
 	}})
 	return ts, "arn:aws:kms:eu-west-1:222222222222:key/" + id
+}
+
+// Two instances on one PostgreSQL: a token revoked through the first stops
+// working on the second within 1 s, although its authentication cache would
+// have admitted it for an hour.
+func TestTokenRevocationReachesOtherInstance(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	tokens := make([]*auth.Tokens, 2)
+	for i := range tokens {
+		st, err := postgres.Open(ctx, postgres.Config{URL: url})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		bus, err := NewPostgres(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(bus.Close)
+		tokens[i] = auth.NewTokens(st, nil)
+		tokens[i].SetCacheTTL(time.Hour)
+		rev := NewTokenRevocations(bus, tokens[i])
+		t.Cleanup(rev.Stop)
+		tokens[i].OnRevoke(rev.Announce)
+	}
+	a, b := tokens[0], tokens[1]
+	owner := &auth.Principal{TokenID: "o", Role: auth.RoleOwner}
+	plain, info, err := a.Issue(ctx, owner, auth.IssueRequest{Role: auth.RoleService, Name: "ingest"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Authenticate(ctx, plain); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Revoke(ctx, owner, info.ID); err != nil {
+		t.Fatal(err)
+	}
+	d := waitFor(t, time.Second, func() bool {
+		_, err := b.Authenticate(ctx, plain)
+		return errors.Is(err, auth.ErrUnauthenticated)
+	})
+	t.Logf("the other instance refused the token %v after the revocation", d)
 }
