@@ -10,12 +10,13 @@ import (
 	"github.com/byok-dev/byok/kms"
 )
 
-// Provider wraps p so that every call is recorded in sink: one event per
-// call with the tenant of its binding, the key, the outcome class code and
-// the provider's request id. Actions are named after the AWS KMS API call a
-// symmetric key makes ("kms.GenerateDataKey", "kms.Encrypt", "kms.Decrypt",
-// "kms.ReEncrypt", "kms.DescribeKey"), with the byok operation in
-// Details["op"]. actor names who uses the provider ("system:keyring");
+// Provider wraps p so that every call is recorded in sink. A provider that
+// reports its requests (kms.Observe: AWS KMS does) gets one event per AWS
+// request, named after the API ("kms.Decrypt", "sts.AssumeRole", ...) and
+// carrying the request id the customer's CloudTrail shows, retries and
+// failovers included; any other call is one event named after the AWS KMS
+// API a symmetric key would use. Each event has the tenant of the binding,
+// the key, the outcome code, and the byok operation in Details["op"]. actor names who uses the provider ("system:keyring");
 // [WithActor] overrides it per call.
 //
 // A call whose event cannot be recorded fails, and a tenant key it returned
@@ -93,10 +94,54 @@ func destroyOnFail(key *envelope.TenantKey, err error) (*envelope.TenantKey, err
 	return key, err
 }
 
+// observed runs call with a KMS observer and records one event per request
+// the provider made, with its AWS request id, so the log lines up with the
+// customer's CloudTrail call for call (retries and failovers included). A
+// call that made no request (a local provider; an RSA wrap) is recorded as
+// one event named action, with reqID.
+// call returns the request id the provider reported (if any) and the key
+// ARN it resolved (an alias resolved), or "" to keep key.
+func (pr *provider) observed(ctx context.Context, op, action, tenant, key string, call func(context.Context) (string, string, error)) (err, recErr error) {
+	var calls []kms.Call
+	reqID, resolved, err := call(kms.WithObserver(ctx, func(c kms.Call) { calls = append(calls, c) }))
+	key = cmp.Or(resolved, key)
+	if len(calls) == 0 {
+		return err, pr.record(ctx, op, action, tenant, key, reqID, err)
+	}
+	for _, c := range calls {
+		recErr = errors.Join(recErr, pr.recordCall(ctx, op, tenant, key, c))
+	}
+	return err, recErr
+}
+
+func (pr *provider) recordCall(ctx context.Context, op, tenant, key string, c kms.Call) error {
+	out := OutcomeOK
+	if c.Err != nil {
+		out = cmp.Or(c.Class.Code(), "kms_error")
+		if c.Class == 0 {
+			out = outcome(c.Err)
+		}
+	}
+	e := Event{Tenant: tenant, Actor: pr.actor, Action: c.Service + "." + c.API, KeyARN: key, KMSRequestID: c.RequestID,
+		Outcome: out, Details: map[string]string{"op": op, "region": c.Region}}
+	if a, ok := ctx.Value(actorKey{}).(callActor); ok {
+		e.Actor, e.RequestID = a.actor, a.requestID
+	}
+	if err := pr.sink.Record(context.WithoutCancel(ctx), e); err != nil {
+		return fmt.Errorf("audit: record %s: %w", e.Action, err)
+	}
+	return nil
+}
+
 func (pr *provider) GenerateAndWrap(ctx context.Context, ref kms.KeyRef, b kms.Binding) (*envelope.TenantKey, *kms.Wrapped, error) {
-	key, w, err := pr.p.GenerateAndWrap(ctx, ref, b)
-	arn := cmp.Or(keyID(w), ref.ID)
-	if rerr := pr.record(ctx, "generate", "kms.GenerateDataKey", b.Tenant, arn, wrappedID(w), err); rerr != nil {
+	var key *envelope.TenantKey
+	var w *kms.Wrapped
+	err, rerr := pr.observed(ctx, "generate", "kms.GenerateDataKey", b.Tenant, ref.ID, func(ctx context.Context) (string, string, error) {
+		var err error
+		key, w, err = pr.p.GenerateAndWrap(ctx, ref, b)
+		return wrappedID(w), keyID(w), err
+	})
+	if rerr != nil {
 		_, rerr = destroyOnFail(key, errors.Join(err, rerr))
 		return nil, nil, rerr
 	}
@@ -104,28 +149,40 @@ func (pr *provider) GenerateAndWrap(ctx context.Context, ref kms.KeyRef, b kms.B
 }
 
 func (pr *provider) Wrap(ctx context.Context, ref kms.KeyRef, key *envelope.TenantKey, b kms.Binding) (*kms.Wrapped, error) {
-	w, err := pr.p.Wrap(ctx, ref, key, b)
-	if rerr := pr.record(ctx, "wrap", "kms.Encrypt", b.Tenant, cmp.Or(keyID(w), ref.ID), wrappedID(w), err); rerr != nil {
+	var w *kms.Wrapped
+	err, rerr := pr.observed(ctx, "wrap", "kms.Encrypt", b.Tenant, ref.ID, func(ctx context.Context) (string, string, error) {
+		var err error
+		w, err = pr.p.Wrap(ctx, ref, key, b)
+		return wrappedID(w), keyID(w), err
+	})
+	if rerr != nil {
 		return nil, errors.Join(err, rerr)
 	}
 	return w, err
 }
 
-// Unwrap records no KMS request id on success: the provider seam does not
-// return one for a successful Decrypt.
 func (pr *provider) Unwrap(ctx context.Context, w *kms.Wrapped, b kms.Binding) (*envelope.TenantKey, error) {
-	key, err := pr.p.Unwrap(ctx, w, b)
-	if rerr := pr.record(ctx, "unwrap", "kms.Decrypt", b.Tenant, keyID(w), "", err); rerr != nil {
+	var key *envelope.TenantKey
+	err, rerr := pr.observed(ctx, "unwrap", "kms.Decrypt", b.Tenant, keyID(w), func(ctx context.Context) (string, string, error) {
+		var err error
+		key, err = pr.p.Unwrap(ctx, w, b)
+		return "", "", err
+	})
+	if rerr != nil {
 		return destroyOnFail(key, errors.Join(err, rerr))
 	}
 	return key, err
 }
 
 func (pr *provider) Rewrap(ctx context.Context, w *kms.Wrapped, to kms.KeyRef, b kms.Binding) (*kms.Wrapped, error) {
-	out, err := pr.p.Rewrap(ctx, w, to, b)
-	e := pr.record(ctx, "rewrap", "kms.ReEncrypt", b.Tenant, cmp.Or(keyID(out), to.ID), wrappedID(out), err)
-	if e != nil {
-		return nil, errors.Join(err, e)
+	var out *kms.Wrapped
+	err, rerr := pr.observed(ctx, "rewrap", "kms.ReEncrypt", b.Tenant, to.ID, func(ctx context.Context) (string, string, error) {
+		var err error
+		out, err = pr.p.Rewrap(ctx, w, to, b)
+		return wrappedID(out), keyID(out), err
+	})
+	if rerr != nil {
+		return nil, errors.Join(err, rerr)
 	}
 	return out, err
 }
@@ -133,18 +190,24 @@ func (pr *provider) Rewrap(ctx context.Context, w *kms.Wrapped, to kms.KeyRef, b
 // Describe is recorded on the platform chain: a key is described before
 // it is bound to a tenant, and the seam passes no binding.
 func (pr *provider) Describe(ctx context.Context, ref kms.KeyRef) (*kms.KeyInfo, error) {
-	info, err := pr.p.Describe(ctx, ref)
-	reqID, arn := "", ref.ID
-	if info != nil {
-		reqID, arn = info.RequestID, cmp.Or(info.ARN, ref.ID)
-	}
-	if rerr := pr.record(ctx, "describe", "kms.DescribeKey", "", arn, reqID, err); rerr != nil {
+	var info *kms.KeyInfo
+	err, rerr := pr.observed(ctx, "describe", "kms.DescribeKey", "", ref.ID, func(ctx context.Context) (string, string, error) {
+		var err error
+		info, err = pr.p.Describe(ctx, ref)
+		if info != nil {
+			return info.RequestID, info.ARN, err
+		}
+		return "", "", err
+	})
+	if rerr != nil {
 		return nil, errors.Join(err, rerr)
 	}
 	return info, err
 }
 
 func (pr *provider) Probe(ctx context.Context, w *kms.Wrapped, b kms.Binding) error {
-	err := pr.p.Probe(ctx, w, b)
-	return errors.Join(err, pr.record(ctx, "probe", "kms.Decrypt", b.Tenant, keyID(w), "", err))
+	err, rerr := pr.observed(ctx, "probe", "kms.Decrypt", b.Tenant, keyID(w), func(ctx context.Context) (string, string, error) {
+		return "", "", pr.p.Probe(ctx, w, b)
+	})
+	return errors.Join(err, rerr)
 }

@@ -146,3 +146,36 @@ func TestProviderSinkFailure(t *testing.T) {
 		t.Fatalf("Probe() err = %v, want the sink's error", err)
 	}
 }
+
+// observingProvider reports two requests per call, as a provider that
+// retried once would.
+type observingProvider struct{ stubProvider }
+
+func (p observingProvider) Unwrap(ctx context.Context, w *kms.Wrapped, b kms.Binding) (*envelope.TenantKey, error) {
+	kms.Observe(ctx, kms.Call{Service: "kms", API: "Decrypt", Region: "eu-west-1", RequestID: "req-1", Class: kms.Throttled, Err: errors.New("throttled")})
+	kms.Observe(ctx, kms.Call{Service: "kms", API: "Decrypt", Region: "eu-west-1", RequestID: "req-2"})
+	return p.stubProvider.Unwrap(ctx, w, b)
+}
+
+// With a provider that reports its requests, each is one event with its
+// own request id and outcome.
+func TestProviderRecordsEachObservedRequest(t *testing.T) {
+	sink := &memSink{}
+	p := Provider(observingProvider{}, sink, "system:keyring")
+	w := &kms.Wrapped{Key: kms.KeyRef{Provider: "aws-kms", ID: testARN}}
+	key, err := p.Unwrap(ctx, w, kms.Binding{Tenant: "acme", Version: 1, Purpose: kms.PurposeTenantKey})
+	if err != nil || key == nil {
+		t.Fatalf("Unwrap() = %v, %v", key, err)
+	}
+	var got []string
+	for _, e := range sink.events {
+		got = append(got, e.Action+" "+e.KMSRequestID+" "+e.Outcome+" "+e.KeyARN+" "+e.Tenant)
+	}
+	want := []string{
+		"kms.Decrypt req-1 kms_throttled " + testARN + " acme",
+		"kms.Decrypt req-2 ok " + testARN + " acme",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("events (-want +got):\n%s", diff)
+	}
+}

@@ -61,6 +61,7 @@ func (c *clients) get(key clientKey) *regionClient {
 	rc.kms = kmsapi.NewFromConfig(c.cfg.AWS, func(o *kmsapi.Options) {
 		o.Region = key.region
 		o.Retryer, o.RetryMaxAttempts = aws.NopRetryer{}, 0
+		o.APIOptions = append(o.APIOptions, observeRequests("kms"))
 		if ep := c.endpoint("kms", key.region); ep != "" {
 			o.BaseEndpoint = aws.String(ep)
 		}
@@ -81,6 +82,7 @@ func (c *clients) stsClient(region string) *sts.Client {
 	s := sts.NewFromConfig(c.cfg.AWS, func(o *sts.Options) {
 		o.Region = region
 		o.Retryer, o.RetryMaxAttempts = aws.NopRetryer{}, 0
+		o.APIOptions = append(o.APIOptions, observeRequests("sts"))
 		if ep := c.endpoint("sts", region); ep != "" {
 			o.BaseEndpoint = aws.String(ep)
 		}
