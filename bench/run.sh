@@ -5,6 +5,7 @@
 #
 #   bash bench/run.sh            # everything, -count 6
 #   COUNT=3 bash bench/run.sh envelope
+#   bash bench/run.sh http       # byok dev in its own process + bench/httpload
 set -euo pipefail
 cd "$(dirname "$0")/.."
 COUNT=${COUNT:-6}
@@ -17,6 +18,33 @@ run() { # name package pattern
   echo "== $1" >&2
   go test -run '^$' -bench "$3" -benchmem -count "$COUNT" "$2" | tee "$OUT/$1.txt" >/dev/null
   "$BENCHSTAT" "$OUT/$1.txt" | tee "$OUT/$1.stat"
+}
+
+# http_bench starts `byok dev` (SQLite, the in-process AWS emulator, a demo
+# tenant) in its own process and drives it with bench/httpload over
+# loopback, COUNT times per shape. httpload reports its own CPU and the
+# server's, so the split of the machine between them shows.
+http_bench() {
+  echo "== http" >&2
+  local dir bin
+  dir=$(mktemp -d)
+  bin="$dir/bin"
+  go build -o "$bin/byok" ./cmd/byok
+  go build -o "$bin/httpload" ./bench/httpload
+  "$bin/byok" dev --dir "$dir/data" --listen 127.0.0.1:18080 --emulator 127.0.0.1:14566 >"$dir/dev.out" 2>/dev/null &
+  local pid=$!
+  trap 'kill $pid 2>/dev/null; rm -rf "$dir"' RETURN
+  for _ in $(seq 50); do grep -q BYOK_TOKEN= "$dir/dev.out" 2>/dev/null && break; sleep 0.2; done
+  sleep 1
+  local token
+  token=$(grep -o 'BYOK_TOKEN=[a-z0-9_]*' "$dir/dev.out" | cut -d= -f2)
+  : > "$OUT/http.txt"
+  for _ in $(seq "$COUNT"); do
+    "$bin/httpload" -url http://127.0.0.1:18080 -token "$token" -tenant demo -server-pid $pid \
+      -c "${HTTP_CONNS:-16}" -d "${HTTP_DURATION:-10s}" | tee -a "$OUT/http.txt"
+    "$bin/httpload" -url http://127.0.0.1:18080 -token "$token" -tenant demo -server-pid $pid \
+      -c "${HTTP_BATCH_CONNS:-4}" -batch 100 -d "${HTTP_DURATION:-10s}" | tee -a "$OUT/http.txt"
+  done
 }
 
 what=${1:-all}
@@ -38,5 +66,8 @@ if [[ $what == all || $what == keyring ]]; then
 fi
 if [[ $what == all || $what == awsemu ]]; then
   run awsemu ./awsemu 'SDKDecrypt'
+fi
+if [[ $what == all || $what == http ]]; then
+  http_bench
 fi
 { uname -srm; grep -m1 'model name' /proc/cpuinfo; nproc; go version; } > "$OUT/machine.txt"
