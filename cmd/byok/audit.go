@@ -20,28 +20,31 @@ import (
 // exitAuditFailed means verify found a chain that does not verify.
 const exitAuditFailed = 5
 
-const auditUsage = "byok audit verify|export --db DB [flags]"
+const auditUsage = "byok audit verify|export --db DB [flags] | byok audit tail [TENANT]"
 
 const (
 	auditVerifyUsage = "byok audit verify --db <sqlite path|postgres url> --key ROOTKEYFILE [--tenant ID | --platform]"
 	auditExportUsage = "byok audit export --db <sqlite path|postgres url> (--tenant ID | --platform) [--from TIME] [--to TIME]"
 )
 
-// runAudit checks and exports the audit log straight from the database.
+// runAudit checks and exports the audit log straight from the database, and
+// tails it through the server.
 func runAudit(ctx context.Context, c *cli, args []string) error {
 	if len(args) == 0 {
-		return usageErr("say what to do: verify or export")
+		return usageErr("say what to do: verify, export or tail")
 	}
 	switch args[0] {
 	case "verify":
 		return runAuditVerify(ctx, c, args[1:])
 	case "export":
 		return runAuditExport(ctx, c, args[1:])
+	case "tail":
+		return runAuditTail(ctx, c, args[1:])
 	case "-h", "--help", "help":
-		fmt.Fprintf(c.stdout, "usage: %s\n       %s\n", auditVerifyUsage, auditExportUsage)
+		fmt.Fprintf(c.stdout, "usage: %s\n       %s\n       %s\n", auditVerifyUsage, auditExportUsage, auditTailUsage)
 		return nil
 	}
-	return usageErr("unknown audit command %q: use verify or export", args[0])
+	return usageErr("unknown audit command %q: use verify, export or tail", args[0])
 }
 
 type auditStore interface {

@@ -17,11 +17,13 @@ import (
 
 // Exit codes are stable so that scripts can branch on them.
 const (
-	exitOK       = 0
-	exitError    = 1 // anything not classified below
-	exitUsage    = 2 // bad flags or arguments
-	exitDecrypt  = 3 // the input does not open with the given key and context
-	exitKeyFile  = 4 // the key file is missing, unreadable, malformed or too open
+	exitOK      = 0
+	exitError   = 1 // anything not classified below
+	exitUsage   = 2 // bad flags or arguments
+	exitDecrypt = 3 // the input does not open with the given key and context
+	exitKeyFile = 4 // the key file is missing, unreadable, malformed or too open
+	// 5: audit verify found a chain that does not verify (audit.go);
+	// 6: the server refused the request, 7: the server did not answer (remote.go).
 	exitInterrup = 130
 )
 
@@ -50,8 +52,13 @@ func commands() map[string]command {
 		"kms-emulator": {summary: "run the AWS KMS + STS emulator", usage: kmsEmulatorUsage, run: runKMSEmulator},
 		"serve":        {summary: "run the HTTP API", usage: serveUsage, run: runServe},
 		"dev":          {summary: "run everything locally with a demo tenant (no cloud account)", usage: devUsage, run: runDev},
-		"token":        {summary: "bootstrap the first owner API token", usage: tokenUsage, run: runToken},
-		"audit":        {summary: "verify or export the audit log from the database", usage: auditUsage, run: runAudit},
+		"token":        {summary: "create, list and revoke API tokens; bootstrap the first", usage: tokenUsage, run: runToken},
+		"audit":        {summary: "tail the audit log; verify or export it from the database", usage: auditUsage, run: runAudit},
+		"tenant":       {summary: "create, list and show tenants", usage: tenantUsage, run: runTenant},
+		"key":          {summary: "onboard a tenant's customer key: artifacts, attach, validate, enable, rotate, change", usage: keyUsage, run: runKey},
+		"encrypt":      {summary: "encrypt a file or stdin for a tenant through the server", usage: encryptUsage, run: runEncrypt},
+		"decrypt":      {summary: "decrypt what encrypt produced", usage: decryptUsage, run: runDecrypt},
+		"status":       {summary: "the server's health, or a tenant's state and key health", usage: statusUsage, run: runStatus},
 	}
 }
 

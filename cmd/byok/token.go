@@ -17,16 +17,23 @@ import (
 
 const tokenUsage = "byok token bootstrap -db PATH|URL [-name NAME]"
 
-// runToken handles the token commands that work on the database directly.
-// Creating, listing and revoking tokens goes through the server.
+// runToken handles the token commands: bootstrap works on the database
+// directly; create, list and revoke go through the server.
 func runToken(ctx context.Context, c *cli, args []string) error {
 	switch {
 	case len(args) > 0 && args[0] == "bootstrap":
 		return runBootstrap(ctx, c, args[1:])
 	case len(args) > 0 && (args[0] == "-h" || args[0] == "--help"):
-		return runBootstrap(ctx, c, args[:1])
+		fmt.Fprintf(c.stdout, "usage: %s\n       %s\n       %s\n       %s\n", tokenUsage, tokenCreateUsage, tokenListUsage, tokenRevokeUsage)
+		return nil
+	case len(args) > 0 && args[0] == "create":
+		return runTokenCreate(ctx, c, args[1:])
+	case len(args) > 0 && args[0] == "list":
+		return runTokenList(ctx, c, args[1:])
+	case len(args) > 0 && args[0] == "revoke":
+		return runTokenRevoke(ctx, c, args[1:])
 	}
-	return usageErr("token needs a subcommand: bootstrap")
+	return usageErr("token needs a subcommand: create, list, revoke or bootstrap")
 }
 
 // runBootstrap prints the first owner token. It opens the store itself, so
