@@ -24,8 +24,8 @@ func runToken(ctx context.Context, c *cli, args []string) error {
 	case len(args) > 0 && args[0] == "bootstrap":
 		return runBootstrap(ctx, c, args[1:])
 	case len(args) > 0 && (args[0] == "-h" || args[0] == "--help"):
-		fmt.Fprintf(c.stdout, "usage: %s\n       %s\n       %s\n       %s\n", tokenUsage, tokenCreateUsage, tokenListUsage, tokenRevokeUsage)
-		return nil
+		fmt.Fprintf(c.stdout, "usage: %s\n       %s\n       %s\n\n", tokenCreateUsage, tokenListUsage, tokenRevokeUsage)
+		return runBootstrap(ctx, c, args[:1])
 	case len(args) > 0 && args[0] == "create":
 		return runTokenCreate(ctx, c, args[1:])
 	case len(args) > 0 && args[0] == "list":
