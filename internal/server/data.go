@@ -122,7 +122,7 @@ type recordOp func(ctx context.Context, tenant string, in *recordIn) (*recordOut
 
 func (s *Server) single(w http.ResponseWriter, r *http.Request, c *call, op recordOp) error {
 	var in recordIn
-	if err := decodeJSON(r, &in); err != nil {
+	if err := decodeRecord(r, &in); err != nil {
 		return err
 	}
 	if err := s.admitData(r.Context(), c.tenant); err != nil {
@@ -132,7 +132,7 @@ func (s *Server) single(w http.ResponseWriter, r *http.Request, c *call, op reco
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeRecord(w, out)
 	return nil
 }
 
@@ -181,29 +181,25 @@ func (s *Server) decryptBatch(w http.ResponseWriter, r *http.Request, c *call) e
 // ciphertext) are answered per record; a failure that concerns the tenant's
 // key fails the whole batch, as every record would fail the same way.
 func (s *Server) batch(w http.ResponseWriter, r *http.Request, c *call, op recordOp) error {
-	var in struct {
-		Records []recordIn `json:"records"`
-	}
-	if err := decodeJSON(r, &in); err != nil {
+	records, err := decodeBatch(r)
+	if err != nil {
 		return err
 	}
-	if err := s.checkBatch(len(in.Records)); err != nil {
+	if err := s.checkBatch(len(records)); err != nil {
 		return err
 	}
 	if err := s.admitData(r.Context(), c.tenant); err != nil {
 		return err
 	}
-	out := struct {
-		Results []*recordOut `json:"results"`
-	}{Results: make([]*recordOut, len(in.Records))}
-	for i := range in.Records {
-		res, err := op(r.Context(), c.tenant, &in.Records[i])
+	results := make([]*recordOut, len(records))
+	for i := range records {
+		res, err := op(r.Context(), c.tenant, &records[i])
 		if err != nil && tenantWide(err) {
 			return err
 		}
-		out.Results[i] = s.recordResult(c, res, err)
+		results[i] = s.recordResult(c, res, err)
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeResults(w, results)
 	return nil
 }
 
