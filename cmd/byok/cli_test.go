@@ -32,6 +32,7 @@ func TestCLIScripts(t *testing.T) {
 			"exits":   cmdExits,
 			"genfile": cmdGenfile,
 			"envfile": cmdEnvfile,
+			"tokenid": cmdTokenID,
 		},
 	})
 }
@@ -46,4 +47,19 @@ func cmdEnvfile(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	line, _, _ := strings.Cut(string(b), "\n")
 	ts.Setenv(args[0], line)
+}
+
+// tokenid VAR FILE sets VAR to the id of the token in FILE
+// (byok_<id>_<secret>), as byok token list shows it.
+func cmdTokenID(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: tokenid VAR FILE")
+	}
+	b, err := os.ReadFile(ts.MkAbs(args[1]))
+	ts.Check(err)
+	parts := strings.Split(strings.TrimSpace(string(b)), "_")
+	if len(parts) != 3 {
+		ts.Fatalf("%s does not hold a token", args[1])
+	}
+	ts.Setenv(args[0], parts[1])
 }

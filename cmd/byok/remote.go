@@ -97,14 +97,15 @@ func apiErr(err error) error {
 }
 
 var hints = map[string]string{
-	"unauthenticated":    "the token is missing, expired or revoked: set BYOK_TOKEN to a valid token",
-	"forbidden":          "the token's role or tenant scope does not allow this; ask an owner for a token that does",
-	"tenant_not_found":   "run 'byok tenant list' for the tenants there are",
-	"validation_failed":  "fix what the failed checks say, then run 'byok key validate' again",
-	"invalid_ciphertext": "pass exactly the -c pairs the data was encrypted with, and the same tenant",
-	"context_mismatch":   "pass exactly the -c pairs the data was encrypted with",
-	"key_disabled":       "the customer's key is disabled in their KMS; they must enable it again",
-	"no_key_attached":    "attach a key first: byok key attach TENANT REGION KEY_ARN",
+	"unauthenticated":       "the token is missing, expired or revoked: set BYOK_TOKEN to a valid token",
+	"forbidden":             "the token's role or tenant scope does not allow this; ask an owner for a token that does",
+	"tenant_not_found":      "run 'byok tenant list' for the tenants there are",
+	"validation_failed":     "fix what the failed checks say, then run 'byok key validate' again",
+	"invalid_ciphertext":    "pass exactly the -c pairs the data was encrypted with, and the same tenant",
+	"context_mismatch":      "pass exactly the -c pairs the data was encrypted with",
+	"key_disabled":          "the customer's key is disabled in their KMS; they must enable it again",
+	"no_key_attached":       "attach a key first: byok key attach TENANT REGION KEY_ARN",
+	"key_binding_immutable": "the platform's configuration (policy.key_binding: immutable) forbids changing an enabled tenant's key",
 }
 
 func hintFor(code string) string { return hints[code] }
