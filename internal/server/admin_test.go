@@ -14,29 +14,42 @@ import (
 	"github.com/byok-dev/byok/internal/store"
 )
 
-// TestTokenRoutes issues, lists and revokes a token through the client and
+// subtest is TestAPI's run: it records the route as tested.
+type subtest func(name string, f func(t *testing.T))
+
+// adminRoutes tests the token, audit and key-change routes as TestAPI's
+// subtests, on tenant adm, which it creates (pending: these routes do not
+// need a key).
+func adminRoutes(t *testing.T, e *env, run subtest) {
+	if _, err := e.client(e.owner).CreateTenant(bg, client.CreateTenant{ID: "adm", Name: "Adm"}); err != nil {
+		t.Fatal(err)
+	}
+	tokenRoutes(e, run)
+	auditRoutes(t, e, run)
+	keyChangeRoute(e, run)
+}
+
+// tokenRoutes issues, lists and revokes a token through the client and
 // checks that the revoked token is refused at once.
-func TestTokenRoutes(t *testing.T) {
-	e := newEnv(t)
-	e.onboard("acme")
+func tokenRoutes(e *env, run subtest) {
 	owner := e.client(e.owner)
 	var tok *client.Token
-	t.Run("POST /v1/tokens", func(t *testing.T) {
+	run("POST /v1/tokens", func(t *testing.T) {
 		var err error
-		tok, err = owner.CreateToken(bg, client.CreateToken{Role: "member", Tenant: "acme", Name: "billing", TTL: time.Hour})
-		if err != nil || !strings.HasPrefix(tok.Token, "byok_"+tok.ID+"_") || tok.Role != "member" || tok.Tenant != "acme" {
-			t.Fatalf("CreateToken() = %+v, %v; want a member token of acme", tok, err)
+		tok, err = owner.CreateToken(bg, client.CreateToken{Role: "auditor", Tenant: "adm", Name: "billing", TTL: time.Hour})
+		if err != nil || !strings.HasPrefix(tok.Token, "byok_"+tok.ID+"_") || tok.Role != "auditor" || tok.Tenant != "adm" {
+			t.Fatalf("CreateToken() = %+v, %v; want an auditor token of adm", tok, err)
 		}
-		if _, err := e.client(tok.Token).Encrypt(bg, "acme", []byte("x"), nil); err != nil {
-			t.Fatalf("Encrypt() with the new token: %v", err)
+		if _, err := e.client(tok.Token).Tenant(bg, "adm"); err != nil {
+			t.Fatalf("Tenant() with the new token: %v", err)
 		}
 		_, err = owner.CreateToken(bg, client.CreateToken{Role: "wizard", Name: "x"})
 		wantCode(t, err, "invalid_argument", http.StatusBadRequest)
-		_, err = e.client(tok.Token).CreateToken(bg, client.CreateToken{Role: "member", Tenant: "acme", Name: "x"})
+		_, err = e.client(tok.Token).CreateToken(bg, client.CreateToken{Role: "member", Tenant: "adm", Name: "x"})
 		wantCode(t, err, "forbidden", http.StatusForbidden)
 	})
-	t.Run("GET /v1/tokens", func(t *testing.T) {
-		ts, err := owner.Tokens(bg, "acme")
+	run("GET /v1/tokens", func(t *testing.T) {
+		ts, err := owner.Tokens(bg, "adm")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -45,30 +58,28 @@ func TestTokenRoutes(t *testing.T) {
 			found = found || (x.ID == tok.ID && x.Token == "")
 		}
 		if !found {
-			t.Fatalf("Tokens(acme) = %+v; want %s listed without its secret", ts, tok.ID)
+			t.Fatalf("Tokens(adm) = %+v; want %s listed without its secret", ts, tok.ID)
 		}
 	})
-	t.Run("DELETE /v1/tokens/{token}", func(t *testing.T) {
+	run("DELETE /v1/tokens/{token}", func(t *testing.T) {
 		if err := owner.RevokeToken(bg, tok.ID); err != nil {
 			t.Fatal(err)
 		}
-		_, err := e.client(tok.Token).Encrypt(bg, "acme", []byte("x"), nil)
+		_, err := e.client(tok.Token).Tenant(bg, "adm")
 		wantCode(t, err, "unauthenticated", http.StatusUnauthorized)
 		wantCode(t, owner.RevokeToken(bg, "nosuchtoken"), "not_found", http.StatusNotFound)
 	})
 }
 
-// TestAuditRoutes writes events with a real audit log and reads them back
+// auditRoutes writes events with a real audit log and reads them back
 // through the client: the newest N in order, and the export.
-func TestAuditRoutes(t *testing.T) {
-	e := newEnv(t)
-	e.onboard("acme")
+func auditRoutes(t *testing.T, e *env, run subtest) {
 	log, err := audit.New(audit.Config{Store: e.store.(store.AuditStore), Key: auditKey(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := range 5 {
-		ev := audit.Event{Time: time.Now(), Tenant: "acme", Actor: "test", Action: fmt.Sprintf("key.step%d", i), Outcome: "ok"}
+		ev := audit.Event{Time: time.Now(), Tenant: "adm", Actor: "test", Action: fmt.Sprintf("key.step%d", i), Outcome: "ok"}
 		if err := log.Record(bg, ev); err != nil {
 			t.Fatal(err)
 		}
@@ -77,27 +88,27 @@ func TestAuditRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	owner := e.client(e.owner)
-	t.Run("GET /v1/tenants/{id}/audit", func(t *testing.T) {
+	run("GET /v1/tenants/{id}/audit", func(t *testing.T) {
 		var buf bytes.Buffer
-		if err := owner.AuditTail(bg, "acme", 2, &buf); err != nil {
+		if err := owner.AuditTail(bg, "adm", 2, &buf); err != nil {
 			t.Fatal(err)
 		}
 		if got := actions(t, &buf); strings.Join(got, ",") != "key.step3,key.step4" {
-			t.Fatalf("AuditTail(acme, 2) actions = %v, want the last two in order", got)
+			t.Fatalf("AuditTail(adm, 2) actions = %v, want the last two in order", got)
 		}
-		err := e.client(e.other).AuditTail(bg, "acme", 2, &buf)
+		err := e.client(e.other).AuditTail(bg, "adm", 2, &buf)
 		wantCode(t, err, "forbidden", http.StatusForbidden)
 	})
-	t.Run("GET /v1/tenants/{id}/audit/export", func(t *testing.T) {
+	run("GET /v1/tenants/{id}/audit/export", func(t *testing.T) {
 		var buf bytes.Buffer
-		if err := owner.AuditExport(bg, "acme", time.Time{}, time.Time{}, &buf); err != nil {
+		if err := owner.AuditExport(bg, "adm", time.Time{}, time.Time{}, &buf); err != nil {
 			t.Fatal(err)
 		}
 		if got := actions(t, &buf); len(got) != 5 || got[0] != "key.step0" {
-			t.Fatalf("AuditExport(acme) actions = %v, want the 5 events", got)
+			t.Fatalf("AuditExport(adm) actions = %v, want the 5 events", got)
 		}
 	})
-	t.Run("GET /v1/audit", func(t *testing.T) {
+	run("GET /v1/audit", func(t *testing.T) {
 		var buf bytes.Buffer
 		if err := owner.AuditTail(bg, "", 10, &buf); err != nil {
 			t.Fatal(err)
@@ -106,7 +117,7 @@ func TestAuditRoutes(t *testing.T) {
 			t.Fatalf("AuditTail(platform) actions = %v, want [platform.thing]", got)
 		}
 	})
-	t.Run("GET /v1/audit/export", func(t *testing.T) {
+	run("GET /v1/audit/export", func(t *testing.T) {
 		var buf bytes.Buffer
 		if err := owner.AuditExport(bg, "", time.Now().Add(time.Hour), time.Time{}, &buf); err != nil {
 			t.Fatal(err)
@@ -130,16 +141,16 @@ func actions(t *testing.T, buf *bytes.Buffer) []string {
 	return out
 }
 
-// TestKeyChangeStatusRoute: no change runs after onboarding.
-func TestKeyChangeStatusRoute(t *testing.T) {
-	e := newEnv(t)
-	e.onboard("acme")
-	st, err := e.client(e.owner).KeyChangeStatus(bg, "acme")
-	if err != nil || st.Running {
-		t.Fatalf("KeyChangeStatus(acme) = %+v, %v; want none running", st, err)
-	}
-	_, err = e.client(e.owner).KeyChangeStatus(bg, "nobody")
-	wantCode(t, err, "tenant_not_found", http.StatusNotFound)
+// keyChangeRoute: no change runs after onboarding.
+func keyChangeRoute(e *env, run subtest) {
+	run("GET /v1/tenants/{id}/key-change", func(t *testing.T) {
+		st, err := e.client(e.owner).KeyChangeStatus(bg, "adm")
+		if err != nil || st.Running || len(st.Regions) != 0 {
+			t.Fatalf("KeyChangeStatus(adm) = %+v, %v; want none running", st, err)
+		}
+		_, err = e.client(e.owner).KeyChangeStatus(bg, "nobody")
+		wantCode(t, err, "tenant_not_found", http.StatusNotFound)
+	})
 }
 
 func auditKey(t *testing.T) audit.Key {

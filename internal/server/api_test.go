@@ -379,6 +379,7 @@ func TestAPI(t *testing.T) {
 			t.Fatalf("data.encrypt events = %+v; want counts and an actor", ev)
 		}
 	})
+	adminRoutes(t, e, run)
 	for _, rt := range routes {
 		if !tested[rt.method+" "+rt.path] {
 			t.Errorf("route %s %s has no subtest", rt.method, rt.path)
