@@ -165,14 +165,24 @@ func serverStatus(ctx context.Context, c *cli, r *remote) error {
 	if err := cl.Healthz(ctx); err != nil {
 		return apiErr(err)
 	}
-	ready := "ready"
-	if err := cl.Readyz(ctx); err != nil {
-		ready = "not ready: " + client.Code(err)
-	}
+	ready := cl.Readyz(ctx)
 	if r.json {
-		return printJSON(c.stdout, map[string]any{"url": r.url, "live": true, "ready": ready == "ready"})
+		err = printJSON(c.stdout, map[string]any{"url": r.url, "live": true, "ready": ready == nil})
+	} else {
+		err = table(c.stdout, [][]string{{"server:", r.url}, {"live:", "yes"}, {"ready:", readyText(ready)}})
 	}
-	return table(c.stdout, [][]string{{"server:", r.url}, {"live:", "yes"}, {"ready:", ready}})
+	if err == nil && ready != nil {
+		// Scripts and probes branch on the exit code, not on the text.
+		return apiErr(ready)
+	}
+	return err
+}
+
+func readyText(err error) string {
+	if err != nil {
+		return "no (" + client.Code(err) + ")"
+	}
+	return "yes"
 }
 
 func tenantStatus(ctx context.Context, c *cli, r *remote, id string) error {
