@@ -23,7 +23,7 @@ type dataFlags struct {
 }
 
 func parseDataFlags(c *cli, name, usage string, args []string) (*dataFlags, string, string, error) {
-	f := &dataFlags{remote: newRemote(c, name, usage), ec: contextFlag{}}
+	f := &dataFlags{remote: newRemoteRaw(c, name, usage), ec: contextFlag{}}
 	f.fs.BoolVar(&f.record, "record", false, "one record (up to the server's record limit) instead of the stream format")
 	f.fs.StringVar(&f.out, "o", "-", "output `file`, written only if the command succeeds; - for stdout")
 	f.fs.Var(f.ec, "c", "encryption context `key=value` pair; repeat for more")
@@ -93,10 +93,17 @@ func openSized(ctx context.Context, c *cli, path string) (io.Reader, int64, func
 	return r, size, closeIn, nil
 }
 
+// maxRecord bounds what --record reads into memory: a record travels
+// base64-encoded in one JSON body, which the server caps (16 MiB by default).
+const maxRecord = 12 << 20
+
 func dataRecord(ctx context.Context, cl *client.Client, op, tenant string, dst io.Writer, src io.Reader, ec client.Context) error {
-	b, err := io.ReadAll(src)
+	b, err := io.ReadAll(io.LimitReader(src, maxRecord+1))
 	if err != nil {
 		return err
+	}
+	if len(b) > maxRecord {
+		return withHint(exitUsage, fmt.Errorf("the input is over %d MiB, too large for --record", maxRecord>>20), "leave out --record to use the stream format, which has no size limit")
 	}
 	do := cl.Encrypt
 	if op == "decrypt" {

@@ -164,13 +164,11 @@ func newFlags(c *cli, name, usage string) *flag.FlagSet {
 	return fs
 }
 
-// parseFlags turns flag-package errors into usage errors.
+// parseFlags turns flag-package errors into usage errors. On -h the flag
+// package has already printed the help through fs.Usage.
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	err := fs.Parse(args)
 	if err == nil || errors.Is(err, flag.ErrHelp) {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.Usage()
-		}
 		return err
 	}
 	return usageErr("%v", err)

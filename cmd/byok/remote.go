@@ -31,10 +31,17 @@ type remote struct {
 }
 
 func newRemote(c *cli, name, usage string) *remote {
-	r := &remote{fs: newFlags(c, name, usage)}
-	r.fs.StringVar(&r.url, "url", os.Getenv("BYOK_URL"), "the server's `URL` (default $BYOK_URL)")
-	r.fs.StringVar(&r.token, "token", "", "the API `token` (default $BYOK_TOKEN; prefer the variable: flags show in ps)")
+	r := newRemoteRaw(c, name, usage)
 	r.fs.BoolVar(&r.json, "json", false, "print JSON for scripts instead of text for people")
+	return r
+}
+
+// newRemoteRaw is newRemote without --json, for commands whose output is
+// data (encrypt, decrypt).
+func newRemoteRaw(c *cli, name, usage string) *remote {
+	r := &remote{fs: newFlags(c, name, usage)}
+	r.fs.StringVar(&r.url, "url", "", "the server's `URL` (default $BYOK_URL)")
+	r.fs.StringVar(&r.token, "token", "", "the API `token` (default $BYOK_TOKEN; prefer the variable: flags show in ps)")
 	return r
 }
 
@@ -67,6 +74,9 @@ func (r *remote) parseAny(args []string) ([]string, error) {
 // and is never printed.
 func (r *remote) client() (*client.Client, error) {
 	if r.url == "" {
+		r.url = os.Getenv("BYOK_URL")
+	}
+	if r.url == "" {
 		return nil, withHint(exitUsage, errors.New("no server URL"), "set BYOK_URL or pass --url (byok dev prints it)")
 	}
 	tok := r.token
@@ -81,6 +91,10 @@ func (r *remote) client() (*client.Client, error) {
 
 // apiErr turns a client error into the CLI's error line, exit code and hint.
 func apiErr(err error) error {
+	var cli *cliError
+	if errors.As(err, &cli) {
+		return err
+	}
 	var ce *client.Error
 	if !errors.As(err, &ce) {
 		if errors.Is(err, context.Canceled) {
