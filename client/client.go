@@ -1,6 +1,6 @@
 // Package client is the Go client of byok's HTTP API: tenants, customer key
-// onboarding, and encryption under a tenant's key (records, batches and
-// streams of any size).
+// onboarding, encryption under a tenant's key (records, batches and streams
+// of any size), API tokens and the audit log.
 //
 // # Usage
 //
@@ -13,6 +13,13 @@
 // the stable code (tenant_not_found, key_disabled, kms_throttled, ...),
 // a message and, for some codes, details (the validation reports of
 // validation_failed). Branch on the code with [Code] or errors.As.
+//
+// # Administration
+//
+// Besides tenants and their keys, the client issues, lists and revokes API
+// tokens ([Client.CreateToken]), reads the audit log as JSON lines
+// ([Client.AuditTail], [Client.AuditExport]) and follows a key change
+// ([Client.KeyChangeStatus]).
 //
 // # Streams
 //
