@@ -696,3 +696,16 @@ func TestEvictedHook(t *testing.T) {
 		t.Fatalf("a definitive probe failure told %v, want [acme]", told)
 	}
 }
+
+func TestCreateFirstVersionOnce(t *testing.T) {
+	f := newFixture(t, nil)
+	if _, err := f.kr.CreateFirstVersion(bg, "acme", []kms.KeyRef{f.root}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.kr.CreateFirstVersion(bg, "acme", []kms.KeyRef{f.root}); !errors.Is(err, ErrVersionExists) {
+		t.Fatalf("second CreateFirstVersion() err = %v, want ErrVersionExists", err)
+	}
+	if vs, _ := f.store.Versions(bg, "acme"); len(vs) != 1 {
+		t.Fatalf("%d versions, want 1", len(vs))
+	}
+}

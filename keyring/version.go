@@ -20,12 +20,24 @@ func (e errNoProvider) Error() string { return fmt.Sprintf("no provider %q is co
 // reference (one per region or key), stored, and cached as the tenant's
 // current key. Data sealed from now on uses it; older versions keep opening.
 func (k *Keyring) CreateVersion(ctx context.Context, tenant string, refs []kms.KeyRef) (*Version, error) {
-	if len(refs) == 0 {
-		return nil, &kms.Error{Class: kms.Misconfigured, Op: "create", Err: errors.New("no key-encryption key given")}
-	}
 	next, err := k.nextVersion(ctx, tenant)
 	if err != nil {
 		return nil, err
+	}
+	return k.createVersion(ctx, tenant, next, refs)
+}
+
+// CreateFirstVersion makes version 1 of a tenant that has none, and fails
+// with ErrVersionExists if the tenant has a version 1 already: of two callers
+// racing to give a tenant its first key, exactly one succeeds and the other
+// leaves nothing behind.
+func (k *Keyring) CreateFirstVersion(ctx context.Context, tenant string, refs []kms.KeyRef) (*Version, error) {
+	return k.createVersion(ctx, tenant, 1, refs)
+}
+
+func (k *Keyring) createVersion(ctx context.Context, tenant string, next uint32, refs []kms.KeyRef) (*Version, error) {
+	if len(refs) == 0 {
+		return nil, &kms.Error{Class: kms.Misconfigured, Op: "create", Err: errors.New("no key-encryption key given")}
 	}
 	b := kms.Binding{Tenant: tenant, Version: next, Purpose: kms.PurposeTenantKey}
 	key, ws, err := k.generate(ctx, refs, b)

@@ -160,7 +160,7 @@ func (s *Service) wrapUnder(ctx context.Context, tenantID string, refs []kms.Key
 		return fromStore(err)
 	}
 	if len(versions) == 0 {
-		v, err := s.cfg.Keyring.CreateVersion(ctx, tenantID, refs)
+		v, err := s.cfg.Keyring.CreateFirstVersion(ctx, tenantID, refs)
 		if err != nil {
 			return fromKMS("create the tenant's key under the customer's key", err)
 		}
