@@ -31,8 +31,8 @@ func (m monitorConfig) apply(mc *monitor.Config, cfg *serveConfig) {
 // PostgreSQL; on SQLite (one instance) it does nothing.
 type broadcaster struct {
 	bus    *cluster.Postgres
-	rev    *cluster.Revocations
-	tokens *cluster.TokenRevocations
+	rev    *cluster.Relay
+	tokens *cluster.Relay
 }
 
 func newBroadcaster(ctx context.Context, cfg *serveConfig) (*broadcaster, error) {

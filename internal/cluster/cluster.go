@@ -8,7 +8,7 @@
 // its permission removed), every other instance must stop serving that
 // tenant's cached keys too, at once rather than when their caches expire.
 // [Postgres] uses LISTEN/NOTIFY; [Memory] connects the keyrings of one
-// process (tests, or one instance on SQLite). [Revocations] wires a bus to a
+// process (tests, or one instance on SQLite). [NewRevocations] wires a bus to a
 // keyring in both directions.
 //
 // # Leadership
@@ -110,67 +110,47 @@ func decode(payload string) (envelope, bool) {
 	return e, err == nil && e.Topic != ""
 }
 
-// Evictor is the part of a keyring Revocations needs.
+// Relay connects a local cache to a bus on one topic: Announce publishes an
+// id this instance dropped, and every instance drops it when it hears it.
+// Revocations (tenant keys in a keyring) and token revocations (an
+// authentication cache) are both relays.
+type Relay struct {
+	bus   Bus
+	topic string
+	stop  func()
+	// Errors receives publish failures (nil drops them); a drop that could
+	// not be announced still takes effect on the other instances when their
+	// caches expire (and, for keys, at their next probe).
+	Errors func(error)
+}
+
+// NewRelay subscribes drop to topic on bus.
+func NewRelay(bus Bus, topic string, drop func(id string)) *Relay {
+	return &Relay{bus: bus, topic: topic, stop: bus.Subscribe(topic, drop)}
+}
+
+// Evictor is the part of a keyring NewRevocations needs.
 type Evictor interface{ EvictLocal(tenant string) }
 
-// Revocations connects a keyring to a bus: Announce (for the keyring's
-// Config.Evicted) publishes an eviction, and every instance's keyring evicts
-// locally when it hears one. Stop unsubscribes.
-type Revocations struct {
-	bus  Bus
-	stop func()
-	// Errors receives publish failures (nil drops them); an eviction that
-	// could not be announced is still bounded by the other instances' cache
-	// TTL and probes.
-	Errors func(error)
-}
+// NewRevocations relays a keyring's evictions: Announce suits the keyring's
+// Config.Evicted, and every instance's keyring evicts locally on hearing one.
+func NewRevocations(bus Bus, kr Evictor) *Relay { return NewRelay(bus, TopicEvict, kr.EvictLocal) }
 
-// NewRevocations subscribes kr to bus's evictions.
-func NewRevocations(bus Bus, kr Evictor) *Revocations {
-	r := &Revocations{bus: bus}
-	r.stop = bus.Subscribe(TopicEvict, kr.EvictLocal)
-	return r
-}
-
-// Announce publishes that tenant was evicted. It suits keyring's
-// Config.Evicted.
-func (r *Revocations) Announce(tenant string) {
-	if err := r.bus.Publish(context.Background(), TopicEvict, tenant); err != nil && r.Errors != nil {
-		r.Errors(err)
-	}
-}
-
-// Stop unsubscribes.
-func (r *Revocations) Stop() { r.stop() }
-
-// Forgetter is the part of auth.Tokens TokenRevocations needs.
+// Forgetter is the part of auth.Tokens NewTokenRevocations needs.
 type Forgetter interface{ Forget(id string) }
 
-// TokenRevocations connects an authentication cache to a bus, as
-// Revocations does a keyring: Announce (for auth.Tokens.OnRevoke) publishes
-// a revoked token id, and every instance forgets it when it hears one.
-type TokenRevocations struct {
-	bus  Bus
-	stop func()
-	// Errors receives publish failures (nil drops them); a revocation that
-	// could not be announced still takes effect on the other instances
-	// within their cache TTL.
-	Errors func(error)
+// NewTokenRevocations relays revoked token ids: Announce suits
+// auth.Tokens.OnRevoke, and every instance forgets the token on hearing one.
+func NewTokenRevocations(bus Bus, f Forgetter) *Relay {
+	return NewRelay(bus, TopicTokenRevoked, f.Forget)
 }
 
-// NewTokenRevocations subscribes f to bus's token revocations.
-func NewTokenRevocations(bus Bus, f Forgetter) *TokenRevocations {
-	r := &TokenRevocations{bus: bus}
-	r.stop = bus.Subscribe(TopicTokenRevoked, f.Forget)
-	return r
-}
-
-// Announce publishes that the token with the given id was revoked.
-func (r *TokenRevocations) Announce(id string) {
-	if err := r.bus.Publish(context.Background(), TopicTokenRevoked, id); err != nil && r.Errors != nil {
+// Announce publishes that id was dropped here.
+func (r *Relay) Announce(id string) {
+	if err := r.bus.Publish(context.Background(), r.topic, id); err != nil && r.Errors != nil {
 		r.Errors(err)
 	}
 }
 
 // Stop unsubscribes.
-func (r *TokenRevocations) Stop() { r.stop() }
+func (r *Relay) Stop() { r.stop() }

@@ -190,7 +190,7 @@ func newInstance(t *testing.T, url string, ts *awsemu.TestServer) *instance {
 		t.Fatal(err)
 	}
 	t.Cleanup(bus.Close)
-	var rev *Revocations
+	var rev *Relay
 	kr, err := keyring.New(keyring.Config{Providers: map[string]kms.Provider{awskms.ProviderName: p}, Store: st,
 		Region: "eu-west-1", TTL: 5 * time.Minute, Evicted: func(t string) { rev.Announce(t) }})
 	if err != nil {
