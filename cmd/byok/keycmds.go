@@ -95,15 +95,11 @@ func runKeyAttach(ctx context.Context, c *cli, args []string) error {
 
 func runKeyValidate(ctx context.Context, c *cli, args []string) error {
 	r := newRemote(c, "key validate", "byok key validate [--json] TENANT")
-	pos, err := r.parse(args, 1, "one tenant id")
+	tenant, cl, err := r.forTenant(args)
 	if err != nil {
 		return err
 	}
-	cl, err := r.client()
-	if err != nil {
-		return err
-	}
-	v, err := cl.Validate(ctx, pos[0])
+	v, err := cl.Validate(ctx, tenant)
 	if err != nil {
 		return apiErr(err)
 	}
@@ -147,15 +143,11 @@ func mark(status string) string {
 
 func runKeyEnable(ctx context.Context, c *cli, args []string) error {
 	r := newRemote(c, "key enable", "byok key enable [--json] TENANT")
-	pos, err := r.parse(args, 1, "one tenant id")
+	tenant, cl, err := r.forTenant(args)
 	if err != nil {
 		return err
 	}
-	cl, err := r.client()
-	if err != nil {
-		return err
-	}
-	e, err := cl.Enable(ctx, pos[0])
+	e, err := cl.Enable(ctx, tenant)
 	if err != nil {
 		return failedReports(c, r, err)
 	}
@@ -185,22 +177,18 @@ func failedReports(c *cli, r *remote, err error) error {
 
 func runKeyRotate(ctx context.Context, c *cli, args []string) error {
 	r := newRemote(c, "key rotate", "byok key rotate [--json] TENANT")
-	pos, err := r.parse(args, 1, "one tenant id")
+	tenant, cl, err := r.forTenant(args)
 	if err != nil {
 		return err
 	}
-	cl, err := r.client()
-	if err != nil {
-		return err
-	}
-	v, err := cl.Rotate(ctx, pos[0])
+	v, err := cl.Rotate(ctx, tenant)
 	if err != nil {
 		return apiErr(err)
 	}
 	if r.json {
 		return printJSON(c.stdout, v)
 	}
-	_, err = fmt.Fprintf(c.stdout, "tenant %s: key version %d created %s, wrapped by %d key(s)\n", pos[0], v.Version, fmtTime(v.Created), len(v.Keys))
+	_, err = fmt.Fprintf(c.stdout, "tenant %s: key version %d created %s, wrapped by %d key(s)\n", tenant, v.Version, fmtTime(v.Created), len(v.Keys))
 	return err
 }
 

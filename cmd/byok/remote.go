@@ -56,6 +56,20 @@ func (r *remote) parse(args []string, nargs int, what string) ([]string, error) 
 }
 
 // parseAny parses flags and returns the arguments among them.
+// forTenant parses a command whose one argument is a tenant id and returns
+// it with a client.
+func (r *remote) forTenant(args []string) (string, *client.Client, error) {
+	pos, err := r.parse(args, 1, "one tenant id")
+	if err != nil {
+		return "", nil, err
+	}
+	cl, err := r.client()
+	if err != nil {
+		return "", nil, err
+	}
+	return pos[0], cl, nil
+}
+
 func (r *remote) parseAny(args []string) ([]string, error) {
 	var pos []string
 	for {

@@ -39,18 +39,14 @@ func runTenantCreate(ctx context.Context, c *cli, args []string) error {
 	r := newRemote(c, "tenant create", "byok tenant create [--name NAME] [--external-id ID] [--json] TENANT")
 	name := r.fs.String("name", "", "the tenant's display `name` (default: its id)")
 	ext := r.fs.String("external-id", "", "the sts:ExternalId the customer's role checks (default: random)")
-	pos, err := r.parse(args, 1, "one tenant id")
-	if err != nil {
-		return err
-	}
-	cl, err := r.client()
+	tenant, cl, err := r.forTenant(args)
 	if err != nil {
 		return err
 	}
 	if *name == "" {
-		*name = pos[0]
+		*name = tenant
 	}
-	t, err := cl.CreateTenant(ctx, client.CreateTenant{ID: pos[0], Name: *name, ExternalID: *ext})
+	t, err := cl.CreateTenant(ctx, client.CreateTenant{ID: tenant, Name: *name, ExternalID: *ext})
 	if err != nil {
 		return apiErr(err)
 	}
@@ -107,15 +103,11 @@ func nonNilSlice[T any](s []T) []T {
 
 func runTenantShow(ctx context.Context, c *cli, args []string) error {
 	r := newRemote(c, "tenant show", "byok tenant show [--json] TENANT")
-	pos, err := r.parse(args, 1, "one tenant id")
+	tenant, cl, err := r.forTenant(args)
 	if err != nil {
 		return err
 	}
-	cl, err := r.client()
-	if err != nil {
-		return err
-	}
-	st, err := cl.State(ctx, pos[0])
+	st, err := cl.State(ctx, tenant)
 	if err != nil {
 		return apiErr(err)
 	}
