@@ -53,3 +53,24 @@ func TestRequestShape(t *testing.T) {
 type nopWriter struct{}
 
 func (nopWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+// A 200 without the ciphertext is an error, never an empty ciphertext a
+// caller would store in place of its data.
+func TestEncryptRefusesAnswerWithoutCiphertext(t *testing.T) {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/tenants/acme/encrypt/batch" {
+			w.Write([]byte(`{"results":[{"ciphertext":"eA=="},{}]}`))
+			return
+		}
+		w.Write([]byte("{}"))
+	}))
+	defer ts.Close()
+	c, _ := New(Config{URL: ts.URL})
+	if ct, err := c.Encrypt(context.Background(), "acme", []byte("x"), nil); !errors.Is(err, errNoCiphertext) {
+		t.Errorf("Encrypt() = %q, %v; want errNoCiphertext", ct, err)
+	}
+	res, err := c.EncryptBatch(context.Background(), "acme", []Record{{Data: []byte("x")}, {Data: []byte("y")}})
+	if err != nil || res[0].Err != nil || !errors.Is(res[1].Err, errNoCiphertext) {
+		t.Errorf("EncryptBatch() = %+v, %v; want the second record refused", res, err)
+	}
+}

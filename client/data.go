@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -30,8 +31,18 @@ type result struct {
 func (c *Client) Encrypt(ctx context.Context, tenant string, plaintext []byte, ec Context) ([]byte, error) {
 	var out result
 	in := record{Plaintext: nonNil(plaintext), Context: ec}
-	return out.Ciphertext, c.call(ctx, http.MethodPost, tenantPath(tenant, "encrypt"), nil, in, &out)
+	if err := c.call(ctx, http.MethodPost, tenantPath(tenant, "encrypt"), nil, in, &out); err != nil {
+		return nil, err
+	}
+	if len(out.Ciphertext) == 0 {
+		return nil, errNoCiphertext
+	}
+	return out.Ciphertext, nil
 }
+
+// errNoCiphertext guards against a server (or proxy) that answers 200
+// without the ciphertext: storing nothing would lose the data.
+var errNoCiphertext = errors.New("client: the server's answer holds no ciphertext")
 
 // nonNil sends an empty plaintext as "" rather than leave the field out.
 func nonNil(b []byte) []byte {
@@ -70,7 +81,13 @@ func (c *Client) EncryptBatch(ctx context.Context, tenant string, records []Reco
 	for i, r := range records {
 		in[i] = record{Plaintext: nonNil(r.Data), Context: r.Context}
 	}
-	return c.batch(ctx, tenantPath(tenant, "encrypt", "batch"), in, func(r result) []byte { return r.Ciphertext })
+	res, err := c.batch(ctx, tenantPath(tenant, "encrypt", "batch"), in, func(r result) []byte { return r.Ciphertext })
+	for i := range res {
+		if res[i].Err == nil && len(res[i].Data) == 0 {
+			res[i].Err = errNoCiphertext
+		}
+	}
+	return res, err
 }
 
 // DecryptBatch opens records in one request; each has its own result.

@@ -237,8 +237,13 @@ var errEvicted = errors.New("the tenant key was evicted while in use; the key ma
 // Open decrypts a record of tenant; a record of any other tenant fails with
 // ErrWrongTenant before any key is fetched.
 func (k *Keyring) Open(ctx context.Context, tenant string, ciphertext []byte, ec envelope.Context) ([]byte, error) {
+	return k.AppendOpen(ctx, nil, tenant, ciphertext, ec)
+}
+
+// AppendOpen is Open appending the plaintext to dst.
+func (k *Keyring) AppendOpen(ctx context.Context, dst []byte, tenant string, ciphertext []byte, ec envelope.Context) ([]byte, error) {
 	for attempt := 1; ; attempt++ {
-		pt, err := envelope.Open(ctx, k.For(tenant), ciphertext, ec)
+		pt, err := envelope.AppendOpen(ctx, dst, k.For(tenant), ciphertext, ec)
 		if !errors.Is(err, envelope.ErrInvalidKey) {
 			return pt, err
 		}

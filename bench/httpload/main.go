@@ -13,6 +13,7 @@ package main
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -56,7 +57,7 @@ func run(c config) error {
 	url, body := request(c)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: c.conc, DisableCompression: true}}
 	l := &load{client: client, url: url, auth: "Bearer " + c.token, body: body}
-	if err := l.once(); err != nil {
+	if err := l.check(c.batch); err != nil {
 		return err
 	}
 	l.drive(c.conc, c.warmup)
@@ -93,6 +94,48 @@ type load struct {
 	body      []byte
 }
 
+// check sends one request and makes sure the answer holds a ciphertext for
+// each record, so that a run never measures a server answering something
+// else.
+func (l *load) check(records int) error {
+	req, err := http.NewRequest("POST", l.url, bytes.NewReader(l.body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", l.auth)
+	resp, err := l.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Ciphertext []byte `json:"ciphertext"`
+		Results    []struct {
+			Ciphertext []byte `json:"ciphertext"`
+		} `json:"results"`
+	}
+	msg, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s: %s", l.url, resp.Status, bytes.TrimSpace(msg))
+	}
+	if err := json.Unmarshal(msg, &out); err != nil {
+		return fmt.Errorf("%s: %w", l.url, err)
+	}
+	got := len(out.Results)
+	for _, r := range out.Results {
+		if len(r.Ciphertext) == 0 {
+			got--
+		}
+	}
+	if records == 1 && len(out.Ciphertext) > 0 {
+		got = 1
+	}
+	if got != records {
+		return fmt.Errorf("%s: %d ciphertexts in the answer for %d records", l.url, got, records)
+	}
+	return nil
+}
+
 // once sends one request and fails on anything but 200, so a wrong token
 // or tenant stops the run before it measures errors.
 func (l *load) once() error {
@@ -107,11 +150,14 @@ func (l *load) once() error {
 		return err
 	}
 	defer resp.Body.Close()
-	msg, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
 		return fmt.Errorf("%s: %s: %s", l.url, resp.Status, bytes.TrimSpace(msg))
 	}
-	return nil
+	// Like wrk and hey, the answer is read but not parsed: the generator's
+	// CPU is the server's to use. check looks at the first answer whole.
+	_, err = io.Copy(io.Discard, resp.Body)
+	return err
 }
 
 // drive runs conc workers for d and returns every request's latency.

@@ -110,25 +110,71 @@ type recordOut struct {
 	Error      *Error `json:"error,omitempty"`
 }
 
+// recordKind is what encryption and decryption of records differ in.
+type recordKind struct {
+	in, out  string // the JSON field read and answered, quoted
+	op       func(s *Server, ctx context.Context, tenant string, in *recordIn) (*recordOut, error)
+	appendOp func(s *Server, ctx context.Context, dst []byte, tenant string, data []byte) ([]byte, error)
+}
+
+var (
+	sealing = &recordKind{in: `"plaintext"`, out: `"ciphertext"`, op: (*Server).sealOne, appendOp: (*Server).appendSeal}
+	opening = &recordKind{in: `"ciphertext"`, out: `"plaintext"`, op: (*Server).openOne, appendOp: (*Server).appendOpen}
+)
+
 func (s *Server) encrypt(w http.ResponseWriter, r *http.Request, c *call) error {
-	return s.single(w, r, c, s.sealOne)
+	return s.records(w, r, c, sealing, false)
 }
 
 func (s *Server) decrypt(w http.ResponseWriter, r *http.Request, c *call) error {
-	return s.single(w, r, c, s.openOne)
+	return s.records(w, r, c, opening, false)
 }
 
-type recordOp func(ctx context.Context, tenant string, in *recordIn) (*recordOut, error)
+func (s *Server) encryptBatch(w http.ResponseWriter, r *http.Request, c *call) error {
+	return s.records(w, r, c, sealing, true)
+}
 
-func (s *Server) single(w http.ResponseWriter, r *http.Request, c *call, op recordOp) error {
-	var in recordIn
-	if err := decodeRecord(r, &in); err != nil {
+func (s *Server) decryptBatch(w http.ResponseWriter, r *http.Request, c *call) error {
+	return s.records(w, r, c, opening, true)
+}
+
+// records answers a single-record or batch request, through the fast path
+// when the body has the plain shape.
+func (s *Server) records(w http.ResponseWriter, r *http.Request, c *call, kind *recordKind, batch bool) error {
+	b := getBufs()
+	defer putBufs(b)
+	body, err := readBody(r, b.body)
+	b.body = body
+	if err != nil {
 		return err
 	}
+	var ok bool
+	if b.spans, ok = plainSpans(body, kind.in, batch, b.spans); ok {
+		if b.values, ok = decodeValues(body, b.spans, b.values); ok {
+			return s.fastRecords(r.Context(), w, c, kind, batch, b)
+		}
+	}
+	if !batch {
+		var in recordIn
+		if err := decodeBytes(body, &in); err != nil {
+			return err
+		}
+		return s.single(w, r, c, kind, &in)
+	}
+	var in struct {
+		Records []recordIn `json:"records"`
+	}
+	if err := decodeBytes(body, &in); err != nil {
+		return err
+	}
+	return s.batch(w, r, c, kind, in.Records)
+}
+
+func (s *Server) single(w http.ResponseWriter, r *http.Request, c *call, kind *recordKind, in *recordIn) error {
 	if err := s.admitData(r.Context(), c.tenant); err != nil {
 		return err
 	}
-	out, err := op(r.Context(), c.tenant, &in)
+	out, err := kind.op(s, r.Context(), c.tenant, in)
 	if err != nil {
 		return err
 	}
@@ -140,51 +186,47 @@ func (s *Server) sealOne(ctx context.Context, tenant string, in *recordIn) (*rec
 	if in.Ciphertext != nil {
 		return nil, apiErr(http.StatusBadRequest, CodeInvalidRequest, "encrypt takes plaintext, not ciphertext")
 	}
-	ct, err := s.cfg.Keyring.Seal(ctx, tenant, in.Plaintext, in.Context)
+	ct, err := s.cfg.Keyring.AppendSeal(ctx, nil, tenant, in.Plaintext, in.Context, nil)
 	if err != nil {
 		return nil, err
 	}
 	return &recordOut{Ciphertext: ct}, nil
 }
 
+func (s *Server) appendSeal(ctx context.Context, dst []byte, tenant string, pt []byte) ([]byte, error) {
+	return s.cfg.Keyring.AppendSeal(ctx, dst, tenant, pt, nil, nil)
+}
+
 func (s *Server) openOne(ctx context.Context, tenant string, in *recordIn) (*recordOut, error) {
 	if in.Plaintext != nil {
 		return nil, apiErr(http.StatusBadRequest, CodeInvalidRequest, "decrypt takes ciphertext, not plaintext")
 	}
-	if len(in.Ciphertext) == 0 {
-		return nil, apiErr(http.StatusBadRequest, "invalid_ciphertext", envelopeMessages["invalid_ciphertext"])
-	}
-	pt, err := s.cfg.Keyring.Open(ctx, tenant, in.Ciphertext, in.Context)
+	pt, err := s.appendOpenContext(ctx, nil, tenant, in.Ciphertext, in.Context)
 	if err != nil {
 		return nil, err
 	}
-	return &recordOut{Plaintext: nonNil(pt)}, nil
-}
-
-// nonNil keeps an empty plaintext in the answer ("") rather than omitting it.
-func nonNil(b []byte) []byte {
-	if b == nil {
-		return []byte{}
+	if pt == nil {
+		pt = []byte{} // answered as "" (see appendRecordOut)
 	}
-	return b
+	return &recordOut{Plaintext: pt}, nil
 }
 
-func (s *Server) encryptBatch(w http.ResponseWriter, r *http.Request, c *call) error {
-	return s.batch(w, r, c, s.sealOne)
+func (s *Server) appendOpen(ctx context.Context, dst []byte, tenant string, ct []byte) ([]byte, error) {
+	return s.appendOpenContext(ctx, dst, tenant, ct, nil)
 }
 
-func (s *Server) decryptBatch(w http.ResponseWriter, r *http.Request, c *call) error {
-	return s.batch(w, r, c, s.openOne)
-}
-
-// batch runs op on each record. Failures of one record (bad context, altered
-// ciphertext) are answered per record; a failure that concerns the tenant's
-// key fails the whole batch, as every record would fail the same way.
-func (s *Server) batch(w http.ResponseWriter, r *http.Request, c *call, op recordOp) error {
-	records, err := decodeBatch(r)
-	if err != nil {
-		return err
+func (s *Server) appendOpenContext(ctx context.Context, dst []byte, tenant string, ct []byte, ec envelope.Context) ([]byte, error) {
+	if len(ct) == 0 {
+		return nil, apiErr(http.StatusBadRequest, "invalid_ciphertext", envelopeMessages["invalid_ciphertext"])
 	}
+	return s.cfg.Keyring.AppendOpen(ctx, dst, tenant, ct, ec)
+}
+
+// batch runs the kind's operation on each record. Failures of one record
+// (bad context, altered ciphertext) are answered per record; a failure that
+// concerns the tenant's key fails the whole batch, as every record would
+// fail the same way.
+func (s *Server) batch(w http.ResponseWriter, r *http.Request, c *call, kind *recordKind, records []recordIn) error {
 	if err := s.checkBatch(len(records)); err != nil {
 		return err
 	}
@@ -193,7 +235,7 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request, c *call, op recor
 	}
 	results := make([]*recordOut, len(records))
 	for i := range records {
-		res, err := op(r.Context(), c.tenant, &records[i])
+		res, err := kind.op(s, r.Context(), c.tenant, &records[i])
 		if err != nil && tenantWide(err) {
 			return err
 		}

@@ -3,10 +3,16 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"io"
+	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 var fastBodies = []string{
@@ -32,36 +38,70 @@ var fastBodies = []string{
 	``,
 }
 
-// The fast parsers agree with encoding/json wherever they answer.
+// fastValues runs the fast path's parse of body: the decoded values, or
+// false where it hands the body to encoding/json.
+func fastValues(body, field string, batch bool) ([][]byte, bool) {
+	spans, ok := plainSpans([]byte(body), field, batch, nil)
+	if !ok {
+		return nil, false
+	}
+	values, ok := decodeValues([]byte(body), spans, nil)
+	if !ok {
+		return nil, false
+	}
+	out := make([][]byte, len(spans))
+	for i, s := range spans {
+		out[i] = values[s.lo:s.hi]
+	}
+	return out, true
+}
+
+// The fast parse agrees with encoding/json wherever it answers.
 func TestFastParseAgreesWithJSON(t *testing.T) {
 	answered := 0
-	for _, body := range fastBodies {
-		if rec, ok := parsePlainRecord([]byte(body)); ok {
-			answered++
-			var want recordIn
-			if err := decodeBytes([]byte(body), &want); err != nil {
-				t.Errorf("parsePlainRecord(%q) accepted what encoding/json refuses: %v", body, err)
+	for _, kind := range []*recordKind{sealing, opening} {
+		for _, body := range fastBodies {
+			if kind == opening {
+				body = strings.ReplaceAll(body, `"plaintext"`, `"ciphertext"`)
 			}
-			if diff := cmp.Diff(want, rec); diff != "" || (want.Plaintext == nil) != (rec.Plaintext == nil) {
-				t.Errorf("parsePlainRecord(%q) differs from encoding/json (-want +got):\n%s", body, diff)
+			if got, ok := fastValues(body, kind.in, false); ok {
+				answered++
+				var want recordIn
+				if err := decodeBytes([]byte(body), &want); err != nil {
+					t.Errorf("single %q: accepted what encoding/json refuses: %v", body, err)
+				}
+				if diff := cmp.Diff([][]byte{fieldOf(kind, want)}, got, cmpopts.EquateEmpty()); diff != "" {
+					t.Errorf("single %q: differs from encoding/json (-want +got):\n%s", body, diff)
+				}
 			}
-		}
-		if recs, ok := parsePlainBatch([]byte(body)); ok {
-			answered++
-			var want struct {
-				Records []recordIn `json:"records"`
-			}
-			if err := decodeBytes([]byte(body), &want); err != nil {
-				t.Errorf("parsePlainBatch(%q) accepted what encoding/json refuses: %v", body, err)
-			}
-			if diff := cmp.Diff(want.Records, recs); diff != "" {
-				t.Errorf("parsePlainBatch(%q) differs from encoding/json (-want +got):\n%s", body, diff)
+			if got, ok := fastValues(body, kind.in, true); ok {
+				answered++
+				var want struct {
+					Records []recordIn `json:"records"`
+				}
+				if err := decodeBytes([]byte(body), &want); err != nil {
+					t.Errorf("batch %q: accepted what encoding/json refuses: %v", body, err)
+				}
+				var values [][]byte
+				for _, r := range want.Records {
+					values = append(values, fieldOf(kind, r))
+				}
+				if diff := cmp.Diff(values, got, cmpopts.EquateEmpty()); diff != "" {
+					t.Errorf("batch %q: differs from encoding/json (-want +got):\n%s", body, diff)
+				}
 			}
 		}
 	}
-	if answered != 5 {
-		t.Errorf("the fast parsers answered %d bodies, want 5", answered)
+	if answered != 11 {
+		t.Errorf("the fast parse answered %d bodies, want 11", answered)
 	}
+}
+
+func fieldOf(kind *recordKind, r recordIn) []byte {
+	if kind == sealing {
+		return r.Plaintext
+	}
+	return r.Ciphertext
 }
 
 // The writers produce json.Encoder's bytes.
@@ -76,10 +116,15 @@ func TestFastWriteAgreesWithJSON(t *testing.T) {
 	for _, out := range outs {
 		w := httptest.NewRecorder()
 		writeRecord(w, out)
-		if want := encoded(t, out); !bytes.Equal(w.Body.Bytes(), want) {
+		want := encoded(t, out)
+		if out.Plaintext != nil && len(out.Plaintext) == 0 {
+			want = []byte(`{"plaintext":""}` + "\n") // not omitted, unlike encoding/json
+		}
+		if !bytes.Equal(w.Body.Bytes(), want) {
 			t.Errorf("writeRecord() = %s, want %s", w.Body.Bytes(), want)
 		}
 	}
+	outs = slices.DeleteFunc(outs, func(o *recordOut) bool { return o.Plaintext != nil && len(o.Plaintext) == 0 })
 	w := httptest.NewRecorder()
 	writeResults(w, outs)
 	want := encoded(t, struct {
@@ -96,4 +141,64 @@ func encoded(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return b.Bytes()
+}
+
+// postRaw posts body with token and returns the status and answer.
+func postRaw(t *testing.T, e *env, token, path, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", e.http.URL+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// The fast path answers exactly as the general one: each body is sent in
+// the plain shape and again with an empty context, which only encoding/json
+// reads. Decryption is deterministic, so the answers must be equal bytes.
+func TestFastPathAnswersAsGeneral(t *testing.T) {
+	e := newEnv(t)
+	e.onboard("acme")
+	tok := e.memberOf("acme")
+	sealed, err := e.client(tok).Encrypt(bg, "acme", []byte("card 4111"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty, err := e.client(tok).Encrypt(bg, "acme", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	altered := bytes.Clone(sealed)
+	altered[len(altered)-1] ^= 1
+	rec := func(ct []byte) string { return `{"ciphertext":"` + b64(ct) + `"}` }
+	cases := []struct{ path, body, want string }{
+		{"/decrypt", rec(sealed), `{"plaintext":"` + b64([]byte("card 4111")) + `"}`},
+		{"/decrypt", rec(empty), `{"plaintext":""}`},
+		{"/decrypt", rec(altered), `"code":"invalid_ciphertext"`},
+		{"/decrypt", rec(nil), `"code":"invalid_ciphertext"`},
+		{"/decrypt/batch", `{"records":[` + rec(sealed) + `,` + rec(altered) + `,` + rec(empty) + `,` + rec(nil) + `]}`,
+			`{"results":[{"plaintext":"Y2FyZCA0MTEx"},{"error":{"code":"invalid_ciphertext"`},
+		{"/decrypt/batch", `{"records":[` + strings.Repeat(rec(sealed)+",", 100) + rec(sealed) + `]}`, `"code":"batch_too_large"`},
+		{"/encrypt/batch", `{"records":[{"plaintext":"aGk="},{"plaintext":"aGk="}]}`, `{"results":[{"ciphertext":"`},
+	}
+	for _, c := range cases {
+		path := "/v1/tenants/acme" + c.path
+		st1, fast := postRaw(t, e, tok, path, c.body)
+		if !strings.Contains(fast, c.want) {
+			t.Errorf("POST %s %.80s = %d %.300s, want it to contain %s", c.path, c.body, st1, fast, c.want)
+		}
+		general := strings.ReplaceAll(c.body, `"}`, `","context":{}}`)
+		st2, slow := postRaw(t, e, tok, path, general)
+		if strings.HasPrefix(c.path, "/encrypt") {
+			// Ciphertexts differ every time; their shape must not.
+			fast, slow = strconv.Itoa(strings.Count(fast, `"ciphertext"`)), strconv.Itoa(strings.Count(slow, `"ciphertext"`))
+		}
+		if st1 != st2 || fast != slow {
+			t.Errorf("POST %s: plain body answered %d %.300s; with a context %d %.300s", c.path, st1, fast, st2, slow)
+		}
+	}
 }
