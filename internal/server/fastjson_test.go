@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -201,4 +203,46 @@ func TestFastPathAnswersAsGeneral(t *testing.T) {
 			t.Errorf("POST %s: plain body answered %d %.300s; with a context %d %.300s", c.path, st1, fast, st2, slow)
 		}
 	}
+}
+
+// FuzzFastParse: wherever the fast parse answers, encoding/json accepts the
+// body and reads the same values from it.
+func FuzzFastParse(f *testing.F) {
+	dir := filepath.Join("testdata", "fuzz", "FuzzFastParse")
+	if seeds, err := os.ReadDir(dir); err != nil || len(seeds) == 0 {
+		f.Fatalf("seed folder %s is missing or empty (%v)", dir, err)
+	}
+	for _, body := range fastBodies {
+		f.Add(body, true)
+	}
+	f.Fuzz(func(t *testing.T, body string, batch bool) {
+		got, ok := fastValues(body, `"plaintext"`, batch)
+		if !ok {
+			return
+		}
+		var want []recordIn
+		if batch {
+			var in struct {
+				Records []recordIn `json:"records"`
+			}
+			if err := decodeBytes([]byte(body), &in); err != nil {
+				t.Fatalf("fast parse accepted %q, encoding/json refuses it: %v", body, err)
+			}
+			want = in.Records
+		} else {
+			var in recordIn
+			if err := decodeBytes([]byte(body), &in); err != nil {
+				t.Fatalf("fast parse accepted %q, encoding/json refuses it: %v", body, err)
+			}
+			want = []recordIn{in}
+		}
+		if len(want) != len(got) {
+			t.Fatalf("%q: %d values, encoding/json reads %d", body, len(got), len(want))
+		}
+		for i := range want {
+			if want[i].Context != nil || want[i].Ciphertext != nil || !bytes.Equal(want[i].Plaintext, got[i]) {
+				t.Fatalf("%q: record %d is %+v to encoding/json, %q to the fast parse", body, i, want[i], got[i])
+			}
+		}
+	})
 }
