@@ -7,10 +7,12 @@
 //   - owner: everything, including managing tokens of any role.
 //   - super_admin: everything on every tenant, including tokens below owner.
 //   - admin: configures keys (artifacts, attach, validate, enable, rotate,
-//     change, offboard) and reads state and health, for its tenant, or for
-//     every tenant (and creates tenants) when platform-scoped.
+//     change, offboard), manages webhooks and reads state and health, for
+//     its tenant, or for every tenant (and creates tenants and platform-wide
+//     webhooks) when platform-scoped.
 //   - member: data operations (encrypt, decrypt) for its tenant.
-//   - auditor: reads the audit log and state of its tenant, or of all.
+//   - auditor: reads the audit log, state, webhooks and their deliveries of
+//     its tenant, or of all.
 //   - service: a platform back-end: data operations for any tenant. Service
 //     tokens are platform-scoped.
 //
@@ -85,6 +87,10 @@ const (
 	AuditRead      Action = "audit.read"      // tenant, or platform-wide
 	TokenManage    Action = "token.manage"    // platform
 	PlatformRead   Action = "platform.read"   // platform: status
+	// Webhook actions are on a tenant's subscriptions, or, with tenant "",
+	// on the platform-wide ones, which tenant-scoped tokens may not touch.
+	WebhookManage Action = "webhook.manage" // tenant, or platform-wide: subscribe, unsubscribe
+	WebhookRead   Action = "webhook.read"   // tenant, or platform-wide: list, deliveries
 )
 
 // Principal is an authenticated caller.
@@ -132,9 +138,9 @@ var rolePermissions = map[Role]map[Action]bool{
 	RoleOwner:      all(),
 	RoleSuperAdmin: all(),
 	RoleAdmin: set(TenantCreate, TenantList, TenantRead, TenantUpdate, KeyArtifacts, KeyAttach, KeyValidate,
-		KeyEnable, KeyRotate, KeyChange, TenantOffboard, AuditRead),
+		KeyEnable, KeyRotate, KeyChange, TenantOffboard, AuditRead, WebhookManage, WebhookRead),
 	RoleMember:  set(TenantRead, DataEncrypt, DataDecrypt),
-	RoleAuditor: set(TenantList, TenantRead, AuditRead),
+	RoleAuditor: set(TenantList, TenantRead, AuditRead, WebhookRead),
 	RoleService: set(TenantRead, DataEncrypt, DataDecrypt),
 }
 
@@ -144,7 +150,8 @@ var platformActions = set(TenantCreate, TenantList, TokenManage, PlatformRead)
 
 func all() map[Action]bool {
 	return set(TenantCreate, TenantList, TenantRead, TenantUpdate, KeyArtifacts, KeyAttach, KeyValidate, KeyEnable,
-		KeyRotate, KeyChange, TenantOffboard, DataEncrypt, DataDecrypt, AuditRead, TokenManage, PlatformRead)
+		KeyRotate, KeyChange, TenantOffboard, DataEncrypt, DataDecrypt, AuditRead, TokenManage, PlatformRead,
+		WebhookManage, WebhookRead)
 }
 
 func set(as ...Action) map[Action]bool {

@@ -7,15 +7,16 @@ import (
 
 func TestAllowedMatrix(t *testing.T) {
 	tenantActions := []Action{TenantRead, TenantUpdate, KeyArtifacts, KeyAttach, KeyValidate, KeyEnable, KeyRotate,
-		KeyChange, TenantOffboard, DataEncrypt, DataDecrypt, AuditRead}
+		KeyChange, TenantOffboard, DataEncrypt, DataDecrypt, AuditRead, WebhookManage, WebhookRead}
 	platform := []Action{TenantCreate, TenantList, TokenManage, PlatformRead}
 	want := map[Role]map[Action]bool{
 		RoleOwner:      all(),
 		RoleSuperAdmin: all(),
-		RoleAdmin:      rolePermissions[RoleAdmin],
-		RoleMember:     set(TenantRead, DataEncrypt, DataDecrypt),
-		RoleAuditor:    set(TenantList, TenantRead, AuditRead),
-		RoleService:    set(TenantRead, DataEncrypt, DataDecrypt),
+		RoleAdmin: set(TenantCreate, TenantList, TenantRead, TenantUpdate, KeyArtifacts, KeyAttach, KeyValidate,
+			KeyEnable, KeyRotate, KeyChange, TenantOffboard, AuditRead, WebhookManage, WebhookRead),
+		RoleMember:  set(TenantRead, DataEncrypt, DataDecrypt),
+		RoleAuditor: set(TenantList, TenantRead, AuditRead, WebhookRead),
+		RoleService: set(TenantRead, DataEncrypt, DataDecrypt),
 	}
 	for _, role := range Roles {
 		for _, a := range append(tenantActions, platform...) {
@@ -36,6 +37,13 @@ func TestAllowedMatrix(t *testing.T) {
 			if err := Allowed(scoped, a, "globex"); err == nil && !platformActions[a] {
 				t.Errorf("scoped %s %s on another tenant was allowed", role, a)
 			}
+		}
+	}
+	// Tenant "" is the platform-wide webhooks: a scoped admin may manage its
+	// tenant's only.
+	for _, a := range []Action{WebhookManage, WebhookRead} {
+		if err := Allowed(&Principal{Role: RoleAdmin, Tenant: "acme"}, a, ""); !errors.Is(err, ErrForbidden) {
+			t.Errorf("scoped admin %s on the platform-wide webhooks: err = %v, want ErrForbidden", a, err)
 		}
 	}
 	if !errors.Is(Allowed(nil, TenantRead, "acme"), ErrUnauthenticated) {

@@ -150,7 +150,50 @@ func (w *Webhooks) Unsubscribe(ctx context.Context, id string) error {
 
 // Deliveries returns the webhook's newest delivery attempts.
 func (w *Webhooks) Deliveries(ctx context.Context, id string, limit int) ([]*store.Delivery, error) {
+	if !store.ValidWebhookID(id) {
+		return nil, errorf(ErrInvalidWebhookID, nil, "invalid webhook id %q", store.Clip(id))
+	}
 	return w.cfg.Store.Deliveries(ctx, id, limit)
+}
+
+// List returns the subscriptions of tenant alone, or for tenant "" the
+// platform-wide ones. The store's listing of a tenant also holds the
+// platform-wide subscriptions, whose receivers a tenant has no business
+// seeing.
+func (w *Webhooks) List(ctx context.Context, tenant string) ([]*store.Webhook, error) {
+	hooks, err := w.cfg.Store.Webhooks(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	out := hooks[:0]
+	for _, h := range hooks {
+		if h.Tenant == tenant {
+			out = append(out, h)
+		}
+	}
+	return out, nil
+}
+
+// Owned returns subscription id if it is tenant's (for tenant "", if it is
+// platform-wide), and ErrWebhookNotFound otherwise, whether it does not
+// exist or is someone else's, so a tenant learns nothing of others'.
+func (w *Webhooks) Owned(ctx context.Context, id, tenant string) (*store.Webhook, error) {
+	if !store.ValidWebhookID(id) {
+		return nil, errorf(ErrInvalidWebhookID, nil, "invalid webhook id %q", store.Clip(id))
+	}
+	hooks, err := w.List(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range hooks {
+		if h.ID == id {
+			return h, nil
+		}
+	}
+	if tenant == "" {
+		return nil, errorf(ErrWebhookNotFound, nil, "no platform-wide webhook %s", id)
+	}
+	return nil, errorf(ErrWebhookNotFound, nil, "tenant %s has no webhook %s", store.Clip(tenant), id)
 }
 
 // checkURL accepts absolute https URLs (http when allowed) with a host and

@@ -259,3 +259,41 @@ func TestVerify(t *testing.T) {
 		}
 	}
 }
+
+// List shows a tenant its own subscriptions only, and Owned finds a
+// subscription only for its tenant: another tenant's, or a platform-wide
+// one asked for as a tenant's, is not found.
+func TestListAndOwned(t *testing.T) {
+	e := newEnv(t)
+	e.tenant(t, "acme")
+	e.tenant(t, "other")
+	w := newWebhooks(t, e.store)
+	for _, s := range [][2]string{{"acme-hook", "acme"}, {"other-hook", "other"}, {"ops", ""}} {
+		if _, err := w.Subscribe(ctx, s[0], s[1], "https://example.com/"+s[0]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for tenant, want := range map[string]string{"acme": "acme-hook", "other": "other-hook", "": "ops"} {
+		hooks, err := w.List(ctx, tenant)
+		if err != nil || len(hooks) != 1 || hooks[0].ID != want {
+			t.Errorf("List(%q) = %v, %v; want only %s", tenant, hooks, err, want)
+		}
+	}
+	if h, err := w.Owned(ctx, "acme-hook", "acme"); err != nil || h.Tenant != "acme" {
+		t.Errorf("Owned(acme-hook, acme) = %+v, %v", h, err)
+	}
+	if h, err := w.Owned(ctx, "ops", ""); err != nil || h.Tenant != "" {
+		t.Errorf("Owned(ops, \"\") = %+v, %v", h, err)
+	}
+	for _, c := range [][2]string{{"other-hook", "acme"}, {"ops", "acme"}, {"acme-hook", ""}, {"missing", "acme"}} {
+		if _, err := w.Owned(ctx, c[0], c[1]); !errors.Is(err, monitor.ErrWebhookNotFound) {
+			t.Errorf("Owned(%s, %q) err = %v, want ErrWebhookNotFound", c[0], c[1], err)
+		}
+	}
+	if _, err := w.Owned(ctx, "Bad!", "acme"); monitor.Code(err) != "invalid_webhook_id" {
+		t.Errorf("Owned(bad id) err = %v, want invalid_webhook_id", err)
+	}
+	if _, err := w.Deliveries(ctx, "Bad!", 0); monitor.Code(err) != "invalid_webhook_id" {
+		t.Errorf("Deliveries(bad id) err = %v, want invalid_webhook_id", err)
+	}
+}
