@@ -20,15 +20,15 @@ import (
 // exitAuditFailed means verify found a chain that does not verify.
 const exitAuditFailed = 5
 
-const auditUsage = "byok audit verify|export --db DB [flags] | byok audit tail [TENANT]"
+const auditUsage = "byok audit verify --db DB [flags] | byok audit export [--db DB] [flags] | byok audit tail [TENANT]"
 
 const (
 	auditVerifyUsage = "byok audit verify --db <sqlite path|postgres url> --key ROOTKEYFILE [--tenant ID | --platform]"
-	auditExportUsage = "byok audit export --db <sqlite path|postgres url> (--tenant ID | --platform) [--from TIME] [--to TIME]"
+	auditExportUsage = "byok audit export [--db <sqlite path|postgres url>] (--tenant ID | --platform) [--from TIME] [--to TIME]"
 )
 
-// runAudit checks and exports the audit log straight from the database, and
-// tails it through the server.
+// runAudit verifies the audit log straight from the database, tails it
+// through the server, and exports it either way.
 func runAudit(ctx context.Context, c *cli, args []string) error {
 	if len(args) == 0 {
 		return usageErr("say what to do: verify, export or tail")
@@ -152,14 +152,16 @@ func printVerify(c *cli, r audit.VerifyResult) {
 	fmt.Fprintf(c.stdout, "%s: %s at row %d: %s\n", r.Chain, r.Problem, r.Seq, r.Reason)
 }
 
+// runAuditExport reads the chain from the database with --db, and through
+// the server otherwise (where a tenant's auditor may export its own chain).
 func runAuditExport(ctx context.Context, c *cli, args []string) error {
-	fs := newFlags(c, "audit export", auditExportUsage)
-	db := fs.String("db", "", "the database: a SQLite `file` or a postgres:// URL")
-	tenant := fs.String("tenant", "", "export this tenant's chain")
-	platform := fs.Bool("platform", false, "export the platform chain")
-	fromS := fs.String("from", "", "first event `time` to export, RFC 3339 (default: the start)")
-	toS := fs.String("to", "", "export events before this `time`, RFC 3339 (default: the end)")
-	if err := parseFlags(fs, args); err != nil {
+	r := newRemoteRaw(c, "audit export", auditExportUsage)
+	db := r.fs.String("db", "", "read the database directly: a SQLite `file` or a postgres:// URL (default: ask the server)")
+	tenant := r.fs.String("tenant", "", "export this tenant's chain")
+	platform := r.fs.Bool("platform", false, "export the platform chain")
+	fromS := r.fs.String("from", "", "first event `time` to export, RFC 3339 (default: the start)")
+	toS := r.fs.String("to", "", "export events before this `time`, RFC 3339 (default: the end)")
+	if _, err := r.parse(args, 0, "no arguments"); err != nil {
 		return err
 	}
 	chain, err := chainFlag(*tenant, *platform)
@@ -172,6 +174,13 @@ func runAuditExport(ctx context.Context, c *cli, args []string) error {
 	from, to, err := timeRange(*fromS, *toS)
 	if err != nil {
 		return err
+	}
+	if *db == "" {
+		cl, err := r.client()
+		if err != nil {
+			return err
+		}
+		return apiErrOrNil(cl.AuditExport(ctx, *tenant, from, to, c.stdout))
 	}
 	st, err := openAuditStore(ctx, *db)
 	if err != nil {

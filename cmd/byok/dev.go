@@ -27,20 +27,29 @@ import (
 const devUsage = "byok dev [--dir ./byok-data] [--listen 127.0.0.1:8080] [--emulator 127.0.0.1:4566]"
 
 // The demo world: the platform's AWS account, and one customer account with
-// a multi-Region key (home eu-west-1, replica eu-central-1) whose policy is
-// the one byok's onboarding generates for tenant "demo".
+// two multi-Region keys (home eu-west-1, replica eu-central-1) whose policy
+// is the one byok's onboarding generates for tenant "demo": the demo
+// tenant's key, and a spare one to try a key change with.
 const (
 	devPlatformAccount = "111111111111"
 	devCustomerAccount = "222222222222"
 	devRegion          = "eu-west-1"
 	devReplica         = "eu-central-1"
 	devKeyID           = "mrk-0d0e0f00112233445566778899aabbcc"
+	devSpareKeyID      = "mrk-1d1e1f00112233445566778899aabbcc"
 	devTenant          = "demo"
 	devAccessKey       = "AKIABYOKDEVPLATFORM1"
 	devSecretKey       = "byok-dev-platform-secret"
 )
 
-var devKeyARN = "arn:aws:kms:" + devRegion + ":" + devCustomerAccount + ":key/" + devKeyID
+var (
+	devKeyARN      = devARN(devKeyID)
+	devSpareKeyARN = devARN(devSpareKeyID)
+)
+
+func devARN(keyID string) string {
+	return "arn:aws:kms:" + devRegion + ":" + devCustomerAccount + ":key/" + keyID
+}
 
 const devPlatformConfig = `# byok dev: one hosting region; the demo customer's key must be multi-Region
 # with a replica in eu-central-1.
@@ -51,7 +60,7 @@ regions:
 policy:
   require_multi_region: true
   alias_arns: reject
-  key_binding: immutable
+  key_binding: changeable
 `
 
 // devFlags are byok dev's options.
@@ -142,21 +151,26 @@ func devWorld() (*awsemu.World, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := onboarding.NewModel(platform, onboarding.Request{TenantID: devTenant, Region: devRegion,
-		Pattern: tenant.Direct, KeyARN: devKeyARN})
-	if err != nil {
-		return nil, err
+	var keys []awsemu.Key
+	for _, k := range []struct{ id, arn, what string }{
+		{devKeyID, devKeyARN, "demo customer key for byok"},
+		{devSpareKeyID, devSpareKeyARN, "spare demo customer key, to try byok key change"},
+	} {
+		m, err := onboarding.NewModel(platform, onboarding.Request{TenantID: devTenant, Region: devRegion,
+			Pattern: tenant.Direct, KeyARN: k.arn})
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, awsemu.Key{ID: k.id, Region: devRegion, MultiRegion: true,
+			Replicas: []string{devReplica}, Rotation: true, Policy: string(m.KeyPolicy().JSON()), Description: k.what})
 	}
-	policy := m.KeyPolicy()
 	all := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["kms:*","sts:AssumeRole"],"Resource":"*"}]}`
 	return &awsemu.World{
 		Regions: []string{devRegion, devReplica},
 		Accounts: []awsemu.Account{
 			{ID: devPlatformAccount, Users: []awsemu.User{{Name: "platform", AccessKeyID: devAccessKey,
 				SecretAccessKey: devSecretKey, Policies: map[string]string{"byok": all}}}},
-			{ID: devCustomerAccount, Keys: []awsemu.Key{{ID: devKeyID, Region: devRegion, MultiRegion: true,
-				Replicas: []string{devReplica}, Rotation: true, Policy: string(policy.JSON()),
-				Description: "demo customer key for byok"}}},
+			{ID: devCustomerAccount, Keys: keys},
 		},
 	}, nil
 }

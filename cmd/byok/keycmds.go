@@ -15,6 +15,7 @@ func runKey(ctx context.Context, c *cli, args []string) error {
 	return subcommand(ctx, c, "key", keyUsage, args, map[string]func(context.Context, *cli, []string) error{
 		"artifacts": runKeyArtifacts, "attach": runKeyAttach, "validate": runKeyValidate,
 		"enable": runKeyEnable, "rotate": runKeyRotate, "change": runKeyChange,
+		"regions": runKeyRegions, "add-region": runKeyAddRegion,
 	})
 }
 
@@ -154,8 +155,15 @@ func runKeyEnable(ctx context.Context, c *cli, args []string) error {
 	if r.json {
 		return printJSON(c.stdout, e)
 	}
-	_, err = fmt.Fprintf(c.stdout, "tenant %s is %s: key version %d created, %d rewrapped under the customer's key\n",
-		e.Tenant.ID, e.Tenant.State, e.CreatedVersion, e.Rewrapped)
+	if e.CreatedVersion != 0 {
+		_, err = fmt.Fprintf(c.stdout, "tenant %s is %s: key version %d created under the customer's key\n",
+			e.Tenant.ID, e.Tenant.State, e.CreatedVersion)
+		return err
+	}
+	// The tenant already had versions under the platform's key (it served
+	// data while pending): they moved.
+	_, err = fmt.Fprintf(c.stdout, "tenant %s is %s: %d existing key version(s) rewrapped under the customer's key\n",
+		e.Tenant.ID, e.Tenant.State, e.Rewrapped)
 	return err
 }
 
@@ -214,7 +222,7 @@ func runKeyChange(ctx context.Context, c *cli, args []string) error {
 	if r.json {
 		return printJSON(c.stdout, kc)
 	}
-	_, err = fmt.Fprintf(c.stdout, "tenant %s in %s: %s -> %s; %d key version(s) rewrapped, %d old wrapping(s) dropped\n",
+	_, err = fmt.Fprintf(c.stdout, "tenant %s in %s: %s -> %s; %d wrapping(s) made under the new key, %d key version(s) released from the old\n",
 		pos[0], kc.Region, kc.From, kc.To, kc.Wrapped, kc.Dropped)
 	return err
 }

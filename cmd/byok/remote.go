@@ -128,6 +128,7 @@ var hints = map[string]string{
 	"unauthenticated":       "the token is missing, expired or revoked: set BYOK_TOKEN to a valid token",
 	"forbidden":             "the token's role or tenant scope does not allow this; ask an owner for a token that does",
 	"tenant_not_found":      "run 'byok tenant list' for the tenants there are",
+	"conflict":              "it changed since it was read (another caller at the same time); look at it again and retry",
 	"validation_failed":     "fix what the failed checks say, then run 'byok key validate' again",
 	"invalid_ciphertext":    "pass exactly the -c pairs the data was encrypted with, and the same tenant",
 	"context_mismatch":      "pass exactly the -c pairs the data was encrypted with",

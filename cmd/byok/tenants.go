@@ -8,8 +8,8 @@ import (
 )
 
 const (
-	tenantUsage = "byok tenant create|list|show [flags] [args]"
-	keyUsage    = "byok key artifacts|attach|validate|enable|rotate|change [flags] TENANT [args]"
+	tenantUsage = "byok tenant create|list|show|rename|offboard|receipt [flags] [args]"
+	keyUsage    = "byok key artifacts|attach|validate|enable|rotate|change|regions|add-region [flags] TENANT [args]"
 	statusUsage = "byok status [--json] [TENANT]"
 )
 
@@ -32,6 +32,7 @@ func subcommand(ctx context.Context, c *cli, group, usage string, args []string,
 func runTenant(ctx context.Context, c *cli, args []string) error {
 	return subcommand(ctx, c, "tenant", tenantUsage, args, map[string]func(context.Context, *cli, []string) error{
 		"create": runTenantCreate, "list": runTenantList, "show": runTenantShow,
+		"rename": runTenantRename, "offboard": runTenantOffboard, "receipt": runTenantReceipt,
 	})
 }
 
