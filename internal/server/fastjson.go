@@ -57,9 +57,9 @@ func putBufs(b *dataBufs) {
 
 // readBody appends the (size-limited) body of a data request to buf.
 func readBody(r *http.Request, buf []byte) ([]byte, error) {
-	if n := r.ContentLength; n > 0 && n <= 16<<20 {
-		// A hint only: a larger claimed length is not trusted, and the
-		// body limit still applies to what is read.
+	if n := r.ContentLength; n > 0 && n <= 1<<20 {
+		// A hint only: a larger claimed length is not trusted with memory
+		// before the bytes arrive, and the body limit applies to what is read.
 		buf = slices.Grow(buf, int(n)+1)
 	}
 	for {
