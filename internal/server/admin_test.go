@@ -17,7 +17,7 @@ import (
 // subtest is TestAPI's run: it records the route as tested.
 type subtest func(name string, f func(t *testing.T))
 
-// adminRoutes tests the token, audit and key-change routes as TestAPI's
+// adminRoutes tests the token, audit, key-change and webhook routes as TestAPI's
 // subtests, on tenant adm, which it creates (pending: these routes do not
 // need a key).
 func adminRoutes(t *testing.T, e *env, run subtest) {
@@ -27,6 +27,7 @@ func adminRoutes(t *testing.T, e *env, run subtest) {
 	tokenRoutes(e, run)
 	auditRoutes(t, e, run)
 	keyChangeRoute(e, run)
+	webhookRoutes(t, e, run)
 }
 
 // tokenRoutes issues, lists and revokes a token through the client and

@@ -25,6 +25,7 @@ import (
 	"github.com/byok-dev/byok/internal/auth"
 	"github.com/byok-dev/byok/internal/control"
 	"github.com/byok-dev/byok/internal/keyfile"
+	"github.com/byok-dev/byok/internal/monitor"
 	"github.com/byok-dev/byok/internal/onboarding"
 	"github.com/byok-dev/byok/internal/store"
 	"github.com/byok-dev/byok/internal/store/sqlite"
@@ -107,6 +108,8 @@ type env struct {
 	audit   *auditLog
 	reg     *prometheus.Registry
 	tokens  *auth.Tokens
+	// hooks delivers webhooks, retrying within milliseconds.
+	hooks *monitor.Webhooks
 	// receipts signs deletion receipts.
 	receipts *control.ReceiptSigner
 	// owner is a platform owner's token; other a member token of tenant
@@ -139,7 +142,8 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	e.issueTokens(svc)
-	e.server, err = New(Config{Control: svc, Keyring: e.keyring, Store: st, Auth: e.tokens, Audit: e.audit,
+	e.hooks = runWebhooks(t, st)
+	e.server, err = New(Config{Control: svc, Keyring: e.keyring, Store: st, Auth: e.tokens, Audit: e.audit, Webhooks: e.hooks,
 		Logger: slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Registry: e.reg,
 		MaxBatch: 100, StateCacheTTL: time.Nanosecond})
 	if err != nil {
@@ -148,6 +152,28 @@ func newEnv(t testing.TB) *env {
 	e.http = httptest.NewServer(e.server.Handler())
 	t.Cleanup(e.http.Close)
 	return e
+}
+
+// runWebhooks delivers webhooks until the test ends; receivers are
+// httptest servers, so plain http is allowed.
+func runWebhooks(t testing.TB, st store.Store) *monitor.Webhooks {
+	t.Helper()
+	hooks, err := monitor.NewWebhooks(monitor.WebhookConfig{Store: st, AllowHTTP: true, MaxAttempts: 3,
+		BaseDelay: time.Millisecond, MaxDelay: 4 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(bg)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		hooks.Run(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return hooks
 }
 
 // issueTokens bootstraps the owner token and a member token of tenant

@@ -9,6 +9,7 @@ import (
 	"github.com/byok-dev/byok/envelope"
 	"github.com/byok-dev/byok/internal/auth"
 	"github.com/byok-dev/byok/internal/control"
+	"github.com/byok-dev/byok/internal/monitor"
 	"github.com/byok-dev/byok/internal/store"
 	"github.com/byok-dev/byok/internal/tenant"
 	"github.com/byok-dev/byok/keyring"
@@ -54,41 +55,44 @@ func apiErr(status int, code, msg string) *Error {
 // statuses maps stable codes to HTTP statuses where the rules in statusOf
 // (prefixes and suffixes) would not give the right one.
 var statuses = map[string]int{
-	control.CodeConflict:         http.StatusConflict,
-	control.CodeAlreadyEnabled:   http.StatusConflict,
-	control.CodeBindingImmutable: http.StatusConflict,
-	control.CodeKeyChangeNeeded:  http.StatusConflict,
-	control.CodeNoKeyAttached:    http.StatusConflict,
-	control.CodeValidationFailed: http.StatusUnprocessableEntity,
-	"invalid_state":              http.StatusConflict,
-	"key_change_in_progress":     http.StatusConflict,
-	"same_key":                   http.StatusConflict,
-	"key_in_use":                 http.StatusConflict,
-	"region_exists":              http.StatusConflict,
-	"region_not_ready":           http.StatusConflict,
-	"vault_exists":               http.StatusConflict,
-	"no_key_version":             http.StatusConflict,
-	CodeTenantNotActive:          http.StatusConflict,
-	"tenant_shredded":            http.StatusGone,
-	"receipt_key_missing":        http.StatusInternalServerError,
-	CodeBodyTooLarge:             http.StatusRequestEntityTooLarge,
-	CodeBatchTooLarge:            http.StatusRequestEntityTooLarge,
-	"record_too_large":           http.StatusRequestEntityTooLarge,
-	CodeKeyUnavailable:           http.StatusLocked,
-	CodeTenantSuspended:          http.StatusLocked,
-	kms.Denied.Code():            http.StatusLocked,
-	kms.Disabled.Code():          http.StatusLocked,
-	kms.PendingDeletion.Code():   http.StatusLocked,
-	kms.NotFound.Code():          http.StatusLocked, // the customer's key, not a URL
-	kms.InvalidCiphertext.Code(): http.StatusLocked,
-	kms.Misconfigured.Code():     http.StatusFailedDependency,
-	kms.Throttled.Code():         http.StatusTooManyRequests,
-	kms.Unavailable.Code():       http.StatusServiceUnavailable,
-	"unauthenticated":            http.StatusUnauthorized,
-	"forbidden":                  http.StatusForbidden,
-	CodeTimeout:                  http.StatusGatewayTimeout,
-	CodeUnavailable:              http.StatusServiceUnavailable,
-	"not_found":                  http.StatusNotFound,
+	control.CodeConflict:             http.StatusConflict,
+	control.CodeAlreadyEnabled:       http.StatusConflict,
+	control.CodeBindingImmutable:     http.StatusConflict,
+	control.CodeKeyChangeNeeded:      http.StatusConflict,
+	control.CodeNoKeyAttached:        http.StatusConflict,
+	control.CodeValidationFailed:     http.StatusUnprocessableEntity,
+	"invalid_state":                  http.StatusConflict,
+	"key_change_in_progress":         http.StatusConflict,
+	"same_key":                       http.StatusConflict,
+	"key_in_use":                     http.StatusConflict,
+	"region_exists":                  http.StatusConflict,
+	"region_not_ready":               http.StatusConflict,
+	"vault_exists":                   http.StatusConflict,
+	"no_key_version":                 http.StatusConflict,
+	CodeTenantNotActive:              http.StatusConflict,
+	"tenant_shredded":                http.StatusGone,
+	monitor.ErrWebhookExists.Code():  http.StatusConflict,
+	monitor.ErrNotArchived.Code():    http.StatusConflict,
+	monitor.ErrRestoreExpired.Code(): http.StatusGone,
+	"receipt_key_missing":            http.StatusInternalServerError,
+	CodeBodyTooLarge:                 http.StatusRequestEntityTooLarge,
+	CodeBatchTooLarge:                http.StatusRequestEntityTooLarge,
+	"record_too_large":               http.StatusRequestEntityTooLarge,
+	CodeKeyUnavailable:               http.StatusLocked,
+	CodeTenantSuspended:              http.StatusLocked,
+	kms.Denied.Code():                http.StatusLocked,
+	kms.Disabled.Code():              http.StatusLocked,
+	kms.PendingDeletion.Code():       http.StatusLocked,
+	kms.NotFound.Code():              http.StatusLocked, // the customer's key, not a URL
+	kms.InvalidCiphertext.Code():     http.StatusLocked,
+	kms.Misconfigured.Code():         http.StatusFailedDependency,
+	kms.Throttled.Code():             http.StatusTooManyRequests,
+	kms.Unavailable.Code():           http.StatusServiceUnavailable,
+	"unauthenticated":                http.StatusUnauthorized,
+	"forbidden":                      http.StatusForbidden,
+	CodeTimeout:                      http.StatusGatewayTimeout,
+	CodeUnavailable:                  http.StatusServiceUnavailable,
+	"not_found":                      http.StatusNotFound,
 }
 
 // statusOf returns the HTTP status of a stable code: the table first, then
@@ -134,7 +138,7 @@ func classify(err error) *Error {
 }
 
 var classifiers = []func(error) *Error{
-	fromAuth, fromBodyLimit, fromControl, fromEnvelope, fromNoKey, fromKMS, fromStore, fromTenant, fromContext,
+	fromAuth, fromBodyLimit, fromMonitor, fromControl, fromEnvelope, fromNoKey, fromKMS, fromStore, fromTenant, fromContext,
 }
 
 func coded(code, msg string) *Error { return apiErr(statusOf(code), code, msg) }
@@ -165,6 +169,17 @@ func fromControl(err error) *Error {
 		out.Details = e.Reports
 	}
 	return out
+}
+
+// fromMonitor comes before fromStore and fromKMS: the monitor's errors wrap
+// theirs (webhook_exists a store conflict, key_unavailable a KMS class) and
+// say more.
+func fromMonitor(err error) *Error {
+	code := monitor.Code(err)
+	if code == "" {
+		return nil
+	}
+	return coded(code, strings.TrimPrefix(err.Error(), "monitor: "))
 }
 
 func fromEnvelope(err error) *Error {

@@ -129,8 +129,11 @@ func (s *Server) authorize(r *http.Request, c *call) error {
 	}
 	c.principal = p
 	tenantID := c.tenant
-	if c.route.action == auth.TenantCreate || c.route.action == auth.TenantList {
+	switch {
+	case c.route.action == auth.TenantCreate || c.route.action == auth.TenantList:
 		tenantID = ""
+	case c.route.ownedByHook:
+		tenantID = p.Tenant // the role only; the handler checks the webhook's tenant
 	}
 	return auth.Allowed(p, c.route.action, tenantID)
 }

@@ -7,12 +7,14 @@ import (
 	"testing"
 
 	"github.com/byok-dev/byok/internal/auth"
+	"github.com/byok-dev/byok/internal/monitor"
 )
 
 // TestEveryRouteEveryRole calls every route with a token of every role,
 // platform-wide and scoped to tenant acme, on acme and on another tenant,
 // and checks that the server refuses exactly what auth.Allowed refuses:
-// that each route names the right action and passes the right tenant.
+// that each route names the right action and passes the right tenant (for
+// the routes naming a webhook, the webhook's tenant).
 func TestEveryRouteEveryRole(t *testing.T) {
 	e := newEnv(t)
 	e.onboard("acme")
@@ -60,7 +62,14 @@ func TestEveryRouteEveryRole(t *testing.T) {
 // checkAccess makes one call and returns whether it was forbidden.
 func checkAccess(t *testing.T, e *env, rt *route, tenantID, token string, p *auth.Principal) bool {
 	t.Helper()
-	path := strings.NewReplacer("{id}", tenantID, "{region}", home).Replace(rt.path)
+	hook := "hook-" + tenantID
+	if rt.ownedByHook {
+		// Each call finds the tenant's webhook, which an allowed DELETE removed.
+		if _, err := e.hooks.Subscribe(bg, hook, tenantID, "https://example.com/"+hook); err != nil && monitor.Code(err) != "webhook_exists" {
+			t.Fatal(err)
+		}
+	}
+	path := strings.NewReplacer("{id}", tenantID, "{region}", home, "{webhook}", hook).Replace(rt.path)
 	body := ""
 	if rt.body == bodyControl || rt.body == bodyData {
 		body = "{}"
@@ -70,11 +79,18 @@ func checkAccess(t *testing.T, e *env, rt *route, tenantID, token string, p *aut
 	rec := httptest.NewRecorder()
 	e.server.Handler().ServeHTTP(rec, req)
 	scope := tenantID
-	if !strings.Contains(rt.path, "{id}") {
+	if !strings.Contains(rt.path, "{id}") && !rt.ownedByHook {
 		scope = ""
 	}
 	wantForbidden := auth.Allowed(p, rt.action, scope) != nil
-	if gotForbidden := rec.Code == http.StatusForbidden; gotForbidden != wantForbidden || rec.Code == http.StatusUnauthorized {
+	gotForbidden := rec.Code == http.StatusForbidden
+	if rt.ownedByHook && rec.Code == http.StatusNotFound {
+		// Another tenant's webhook is not found rather than forbidden, so a
+		// tenant learns nothing of others'; a missing one would be too, but
+		// each call has its webhook.
+		gotForbidden = true
+	}
+	if gotForbidden != wantForbidden || rec.Code == http.StatusUnauthorized {
 		t.Errorf("%s %s as %s (tenant %q) = %d %s; want forbidden %v", rt.method, path, p.Role, p.Tenant, rec.Code, rec.Body, wantForbidden)
 	}
 	return wantForbidden

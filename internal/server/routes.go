@@ -24,8 +24,11 @@ type route struct {
 	// stream routes get Config.StreamTimeout instead of Config.Timeout.
 	stream bool
 	// audit records the call in the audit log.
-	audit   bool
-	handler handlerFunc
+	audit bool
+	// ownedByHook routes name a webhook, whose tenant decides the scope: the
+	// middleware checks the role, the handler the tenant once it knows it.
+	ownedByHook bool
+	handler     handlerFunc
 }
 
 type bodyClass int
@@ -71,6 +74,13 @@ var routes = []route{
 	{method: "POST", path: "/v1/tokens", action: auth.TokenManage, body: bodyControl, audit: true, handler: (*Server).createToken},
 	{method: "GET", path: "/v1/tokens", action: auth.TokenManage, body: bodyNone, handler: (*Server).listTokens},
 	{method: "DELETE", path: "/v1/tokens/{token}", action: auth.TokenManage, body: bodyNone, audit: true, handler: (*Server).revokeToken},
+
+	{method: "POST", path: "/v1/webhooks", action: auth.WebhookManage, body: bodyControl, audit: true, handler: (*Server).createWebhook},
+	{method: "GET", path: "/v1/webhooks", action: auth.WebhookRead, body: bodyNone, handler: (*Server).listWebhooks},
+	{method: "DELETE", path: "/v1/webhooks/{webhook}", action: auth.WebhookManage, body: bodyNone, audit: true, ownedByHook: true, handler: (*Server).deleteWebhook},
+	{method: "GET", path: "/v1/webhooks/{webhook}/deliveries", action: auth.WebhookRead, body: bodyNone, ownedByHook: true, handler: (*Server).webhookDeliveries},
+	{method: "POST", path: "/v1/tenants/{id}/webhooks", action: auth.WebhookManage, body: bodyControl, audit: true, handler: (*Server).createWebhook},
+	{method: "GET", path: "/v1/tenants/{id}/webhooks", action: auth.WebhookRead, body: bodyNone, handler: (*Server).listWebhooks},
 
 	{method: "POST", path: "/v1/tenants/{id}/encrypt", action: auth.DataEncrypt, body: bodyData, audit: true, handler: (*Server).encrypt},
 	{method: "POST", path: "/v1/tenants/{id}/decrypt", action: auth.DataDecrypt, body: bodyData, audit: true, handler: (*Server).decrypt},

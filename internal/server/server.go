@@ -43,6 +43,7 @@ import (
 	"github.com/byok-dev/byok/internal/audit"
 	"github.com/byok-dev/byok/internal/auth"
 	"github.com/byok-dev/byok/internal/control"
+	"github.com/byok-dev/byok/internal/monitor"
 	"github.com/byok-dev/byok/internal/store"
 	"github.com/byok-dev/byok/keyring"
 )
@@ -76,6 +77,9 @@ type Config struct {
 	// Audit receives every control-plane action and every data-plane call
 	// (with its record count); nil means audit.Discard.
 	Audit audit.Sink
+	// Webhooks serves the webhook routes (subscriptions and their delivery
+	// records); nil answers them 501 not_implemented.
+	Webhooks *monitor.Webhooks
 	// Attribute, when set, returns the context a request's work runs in once
 	// its caller is known, so that KMS calls made on its behalf are recorded
 	// with the caller and the request id (audit.WithActor does this).
