@@ -23,6 +23,8 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -30,6 +32,7 @@ import (
 
 	"github.com/byok-dev/byok/internal/store"
 	"github.com/byok-dev/byok/internal/store/migrate"
+	"github.com/byok-dev/byok/internal/store/sqlstore"
 )
 
 // Config configures a Store.
@@ -45,8 +48,28 @@ type Config struct {
 
 // Store is a store.Store on PostgreSQL.
 type Store struct {
-	pool   *pgxpool.Pool
-	writer string
+	*core
+	pool *pgxpool.Pool
+}
+
+// core is embedded under a name of its own, so that only its methods are
+// exported.
+type core = sqlstore.Store
+
+// dialect stores times as timestamptz and, since transactions run at READ
+// COMMITTED, locks the rows a transaction reads before it changes them.
+var dialect = sqlstore.Dialect{
+	Name:         "postgres",
+	Time:         func(t time.Time) any { return t },
+	ForUpdate:    " FOR UPDATE",
+	AdvisoryLock: `SELECT pg_advisory_xact_lock($1)`,
+	Unique: func(err error, column string) bool {
+		// A column's unique constraint is named table_column_key, as
+		// PostgreSQL names it by default and the migrations spell out.
+		code, constraint := pgErr(err)
+		return code == uniqueViolation && (column == "" || constraint == strings.ReplaceAll(column, ".", "_")+"_key")
+	},
+	ForeignKey: isForeignKey,
 }
 
 var _ store.Store = (*Store)(nil)
@@ -74,7 +97,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
-	s := &Store{pool: pool, writer: cfg.Writer}
+	s := &Store{core: sqlstore.New(dialect, conns(pool), cfg.Writer), pool: pool}
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err

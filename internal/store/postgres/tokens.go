@@ -12,6 +12,8 @@ import (
 	"github.com/byok-dev/byok/internal/store"
 )
 
+type scanner interface{ Scan(...any) error }
+
 const tokenCols = `id, hash, role, coalesce(tenant_id, ''), name, created_at, expires_at, last_used, revoked_at`
 
 // firstTokenLock is the advisory lock key that serializes CreateFirstToken

@@ -34,6 +34,7 @@ import (
 
 	"github.com/byok-dev/byok/internal/store"
 	"github.com/byok-dev/byok/internal/store/migrate"
+	"github.com/byok-dev/byok/internal/store/sqlstore"
 )
 
 // Config configures a Store.
@@ -51,9 +52,26 @@ type Config struct {
 
 // Store is a store.Store on SQLite.
 type Store struct {
-	w      *sql.DB // one connection: all writes
-	r      *sql.DB // reads
-	writer string
+	*core
+	w *sql.DB // one connection: all writes
+	r *sql.DB // reads
+}
+
+// core is embedded under a name of its own, so that only its methods are
+// exported.
+type core = sqlstore.Store
+
+// dialect stores times as Unix microseconds and locks nothing: the single
+// write connection and IMMEDIATE transactions already serialize writers.
+var dialect = sqlstore.Dialect{
+	Name: "sqlite",
+	Time: func(t time.Time) any { return t.UnixMicro() },
+	Unique: func(err error, column string) bool {
+		// SQLite names the column only in the message: "UNIQUE constraint
+		// failed: tenants.external_id".
+		return isUnique(err) && (column == "" || strings.Contains(err.Error(), column))
+	},
+	ForeignKey: isForeignKey,
 }
 
 var _ store.Store = (*Store)(nil)
@@ -70,7 +88,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{w: w, writer: cfg.Writer}
+	s := &Store{w: w}
 	if err := s.migrate(ctx); err != nil {
 		w.Close()
 		return nil, err
@@ -79,6 +97,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		w.Close()
 		return nil, err
 	}
+	s.core = sqlstore.New(dialect, conns(s.w, s.r), cfg.Writer)
 	return s, nil
 }
 

@@ -1,9 +1,10 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
 	"database/sql"
 	"errors"
+	"time"
 
 	"github.com/byok-dev/byok/envelope"
 	"github.com/byok-dev/byok/internal/store"
@@ -16,14 +17,14 @@ import (
 const versionQuery = `SELECT v.version, v.created_at, w.provider, w.key_id, w.region, w.failover_regions,
 	w.role_arn, w.external_id, w.algorithm, w.ciphertext, w.binding_tag, w.request_id
 	FROM key_versions v JOIN wrappings w ON w.tenant_id = v.tenant_id AND w.version = v.version
-	WHERE v.tenant_id = ?1 `
+	WHERE v.tenant_id = $1 `
 
 const versionOrder = ` ORDER BY v.version, w.position`
 
 // LatestVersion implements keyring.Store.
 func (s *Store) LatestVersion(ctx context.Context, tenant string) (*keyring.Version, error) {
 	return s.one(ctx, tenant, 0,
-		versionQuery+`AND v.version = (SELECT max(version) FROM key_versions WHERE tenant_id = ?1)`+versionOrder, tenant)
+		versionQuery+`AND v.version = (SELECT max(version) FROM key_versions WHERE tenant_id = $1)`+versionOrder, tenant)
 }
 
 // Version implements keyring.Store.
@@ -31,7 +32,7 @@ func (s *Store) Version(ctx context.Context, tenant string, version uint32) (*ke
 	if err := store.ValidateVersionRef(tenant, version); err != nil {
 		return nil, err
 	}
-	return s.one(ctx, tenant, version, versionQuery+`AND v.version = ?2`+versionOrder, tenant, version)
+	return s.one(ctx, tenant, version, versionQuery+`AND v.version = $2`+versionOrder, tenant, version)
 }
 
 func (s *Store) one(ctx context.Context, tenant string, version uint32, query string, args ...any) (*keyring.Version, error) {
@@ -57,31 +58,26 @@ func (s *Store) Versions(ctx context.Context, tenant string) ([]*keyring.Version
 }
 
 func (s *Store) versions(ctx context.Context, tenant, query string, args ...any) ([]*keyring.Version, error) {
-	rows, err := s.r.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, dbErr("read key versions", err)
-	}
-	defer rows.Close()
+	rows, err := s.c.Read.Query(ctx, query, args...)
 	var vs []*keyring.Version
-	for rows.Next() {
-		if vs, err = scanWrapping(rows, tenant, vs); err != nil {
-			return nil, dbErr("read key versions", err)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, dbErr("read key versions", err)
+	err = s.each("read key versions", rows, err, func(row Row) (err error) {
+		vs, err = scanWrapping(row, tenant, vs)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return vs, nil
 }
 
 // scanWrapping reads one joined row, appending a new version to vs when the
 // row starts one and the wrapping to the last version.
-func scanWrapping(rows *sql.Rows, tenant string, vs []*keyring.Version) ([]*keyring.Version, error) {
+func scanWrapping(row Row, tenant string, vs []*keyring.Version) ([]*keyring.Version, error) {
 	var version uint32
-	var created int64
+	var created time.Time
 	var failover string
 	var w kms.Wrapped
-	err := rows.Scan(&version, &created, &w.Key.Provider, &w.Key.ID, &w.Key.Region, &failover,
+	err := row.Scan(&version, timeAt(&created), &w.Key.Provider, &w.Key.ID, &w.Key.Region, &failover,
 		&w.Key.RoleARN, &w.Key.ExternalID, &w.Algorithm, &w.Ciphertext, &w.BindingTag, &w.RequestID)
 	if err != nil {
 		return nil, err
@@ -89,7 +85,7 @@ func scanWrapping(rows *sql.Rows, tenant string, vs []*keyring.Version) ([]*keyr
 	w.Key.FailoverRegions = store.SplitRegions(failover)
 	w.BindingTag = store.NilIfEmpty(w.BindingTag)
 	if len(vs) == 0 || vs[len(vs)-1].Version != version {
-		vs = append(vs, &keyring.Version{Tenant: tenant, Version: version, Created: fromMicros(created)})
+		vs = append(vs, &keyring.Version{Tenant: tenant, Version: version, Created: created})
 	}
 	last := vs[len(vs)-1]
 	last.Wrappings = append(last.Wrappings, w)
@@ -105,31 +101,31 @@ func (s *Store) AddVersion(ctx context.Context, v *keyring.Version) error {
 	if v.Created.IsZero() {
 		created = store.Now()
 	}
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO key_versions (tenant_id, version, created_at, writer) VALUES (?, ?, ?, ?)`,
-			v.Tenant, v.Version, micros(created), s.writer)
+	return s.tx(ctx, func(tx Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO key_versions (tenant_id, version, created_at, writer) VALUES ($1, $2, $3, $4)`,
+			v.Tenant, v.Version, s.d.Time(created), s.writer)
 		switch {
-		case isUnique(err):
+		case s.d.Unique(err, ""):
 			return store.VersionExists(v.Tenant, v.Version)
-		case isForeignKey(err):
+		case s.d.ForeignKey(err):
 			return store.NotFound("tenant %s", v.Tenant)
 		case err != nil:
-			return dbErr("add key version", err)
+			return s.dbErr("add key version", err)
 		}
 		return s.insertWrappings(ctx, tx, v.Tenant, v.Version, v.Wrappings)
 	})
 }
 
-func (s *Store) insertWrappings(ctx context.Context, tx *sql.Tx, tenant string, version uint32, ws []kms.Wrapped) error {
-	now := micros(store.Now())
+func (s *Store) insertWrappings(ctx context.Context, tx Tx, tenant string, version uint32, ws []kms.Wrapped) error {
+	now := s.d.Time(store.Now())
 	for i, w := range ws {
-		_, err := tx.ExecContext(ctx, `INSERT INTO wrappings (tenant_id, version, position, provider, key_id, region,
+		_, err := tx.Exec(ctx, `INSERT INTO wrappings (tenant_id, version, position, provider, key_id, region,
 			failover_regions, role_arn, external_id, algorithm, ciphertext, binding_tag, request_id, writer, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
 			tenant, version, i, w.Key.Provider, w.Key.ID, w.Key.Region, store.JoinRegions(w.Key.FailoverRegions),
 			w.Key.RoleARN, w.Key.ExternalID, w.Algorithm, nonNil(w.Ciphertext), nonNil(w.BindingTag), w.RequestID, s.writer, now)
 		if err != nil {
-			return dbErr("store wrapping", err)
+			return s.dbErr("store wrapping", err)
 		}
 	}
 	return nil
@@ -144,17 +140,18 @@ func (s *Store) SetWrappings(ctx context.Context, tenant string, version uint32,
 	if err := store.ValidateWrappings(tenant, version, ws); err != nil {
 		return err
 	}
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx Tx) error {
 		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM key_versions WHERE tenant_id = ? AND version = ?`, tenant, version).Scan(&one)
+		err := tx.QueryRow(ctx, `SELECT 1 FROM key_versions WHERE tenant_id = $1 AND version = $2`+s.d.ForUpdate,
+			tenant, version).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
 			return store.NoKey(tenant, version)
 		}
 		if err != nil {
-			return dbErr("set wrappings", err)
+			return s.dbErr("set wrappings", err)
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM wrappings WHERE tenant_id = ? AND version = ?`, tenant, version); err != nil {
-			return dbErr("set wrappings", err)
+		if _, err := tx.Exec(ctx, `DELETE FROM wrappings WHERE tenant_id = $1 AND version = $2`, tenant, version); err != nil {
+			return s.dbErr("set wrappings", err)
 		}
 		return s.insertWrappings(ctx, tx, tenant, version, ws)
 	})
@@ -166,21 +163,41 @@ func (s *Store) ShredTenantKeys(ctx context.Context, id string) (int, error) {
 		return 0, store.BadTenantID(id)
 	}
 	var n int64
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := getTenant(ctx, tx, id); err != nil {
+	err := s.tx(ctx, func(tx Tx) error {
+		if err := s.lockVersions(ctx, tx, id); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM wrappings WHERE tenant_id = ?`, id); err != nil {
-			return dbErr("shred tenant keys", err)
+		if _, err := tx.Exec(ctx, `DELETE FROM wrappings WHERE tenant_id = $1`, id); err != nil {
+			return s.dbErr("shred tenant keys", err)
 		}
-		res, err := tx.ExecContext(ctx, `DELETE FROM key_versions WHERE tenant_id = ?`, id)
-		if err != nil {
-			return dbErr("shred tenant keys", err)
+		var err error
+		if n, err = tx.Exec(ctx, `DELETE FROM key_versions WHERE tenant_id = $1`, id); err != nil {
+			return s.dbErr("shred tenant keys", err)
 		}
-		n, err = res.RowsAffected()
-		return err
+		return nil
 	})
 	return int(n), err
+}
+
+// lockVersions checks that the tenant exists and, where the dialect locks
+// rows, locks the tenant row, which keeps new versions out, and its version
+// rows, which waits for changes to their wrappings to commit.
+func (s *Store) lockVersions(ctx context.Context, tx Tx, id string) error {
+	var one int
+	err := tx.QueryRow(ctx, `SELECT 1 FROM tenants WHERE id = $1`+s.d.ForUpdate, id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.NotFound("tenant %s", id)
+	}
+	if err != nil {
+		return s.dbErr("shred tenant keys", err)
+	}
+	if s.d.ForUpdate == "" {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM key_versions WHERE tenant_id = $1`+s.d.ForUpdate, id); err != nil {
+		return s.dbErr("shred tenant keys", err)
+	}
+	return nil
 }
 
 // VersionsByWriter implements store.Store.
@@ -188,22 +205,11 @@ func (s *Store) VersionsByWriter(ctx context.Context, writer string) ([]store.Ve
 	if err := store.ValidateWriter(writer); err != nil {
 		return nil, err
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT tenant_id, version FROM key_versions WHERE writer = ?1
-		UNION SELECT tenant_id, version FROM wrappings WHERE writer = ?1 ORDER BY 1, 2`, writer)
-	if err != nil {
-		return nil, dbErr("versions by writer", err)
-	}
-	defer rows.Close()
-	var refs []store.VersionRef
-	for rows.Next() {
+	rows, err := s.c.Read.Query(ctx, `SELECT tenant_id, version FROM key_versions WHERE writer = $1
+		UNION SELECT tenant_id, version FROM wrappings WHERE writer = $1 ORDER BY 1, 2`, writer)
+	return collect(s, "versions by writer", rows, err, func(row Row) (store.VersionRef, error) {
 		var r store.VersionRef
-		if err := rows.Scan(&r.Tenant, &r.Version); err != nil {
-			return nil, dbErr("versions by writer", err)
-		}
-		refs = append(refs, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, dbErr("versions by writer", err)
-	}
-	return refs, nil
+		err := row.Scan(&r.Tenant, &r.Version)
+		return r, err
+	})
 }

@@ -1,11 +1,9 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
-
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/byok-dev/byok/envelope"
 	"github.com/byok-dev/byok/internal/store"
@@ -13,22 +11,20 @@ import (
 
 const tenantCols = `id, name, external_id, state, revision, created_at, updated_at, settings`
 
-type scanner interface{ Scan(...any) error }
-
-func scanTenant(row scanner) (*store.Tenant, error) {
+func scanTenant(row Row) (*store.Tenant, error) {
 	var t store.Tenant
 	var settings string
-	err := row.Scan(&t.ID, &t.Name, &t.ExternalID, &t.State, &t.Revision, &t.CreatedAt, &t.UpdatedAt, &settings)
+	err := row.Scan(&t.ID, &t.Name, &t.ExternalID, &t.State, &t.Revision, timeAt(&t.CreatedAt), timeAt(&t.UpdatedAt), &settings)
 	if err != nil {
 		return nil, err
 	}
-	t.CreatedAt, t.UpdatedAt, t.Settings = t.CreatedAt.UTC(), t.UpdatedAt.UTC(), []byte(settings)
+	t.Settings = []byte(settings)
 	return &t, nil
 }
 
 // duplicateTenant names which unique key a tenant collided on.
-func duplicateTenant(t *store.Tenant, err error) error {
-	if _, constraint := pgErr(err); constraint == "tenants_external_id_key" {
+func (s *Store) duplicateTenant(t *store.Tenant, err error) error {
+	if s.d.Unique(err, "tenants.external_id") {
 		return store.Conflict("tenant %s: external id is already used by another tenant", t.ID)
 	}
 	return store.Conflict("tenant %s already exists", t.ID)
@@ -43,13 +39,13 @@ func (s *Store) CreateTenant(ctx context.Context, in *store.Tenant) (*store.Tena
 	now := store.Now()
 	t.Revision, t.CreatedAt, t.UpdatedAt = 1, now, now
 	t.Settings = store.SettingsOrEmpty(t.Settings)
-	_, err := s.pool.Exec(ctx, `INSERT INTO tenants (`+tenantCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		t.ID, t.Name, t.ExternalID, string(t.State), t.Revision, t.CreatedAt, t.UpdatedAt, string(t.Settings))
-	if isUnique(err) {
-		return nil, duplicateTenant(t, err)
+	_, err := s.c.Write.Exec(ctx, `INSERT INTO tenants (`+tenantCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		t.ID, t.Name, t.ExternalID, string(t.State), t.Revision, s.d.Time(t.CreatedAt), s.d.Time(t.UpdatedAt), string(t.Settings))
+	if s.d.Unique(err, "") {
+		return nil, s.duplicateTenant(t, err)
 	}
 	if err != nil {
-		return nil, dbErr("create tenant", err)
+		return nil, s.dbErr("create tenant", err)
 	}
 	return t, nil
 }
@@ -59,20 +55,16 @@ func (s *Store) GetTenant(ctx context.Context, id string) (*store.Tenant, error)
 	if !envelope.ValidTenantID(id) {
 		return nil, store.BadTenantID(id)
 	}
-	return getTenant(ctx, s.pool, id)
+	return s.getTenant(ctx, s.c.Read, id)
 }
 
-type queryer interface {
-	QueryRow(ctx context.Context, query string, args ...any) pgx.Row
-}
-
-func getTenant(ctx context.Context, q queryer, id string) (*store.Tenant, error) {
+func (s *Store) getTenant(ctx context.Context, q Querier, id string) (*store.Tenant, error) {
 	t, err := scanTenant(q.QueryRow(ctx, `SELECT `+tenantCols+` FROM tenants WHERE id = $1`, id))
-	if errors.Is(err, pgx.ErrNoRows) {
+	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.NotFound("tenant %s", id)
 	}
 	if err != nil {
-		return nil, dbErr("get tenant", err)
+		return nil, s.dbErr("get tenant", err)
 	}
 	return t, nil
 }
@@ -83,23 +75,12 @@ func (s *Store) ListTenants(ctx context.Context, opts store.ListOptions) (*store
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+tenantCols+` FROM tenants
+	rows, err := s.c.Read.Query(ctx, `SELECT `+tenantCols+` FROM tenants
 		WHERE id > $1 AND ($2 = '' OR state = $2) ORDER BY id LIMIT $3`,
 		after, string(opts.State), limit+1)
+	ts, err := collect(s, "list tenants", rows, err, scanTenant)
 	if err != nil {
-		return nil, dbErr("list tenants", err)
-	}
-	defer rows.Close()
-	var ts []*store.Tenant
-	for rows.Next() {
-		t, err := scanTenant(rows)
-		if err != nil {
-			return nil, dbErr("list tenants", err)
-		}
-		ts = append(ts, t)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, dbErr("list tenants", err)
+		return nil, err
 	}
 	return store.FinishPage(ts, limit), nil
 }
@@ -112,7 +93,7 @@ func (s *Store) UpdateTenant(ctx context.Context, id string, want int64, mutate 
 	if !envelope.ValidTenantID(id) || want < 1 || mutate == nil {
 		return nil, store.Invalid("update tenant %q: needs a valid id, a revision from 1 and a mutate function", store.Clip(id))
 	}
-	cur, err := getTenant(ctx, s.pool, id)
+	cur, err := s.getTenant(ctx, s.c.Read, id)
 	if err != nil {
 		return nil, err
 	}
@@ -132,19 +113,20 @@ func (s *Store) UpdateTenant(ctx context.Context, id string, want int64, mutate 
 }
 
 func (s *Store) casTenant(ctx context.Context, t *store.Tenant, want int64) error {
-	res, err := s.pool.Exec(ctx, `UPDATE tenants SET name = $1, external_id = $2, state = $3, revision = $4,
+	n, err := s.c.Write.Exec(ctx, `UPDATE tenants SET name = $1, external_id = $2, state = $3, revision = $4,
 		updated_at = $5, settings = $6 WHERE id = $7 AND revision = $8`,
-		t.Name, t.ExternalID, string(t.State), t.Revision, t.UpdatedAt, string(t.Settings), t.ID, want)
-	if isUnique(err) {
-		return duplicateTenant(t, err)
+		t.Name, t.ExternalID, string(t.State), t.Revision, s.d.Time(t.UpdatedAt), string(t.Settings), t.ID, want)
+	if s.d.Unique(err, "") {
+		return s.duplicateTenant(t, err)
 	}
 	if err != nil {
-		return dbErr("update tenant", err)
+		return s.dbErr("update tenant", err)
 	}
-	if res.RowsAffected() == 1 {
+	if n == 1 {
 		return nil
 	}
-	if _, err := getTenant(ctx, s.pool, t.ID); err != nil {
+	// No row matched: the tenant is gone or its revision moved on.
+	if _, err := s.getTenant(ctx, s.c.Write, t.ID); err != nil {
 		return err
 	}
 	return store.Conflict("tenant %s: stale revision %d, updated concurrently", t.ID, want)
@@ -155,33 +137,21 @@ func (s *Store) DeleteTenant(ctx context.Context, id string) error {
 	if !envelope.ValidTenantID(id) {
 		return store.BadTenantID(id)
 	}
-	return s.tx(ctx, func(tx pgx.Tx) error {
+	return s.tx(ctx, func(tx Tx) error {
 		var n int
 		err := tx.QueryRow(ctx, `SELECT count(*) FROM key_versions WHERE tenant_id = $1`, id).Scan(&n)
 		if err != nil {
-			return dbErr("delete tenant", err)
+			return s.dbErr("delete tenant", err)
 		}
 		if n > 0 {
 			return store.Conflict("tenant %s still has %d key versions that data may need; shred them first (ShredTenantKeys)", id, n)
 		}
-		res, err := tx.Exec(ctx, `DELETE FROM tenants WHERE id = $1`, id)
-		if isForeignKey(err) {
+		k, err := tx.Exec(ctx, `DELETE FROM tenants WHERE id = $1`, id)
+		if s.d.ForeignKey(err) {
 			return store.Conflict("tenant %s still has key versions; shred them first", id)
 		}
-		return affected(res, err, "delete tenant", func() error { return store.NotFound("tenant %s", id) })
+		return s.affected(k, err, "delete tenant", func() error { return store.NotFound("tenant %s", id) })
 	})
-}
-
-// affected turns the result of a single-row change into nil, the database
-// error, or notFound() when no row matched.
-func affected(res pgconn.CommandTag, err error, op string, notFound func() error) error {
-	if err != nil {
-		return dbErr(op, err)
-	}
-	if res.RowsAffected() == 0 {
-		return notFound()
-	}
-	return nil
 }
 
 // PutAttachment implements store.Store.
@@ -191,15 +161,15 @@ func (s *Store) PutAttachment(ctx context.Context, in *store.Attachment) (*store
 	}
 	a := *in
 	a.CreatedAt = store.Now()
-	_, err := s.pool.Exec(ctx, `INSERT INTO attachments (tenant_id, region, key_arn, role_arn, access_pattern, created_at)
+	_, err := s.c.Write.Exec(ctx, `INSERT INTO attachments (tenant_id, region, key_arn, role_arn, access_pattern, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, region) DO UPDATE SET key_arn = excluded.key_arn,
 		role_arn = excluded.role_arn, access_pattern = excluded.access_pattern, created_at = excluded.created_at`,
-		a.Tenant, a.Region, a.KeyARN, a.RoleARN, string(a.AccessPattern), a.CreatedAt)
-	if isForeignKey(err) {
+		a.Tenant, a.Region, a.KeyARN, a.RoleARN, string(a.AccessPattern), s.d.Time(a.CreatedAt))
+	if s.d.ForeignKey(err) {
 		return nil, store.NotFound("tenant %s", a.Tenant)
 	}
 	if err != nil {
-		return nil, dbErr("put attachment", err)
+		return nil, s.dbErr("put attachment", err)
 	}
 	return &a, nil
 }
@@ -209,34 +179,18 @@ func (s *Store) Attachments(ctx context.Context, tenant string) ([]*store.Attach
 	if !envelope.ValidTenantID(tenant) {
 		return nil, store.BadTenantID(tenant)
 	}
-	as, err := s.attachments(ctx, tenant)
+	rows, err := s.c.Read.Query(ctx, `SELECT region, key_arn, role_arn, access_pattern, created_at
+		FROM attachments WHERE tenant_id = $1 ORDER BY region`, tenant)
+	as, err := collect(s, "list attachments", rows, err, func(row Row) (*store.Attachment, error) {
+		a := &store.Attachment{Tenant: tenant}
+		return a, row.Scan(&a.Region, &a.KeyARN, &a.RoleARN, &a.AccessPattern, timeAt(&a.CreatedAt))
+	})
 	if err != nil || len(as) > 0 {
 		return as, err
 	}
-	_, err = getTenant(ctx, s.pool, tenant)
+	// No attachments is an answer only for a tenant that exists.
+	_, err = s.getTenant(ctx, s.c.Read, tenant)
 	return nil, err
-}
-
-func (s *Store) attachments(ctx context.Context, tenant string) ([]*store.Attachment, error) {
-	rows, err := s.pool.Query(ctx, `SELECT region, key_arn, role_arn, access_pattern, created_at
-		FROM attachments WHERE tenant_id = $1 ORDER BY region`, tenant)
-	if err != nil {
-		return nil, dbErr("list attachments", err)
-	}
-	defer rows.Close()
-	var as []*store.Attachment
-	for rows.Next() {
-		a := &store.Attachment{Tenant: tenant}
-		if err := rows.Scan(&a.Region, &a.KeyARN, &a.RoleARN, &a.AccessPattern, &a.CreatedAt); err != nil {
-			return nil, dbErr("list attachments", err)
-		}
-		a.CreatedAt = a.CreatedAt.UTC()
-		as = append(as, a)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, dbErr("list attachments", err)
-	}
-	return as, nil
 }
 
 // DeleteAttachment implements store.Store.
@@ -244,8 +198,8 @@ func (s *Store) DeleteAttachment(ctx context.Context, tenant, region string) err
 	if !envelope.ValidTenantID(tenant) || !store.ValidRegion(region) {
 		return store.Invalid("delete attachment: invalid tenant id %q or region %q", store.Clip(tenant), store.Clip(region))
 	}
-	res, err := s.pool.Exec(ctx, `DELETE FROM attachments WHERE tenant_id = $1 AND region = $2`, tenant, region)
-	return affected(res, err, "delete attachment", func() error {
+	n, err := s.c.Write.Exec(ctx, `DELETE FROM attachments WHERE tenant_id = $1 AND region = $2`, tenant, region)
+	return s.affected(n, err, "delete attachment", func() error {
 		return store.NotFound("attachment of tenant %s in %s", tenant, region)
 	})
 }
