@@ -154,3 +154,10 @@ func utcOrZero(t *time.Time) time.Time {
 	}
 	return t.UTC()
 }
+
+func nullIfEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}

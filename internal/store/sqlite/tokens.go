@@ -148,3 +148,12 @@ func fromNullMicros(n sql.NullInt64) time.Time {
 	}
 	return fromMicros(n.Int64)
 }
+
+func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
+func wrapRowsErr(op string, err error) error {
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return dbErr(op, err)
+	}
+	return nil
+}

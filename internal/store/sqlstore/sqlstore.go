@@ -188,6 +188,14 @@ func (c *timeCol) Scan(src any) error {
 	return nil
 }
 
+// nullIfEmpty stores "" as NULL.
+func nullIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
 // nonNil keeps empty blobs out of NOT NULL columns as NULL.
 func nonNil(b []byte) []byte {
 	if b == nil {

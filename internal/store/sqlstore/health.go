@@ -1,10 +1,8 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/byok-dev/byok/envelope"
 	"github.com/byok-dev/byok/internal/store"
@@ -15,14 +13,14 @@ func (s *Store) AddHealth(ctx context.Context, r *store.HealthRecord) error {
 	if err := r.Validate(); err != nil {
 		return err
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO key_health (tenant_id, at, outcome, code, key_id, version, request_id, detail)
+	_, err := s.c.Write.Exec(ctx, `INSERT INTO key_health (tenant_id, at, outcome, code, key_id, version, request_id, detail)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		r.Tenant, store.Trunc(r.At), string(r.Outcome), r.Code, r.Key, int64(r.Version), r.RequestID, r.Detail)
-	if isForeignKey(err) {
+		r.Tenant, s.d.Time(store.Trunc(r.At)), string(r.Outcome), r.Code, r.Key, int64(r.Version), r.RequestID, r.Detail)
+	if s.d.ForeignKey(err) {
 		return store.NotFound("tenant %s", r.Tenant)
 	}
 	if err != nil {
-		return dbErr("add health", err)
+		return s.dbErr("add health", err)
 	}
 	return nil
 }
@@ -36,22 +34,12 @@ func (s *Store) Health(ctx context.Context, tenant string, limit int) ([]*store.
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.pool.Query(ctx, `SELECT tenant_id, at, outcome, code, key_id, version, request_id, detail
+	rows, err := s.c.Read.Query(ctx, `SELECT tenant_id, at, outcome, code, key_id, version, request_id, detail
 		FROM key_health WHERE tenant_id = $1 ORDER BY at DESC, seq DESC LIMIT $2`, tenant, limit)
-	if err != nil {
-		return nil, dbErr("health", err)
-	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*store.HealthRecord, error) {
+	return collect(s, "health", rows, err, func(row Row) (*store.HealthRecord, error) {
 		var r store.HealthRecord
-		var version int64
-		err := row.Scan(&r.Tenant, &r.At, &r.Outcome, &r.Code, &r.Key, &version, &r.RequestID, &r.Detail)
-		r.At, r.Version = r.At.UTC(), uint32(version)
-		return &r, err
+		return &r, row.Scan(&r.Tenant, timeAt(&r.At), &r.Outcome, &r.Code, &r.Key, &r.Version, &r.RequestID, &r.Detail)
 	})
-	if err != nil {
-		return nil, dbErr("health", err)
-	}
-	return out, nil
 }
 
 // CreateWebhook implements store.Store.
@@ -61,15 +49,15 @@ func (s *Store) CreateWebhook(ctx context.Context, in *store.Webhook) (*store.We
 	}
 	w := *in
 	w.Secret, w.CreatedAt = append([]byte(nil), in.Secret...), store.Now()
-	_, err := s.pool.Exec(ctx, `INSERT INTO webhooks (id, tenant_id, url, secret, created_at) VALUES ($1, $2, $3, $4, $5)`,
-		w.ID, nullIfEmpty(w.Tenant), w.URL, w.Secret, w.CreatedAt)
+	_, err := s.c.Write.Exec(ctx, `INSERT INTO webhooks (id, tenant_id, url, secret, created_at) VALUES ($1, $2, $3, $4, $5)`,
+		w.ID, nullIfEmpty(w.Tenant), w.URL, w.Secret, s.d.Time(w.CreatedAt))
 	switch {
-	case isUnique(err):
+	case s.d.Unique(err, ""):
 		return nil, store.Conflict("webhook %s already exists", w.ID)
-	case isForeignKey(err):
+	case s.d.ForeignKey(err):
 		return nil, store.NotFound("tenant %s", w.Tenant)
 	case err != nil:
-		return nil, dbErr("create webhook", err)
+		return nil, s.dbErr("create webhook", err)
 	}
 	return &w, nil
 }
@@ -79,21 +67,12 @@ func (s *Store) Webhooks(ctx context.Context, tenant string) ([]*store.Webhook, 
 	if tenant != "" && !envelope.ValidTenantID(tenant) {
 		return nil, store.BadTenantID(tenant)
 	}
-	rows, err := s.pool.Query(ctx, `SELECT id, coalesce(tenant_id, ''), url, secret, created_at FROM webhooks
+	rows, err := s.c.Read.Query(ctx, `SELECT id, coalesce(tenant_id, ''), url, secret, created_at FROM webhooks
 		WHERE tenant_id IS NULL OR tenant_id = $1 ORDER BY id`, tenant)
-	if err != nil {
-		return nil, dbErr("webhooks", err)
-	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*store.Webhook, error) {
+	return collect(s, "webhooks", rows, err, func(row Row) (*store.Webhook, error) {
 		var w store.Webhook
-		err := row.Scan(&w.ID, &w.Tenant, &w.URL, &w.Secret, &w.CreatedAt)
-		w.CreatedAt = w.CreatedAt.UTC()
-		return &w, err
+		return &w, row.Scan(&w.ID, &w.Tenant, &w.URL, &w.Secret, timeAt(&w.CreatedAt))
 	})
-	if err != nil {
-		return nil, dbErr("webhooks", err)
-	}
-	return out, nil
 }
 
 // DeleteWebhook implements store.Store.
@@ -101,14 +80,8 @@ func (s *Store) DeleteWebhook(ctx context.Context, id string) error {
 	if !store.ValidWebhookID(id) {
 		return store.Invalid("invalid webhook id %q", store.Clip(id))
 	}
-	tag, err := s.pool.Exec(ctx, `DELETE FROM webhooks WHERE id = $1`, id)
-	if err != nil {
-		return dbErr("delete webhook", err)
-	}
-	if tag.RowsAffected() == 0 {
-		return store.NotFound("webhook %s", id)
-	}
-	return nil
+	n, err := s.c.Write.Exec(ctx, `DELETE FROM webhooks WHERE id = $1`, id)
+	return s.affected(n, err, "delete webhook", func() error { return store.NotFound("webhook %s", id) })
 }
 
 // AddDelivery implements store.Store.
@@ -116,13 +89,13 @@ func (s *Store) AddDelivery(ctx context.Context, d *store.Delivery) error {
 	if err := d.Validate(); err != nil {
 		return err
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO webhook_deliveries (webhook_id, event_id, attempt, at, status, error)
-		VALUES ($1, $2, $3, $4, $5, $6)`, d.Webhook, d.Event, d.Attempt, store.Trunc(d.At), d.Status, d.Error)
-	if isForeignKey(err) {
+	_, err := s.c.Write.Exec(ctx, `INSERT INTO webhook_deliveries (webhook_id, event_id, attempt, at, status, error)
+		VALUES ($1, $2, $3, $4, $5, $6)`, d.Webhook, d.Event, d.Attempt, s.d.Time(store.Trunc(d.At)), d.Status, d.Error)
+	if s.d.ForeignKey(err) {
 		return store.NotFound("webhook %s", d.Webhook)
 	}
 	if err != nil {
-		return dbErr("add delivery", err)
+		return s.dbErr("add delivery", err)
 	}
 	return nil
 }
@@ -136,42 +109,26 @@ func (s *Store) Deliveries(ctx context.Context, webhook string, limit int) ([]*s
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.pool.Query(ctx, `SELECT webhook_id, event_id, attempt, at, status, error
+	rows, err := s.c.Read.Query(ctx, `SELECT webhook_id, event_id, attempt, at, status, error
 		FROM webhook_deliveries WHERE webhook_id = $1 ORDER BY at DESC, seq DESC LIMIT $2`, webhook, limit)
-	if err != nil {
-		return nil, dbErr("deliveries", err)
-	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*store.Delivery, error) {
+	return collect(s, "deliveries", rows, err, func(row Row) (*store.Delivery, error) {
 		var d store.Delivery
-		err := row.Scan(&d.Webhook, &d.Event, &d.Attempt, &d.At, &d.Status, &d.Error)
-		d.At = d.At.UTC()
-		return &d, err
+		return &d, row.Scan(&d.Webhook, &d.Event, &d.Attempt, timeAt(&d.At), &d.Status, &d.Error)
 	})
-	if err != nil {
-		return nil, dbErr("deliveries", err)
-	}
-	return out, nil
 }
 
 // PruneHistory implements store.Store.
 func (s *Store) PruneHistory(ctx context.Context, before time.Time) (int, error) {
 	n := 0
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.tx(ctx, func(tx Tx) error {
 		for _, table := range []string{"key_health", "webhook_deliveries"} {
-			tag, err := tx.Exec(ctx, `DELETE FROM `+table+` WHERE at < $1`, before)
+			k, err := tx.Exec(ctx, `DELETE FROM `+table+` WHERE at < $1`, s.d.Time(before))
 			if err != nil {
-				return dbErr("prune history", err)
+				return s.dbErr("prune history", err)
 			}
-			n += int(tag.RowsAffected())
+			n += int(k)
 		}
 		return nil
 	})
 	return n, err
-}
-
-func nullIfEmpty(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
 }
