@@ -118,6 +118,17 @@ func (s *Store) tx(ctx context.Context, fn func(Tx) error) error {
 	return nil
 }
 
+// lock takes the dialect's advisory lock on key for the rest of tx.
+func (s *Store) lock(ctx context.Context, tx Querier, op string, key int64) error {
+	if s.d.AdvisoryLock == "" {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, s.d.AdvisoryLock, key); err != nil {
+		return s.dbErr(op, err)
+	}
+	return nil
+}
+
 // dbErr wraps an unexpected database error with the operation.
 func (s *Store) dbErr(op string, err error) error {
 	return fmt.Errorf("%s: %s: %w", s.d.Name, op, err)
@@ -186,6 +197,14 @@ func (c *timeCol) Scan(src any) error {
 		return fmt.Errorf("time column holds %T", src)
 	}
 	return nil
+}
+
+// nullTime encodes the zero time as NULL.
+func (s *Store) nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return s.d.Time(t)
 }
 
 // nullIfEmpty stores "" as NULL.

@@ -1,18 +1,14 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"time"
-
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/byok-dev/byok/envelope"
 	"github.com/byok-dev/byok/internal/store"
 )
-
-type scanner interface{ Scan(...any) error }
 
 const tokenCols = `id, hash, role, coalesce(tenant_id, ''), name, created_at, expires_at, last_used, revoked_at`
 
@@ -26,7 +22,7 @@ func (s *Store) CreateToken(ctx context.Context, t *store.Token) error {
 	if err := t.Validate(); err != nil {
 		return err
 	}
-	return insertToken(ctx, s.pool, store.CloneToken(t))
+	return s.insertToken(ctx, s.c.Write, store.CloneToken(t))
 }
 
 // CreateFirstToken implements store.Tokens.
@@ -34,38 +30,34 @@ func (s *Store) CreateFirstToken(ctx context.Context, t *store.Token, now time.T
 	if err := t.Validate(); err != nil {
 		return err
 	}
-	return s.tx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(firstTokenLock)); err != nil {
-			return dbErr("create first token", err)
+	return s.tx(ctx, func(tx Tx) error {
+		if err := s.lock(ctx, tx, "create first token", firstTokenLock); err != nil {
+			return err
 		}
 		var live bool
 		err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM api_tokens
-			WHERE role = $1 AND revoked_at IS NULL AND expires_at > $2)`, t.Role, now).Scan(&live)
+			WHERE role = $1 AND revoked_at IS NULL AND expires_at > $2)`, t.Role, s.d.Time(now)).Scan(&live)
 		if err != nil {
-			return dbErr("create first token", err)
+			return s.dbErr("create first token", err)
 		}
 		if live {
 			return store.Conflict("a live %s token already exists", t.Role)
 		}
-		return insertToken(ctx, tx, store.CloneToken(t))
+		return s.insertToken(ctx, tx, store.CloneToken(t))
 	})
 }
 
-type execer interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-}
-
-func insertToken(ctx context.Context, db execer, t *store.Token) error {
-	_, err := db.Exec(ctx, `INSERT INTO api_tokens (id, hash, role, tenant_id, name, created_at, expires_at, last_used, revoked_at)
+func (s *Store) insertToken(ctx context.Context, q Querier, t *store.Token) error {
+	_, err := q.Exec(ctx, `INSERT INTO api_tokens (id, hash, role, tenant_id, name, created_at, expires_at, last_used, revoked_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, t.ID, t.Hash, t.Role, nullIfEmpty(t.Tenant), t.Name,
-		t.CreatedAt, t.ExpiresAt, nullTime(t.LastUsedAt), nullTime(t.RevokedAt))
+		s.d.Time(t.CreatedAt), s.d.Time(t.ExpiresAt), s.nullTime(t.LastUsedAt), s.nullTime(t.RevokedAt))
 	switch {
-	case isUnique(err):
+	case s.d.Unique(err, ""):
 		return store.Conflict("token %s already exists", t.ID)
-	case isForeignKey(err):
+	case s.d.ForeignKey(err):
 		return store.NotFound("tenant %s", t.Tenant)
 	case err != nil:
-		return dbErr("create token", err)
+		return s.dbErr("create token", err)
 	}
 	return nil
 }
@@ -75,12 +67,12 @@ func (s *Store) GetToken(ctx context.Context, id string) (*store.Token, error) {
 	if !store.ValidTokenID(id) {
 		return nil, store.Invalid("invalid token id %q", store.Clip(id))
 	}
-	t, err := scanToken(s.pool.QueryRow(ctx, `SELECT `+tokenCols+` FROM api_tokens WHERE id = $1`, id))
-	if errors.Is(err, pgx.ErrNoRows) {
+	t, err := scanToken(s.c.Read.QueryRow(ctx, `SELECT `+tokenCols+` FROM api_tokens WHERE id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.NotFound("token %s", id)
 	}
 	if err != nil {
-		return nil, dbErr("get token", err)
+		return nil, s.dbErr("get token", err)
 	}
 	return t, nil
 }
@@ -90,16 +82,9 @@ func (s *Store) ListTokens(ctx context.Context, tenant string) ([]*store.Token, 
 	if tenant != "" && !envelope.ValidTenantID(tenant) {
 		return nil, store.BadTenantID(tenant)
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+tokenCols+` FROM api_tokens
+	rows, err := s.c.Read.Query(ctx, `SELECT `+tokenCols+` FROM api_tokens
 		WHERE $1 = '' OR tenant_id = $1 ORDER BY created_at, id`, tenant)
-	if err != nil {
-		return nil, dbErr("list tokens", err)
-	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*store.Token, error) { return scanToken(row) })
-	if err != nil {
-		return nil, dbErr("list tokens", err)
-	}
-	return out, nil
+	return collect(s, "list tokens", rows, err, scanToken)
 }
 
 // RevokeToken implements store.Tokens.
@@ -108,10 +93,12 @@ func (s *Store) RevokeToken(ctx context.Context, id string, at time.Time) error 
 		`UPDATE api_tokens SET revoked_at = coalesce(revoked_at, $1) WHERE id = $2`)
 }
 
-// TouchToken implements store.Tokens.
+// TouchToken implements store.Tokens. The CASE keeps last_used from going
+// back in time; neither database's two-argument maximum works in the other.
 func (s *Store) TouchToken(ctx context.Context, id string, at time.Time) error {
 	return s.updateToken(ctx, "touch token", id, at,
-		`UPDATE api_tokens SET last_used = greatest(last_used, $1) WHERE id = $2`)
+		`UPDATE api_tokens SET last_used = CASE WHEN last_used IS NULL OR last_used < $1 THEN $1 ELSE last_used END
+		WHERE id = $2`)
 }
 
 // updateToken runs query with (at, id) and reports a missing token.
@@ -119,45 +106,16 @@ func (s *Store) updateToken(ctx context.Context, op, id string, at time.Time, qu
 	if err := store.ValidateTokenTime(id, at); err != nil {
 		return err
 	}
-	tag, err := s.pool.Exec(ctx, query, store.Trunc(at), id)
-	if err != nil {
-		return dbErr(op, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return store.NotFound("token %s", id)
-	}
-	return nil
+	n, err := s.c.Write.Exec(ctx, query, s.d.Time(store.Trunc(at)), id)
+	return s.affected(n, err, op, func() error { return store.NotFound("token %s", id) })
 }
 
-func scanToken(row scanner) (*store.Token, error) {
+func scanToken(row Row) (*store.Token, error) {
 	var t store.Token
-	var used, revoked *time.Time
-	err := row.Scan(&t.ID, &t.Hash, &t.Role, &t.Tenant, &t.Name, &t.CreatedAt, &t.ExpiresAt, &used, &revoked)
+	err := row.Scan(&t.ID, &t.Hash, &t.Role, &t.Tenant, &t.Name, timeAt(&t.CreatedAt), timeAt(&t.ExpiresAt),
+		timeAt(&t.LastUsedAt), timeAt(&t.RevokedAt))
 	if err != nil {
 		return nil, err
 	}
-	t.CreatedAt, t.ExpiresAt = t.CreatedAt.UTC(), t.ExpiresAt.UTC()
-	t.LastUsedAt, t.RevokedAt = utcOrZero(used), utcOrZero(revoked)
 	return &t, nil
-}
-
-func nullTime(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	return &t
-}
-
-func utcOrZero(t *time.Time) time.Time {
-	if t == nil {
-		return time.Time{}
-	}
-	return t.UTC()
-}
-
-func nullIfEmpty(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
 }
