@@ -72,7 +72,10 @@ var dialect = sqlstore.Dialect{
 	ForeignKey: isForeignKey,
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store      = (*Store)(nil)
+	_ store.AuditStore = (*Store)(nil)
+)
 
 //go:embed migrations/*.sql
 var migrationFS embed.FS
@@ -198,11 +201,6 @@ func pgErr(err error) (code, constraint string) {
 	return "", ""
 }
 
-func isUnique(err error) bool {
-	code, _ := pgErr(err)
-	return code == uniqueViolation
-}
-
 func isForeignKey(err error) bool {
 	code, _ := pgErr(err)
 	return code == foreignKeyViolation
@@ -210,11 +208,3 @@ func isForeignKey(err error) bool {
 
 // dbErr wraps an unexpected database error with the operation.
 func dbErr(op string, err error) error { return fmt.Errorf("postgres: %s: %w", op, err) }
-
-// nonNil keeps empty blobs out of NOT NULL columns as NULL.
-func nonNil(b []byte) []byte {
-	if b == nil {
-		return []byte{}
-	}
-	return b
-}

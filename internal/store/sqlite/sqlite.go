@@ -74,7 +74,10 @@ var dialect = sqlstore.Dialect{
 	ForeignKey: isForeignKey,
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store      = (*Store)(nil)
+	_ store.AuditStore = (*Store)(nil)
+)
 
 //go:embed migrations/*.sql
 var migrationFS embed.FS
@@ -224,18 +227,3 @@ func isUnique(err error) bool {
 }
 
 func isForeignKey(err error) bool { return constraint(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY) }
-
-// dbErr wraps an unexpected database error with the operation.
-func dbErr(op string, err error) error { return fmt.Errorf("sqlite: %s: %w", op, err) }
-
-func micros(t time.Time) int64 { return t.UnixMicro() }
-
-func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
-
-// nonNil keeps empty blobs out of NOT NULL columns as NULL.
-func nonNil(b []byte) []byte {
-	if b == nil {
-		return []byte{}
-	}
-	return b
-}
