@@ -59,6 +59,7 @@ func commands() map[string]command {
 		"encrypt":      {summary: "encrypt a file or stdin for a tenant through the server", usage: encryptUsage, run: runEncrypt},
 		"decrypt":      {summary: "decrypt what encrypt produced", usage: decryptUsage, run: runDecrypt},
 		"status":       {summary: "the server's health, or a tenant's state and key health", usage: statusUsage, run: runStatus},
+		"webhook":      {summary: "subscribe URLs to key health events; list, remove, show deliveries", usage: webhookUsage, run: runWebhook},
 	}
 }
 

@@ -66,7 +66,13 @@ type serveConfig struct {
 	LogLevel string `yaml:"log_level"`
 	// Monitor tunes the key health monitor's probes.
 	Monitor monitorConfig `yaml:"monitor"`
-	Limits  struct {
+	// Webhooks tunes the delivery of the monitor's events.
+	Webhooks struct {
+		// AllowHTTP accepts plain http:// webhook URLs, for receivers on a
+		// development machine; otherwise only https:// ones.
+		AllowHTTP bool `yaml:"allow_http"`
+	} `yaml:"webhooks"`
+	Limits struct {
 		MaxBody       int64         `yaml:"max_body"`
 		MaxDataBody   int64         `yaml:"max_data_body"`
 		MaxBatch      int           `yaml:"max_batch"`
@@ -181,21 +187,25 @@ func serve(ctx context.Context, c *cli, cfg *serveConfig, st serveStore, tokens 
 	if w.audit == nil {
 		log.Warn("audit log off: it is keyed from the platform root key, and byok.yaml names no root_key_file")
 	}
-	srv, err := server.New(server.Config{Control: w.control, Keyring: w.keyring, Store: st, Auth: tokens,
+	hooks, err := monitor.NewWebhooks(monitor.WebhookConfig{Store: st, AllowHTTP: cfg.Webhooks.AllowHTTP, Logger: log})
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(server.Config{Control: w.control, Keyring: w.keyring, Store: st, Auth: tokens, Webhooks: hooks,
 		Audit: w.auditSink(), Attribute: audit.WithActor, Logger: log, Registry: reg, Addr: cfg.Listen, TLSCert: cfg.TLS.Cert, TLSKey: cfg.TLS.Key,
 		MaxBody: cfg.Limits.MaxBody, MaxDataBody: cfg.Limits.MaxDataBody, MaxBatch: cfg.Limits.MaxBatch,
 		Timeout: cfg.Limits.Timeout, StreamTimeout: cfg.Limits.StreamTimeout})
 	if err != nil {
 		return err
 	}
-	mc := monitor.Config{Store: st, Keyring: w.keyring, Providers: w.providers, Logger: log}
+	mc := monitor.Config{Store: st, Keyring: w.keyring, Providers: w.providers, Notifier: hooks, Logger: log}
 	cfg.Monitor.apply(&mc, cfg)
 	mon, err := monitor.New(mc)
 	if err != nil {
 		return err
 	}
 	log.Info("serving", "listen", cfg.Listen, "tls", cfg.TLS.Cert != "", "region", w.region)
-	return runUntilDone(ctx, log, srv, background{"monitor": mon.Run, "audit": w.runAudit})
+	return runUntilDone(ctx, log, srv, background{"monitor": mon.Run, "webhooks": hooks.Run, "audit": w.runAudit})
 }
 
 // background jobs run beside the server, each until its context ends.
@@ -203,9 +213,10 @@ type background map[string]func(context.Context) error
 
 // runUntilDone serves the API and runs the background jobs (the key health
 // monitor, which suspends tenants whose key is gone and evicts their keys;
-// the audit log's per-minute flushes) until ctx is canceled or the server
-// fails; then it waits for every job to stop, so the audit log's last counts
-// are written.
+// the webhook deliveries of its events; the audit log's per-minute flushes)
+// until ctx is canceled or the server fails; then it waits for every job to
+// stop, so the audit log's last counts are written and the delivery
+// attempts under way are recorded.
 func runUntilDone(ctx context.Context, log *slog.Logger, srv *server.Server, jobs background) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
