@@ -26,12 +26,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/byok-dev/byok/internal/store"
-	"github.com/byok-dev/byok/internal/store/migrate"
 	"github.com/byok-dev/byok/internal/store/sqlstore"
 )
 
@@ -80,10 +78,6 @@ var (
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
-// migrationLock is the advisory lock key that serializes migrations
-// ("byokmig" in ASCII).
-const migrationLock = 0x62796f6b6d6967
-
 // Open connects to cfg.URL and migrates the database.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err := cfg.check(); err != nil {
@@ -101,7 +95,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
 	s := &Store{core: sqlstore.New(dialect, conns(pool), cfg.Writer), pool: pool}
-	if err := s.migrate(ctx); err != nil {
+	if err := sqlstore.Migrate(ctx, s.core, migrationFS, createMigrations); err != nil {
 		pool.Close()
 		return nil, err
 	}
@@ -127,64 +121,8 @@ func (s *Store) Close() error {
 	return nil
 }
 
-func (s *Store) migrate(ctx context.Context) error {
-	ms, err := migrate.Load(migrationFS, "migrations")
-	if err != nil {
-		return err
-	}
-	return s.tx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(migrationLock)); err != nil {
-			return dbErr("migrate", err)
-		}
-		_, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-			version integer NOT NULL PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL)`)
-		if err != nil {
-			return dbErr("migrate", err)
-		}
-		var current int
-		if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
-			return dbErr("migrate", err)
-		}
-		pending, err := migrate.Pending(ms, current)
-		if err != nil {
-			return err
-		}
-		for _, m := range pending {
-			if err := apply(ctx, tx, m); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
-func apply(ctx context.Context, tx pgx.Tx, m migrate.Migration) error {
-	if _, err := tx.Exec(ctx, m.SQL); err != nil {
-		return fmt.Errorf("postgres: migration %s: %w", m.Name, err)
-	}
-	_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
-		m.Version, m.Name, store.Now())
-	if err != nil {
-		return fmt.Errorf("postgres: migration %s: %w", m.Name, err)
-	}
-	return nil
-}
-
-// tx runs fn in a transaction, committing if fn returns nil.
-func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return dbErr("begin", err)
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback(context.WithoutCancel(ctx))
-		return err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return dbErr("commit", err)
-	}
-	return nil
-}
+const createMigrations = `CREATE TABLE IF NOT EXISTS schema_migrations (
+	version integer NOT NULL PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL)`
 
 // PostgreSQL error codes the store maps.
 const (
@@ -205,6 +143,3 @@ func isForeignKey(err error) bool {
 	code, _ := pgErr(err)
 	return code == foreignKeyViolation
 }
-
-// dbErr wraps an unexpected database error with the operation.
-func dbErr(op string, err error) error { return fmt.Errorf("postgres: %s: %w", op, err) }

@@ -19,11 +19,17 @@ type conn struct {
 
 // rebind turns the shared statements' $n placeholders into SQLite's ?n,
 // which bind by number the same way. None of the statements has a '$'
-// anywhere else.
-func rebind(query string) string { return strings.ReplaceAll(query, "$", "?") }
+// anywhere else; statements without arguments, such as migrations, are
+// left as written.
+func rebind(query string, args []any) string {
+	if len(args) == 0 {
+		return query
+	}
+	return strings.ReplaceAll(query, "$", "?")
+}
 
 func (c conn) Exec(ctx context.Context, query string, args ...any) (int64, error) {
-	res, err := c.q.ExecContext(ctx, rebind(query), args...)
+	res, err := c.q.ExecContext(ctx, rebind(query, args), args...)
 	if err != nil {
 		return 0, err
 	}
@@ -31,7 +37,7 @@ func (c conn) Exec(ctx context.Context, query string, args ...any) (int64, error
 }
 
 func (c conn) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
-	rows, err := c.q.QueryContext(ctx, rebind(query), args...)
+	rows, err := c.q.QueryContext(ctx, rebind(query, args), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -39,7 +45,7 @@ func (c conn) Query(ctx context.Context, query string, args ...any) (sqlstore.Ro
 }
 
 func (c conn) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
-	return c.q.QueryRowContext(ctx, rebind(query), args...)
+	return c.q.QueryRowContext(ctx, rebind(query, args), args...)
 }
 
 type sqlRows struct{ *sql.Rows }

@@ -33,7 +33,6 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/byok-dev/byok/internal/store"
-	"github.com/byok-dev/byok/internal/store/migrate"
 	"github.com/byok-dev/byok/internal/store/sqlstore"
 )
 
@@ -91,18 +90,22 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{w: w}
-	if err := s.migrate(ctx); err != nil {
+	// Migrating creates the file in WAL mode before the read-only pool
+	// opens it; the migration only needs the writer.
+	if err := sqlstore.Migrate(ctx, sqlstore.New(dialect, conns(w, w), cfg.Writer), migrationFS, createMigrations); err != nil {
 		w.Close()
 		return nil, err
 	}
-	if s.r, err = openPool(cfg, false); err != nil {
+	r, err := openPool(cfg, false)
+	if err != nil {
 		w.Close()
 		return nil, err
 	}
-	s.core = sqlstore.New(dialect, conns(s.w, s.r), cfg.Writer)
-	return s, nil
+	return &Store{core: sqlstore.New(dialect, conns(w, r), cfg.Writer), w: w, r: r}, nil
 }
+
+const createMigrations = `CREATE TABLE IF NOT EXISTS schema_migrations (
+	version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT`
 
 func (c *Config) check() error {
 	if c.Path == "" || strings.Contains(c.Path, "?") || strings.Contains(c.Path, ":memory:") || strings.HasPrefix(c.Path, "file:") {
@@ -148,63 +151,6 @@ func openPool(cfg Config, writer bool) (*sql.DB, error) {
 // Close implements store.Store.
 func (s *Store) Close() error {
 	return errors.Join(s.r.Close(), s.w.Close())
-}
-
-func (s *Store) migrate(ctx context.Context) error {
-	ms, err := migrate.Load(migrationFS, "migrations")
-	if err != nil {
-		return err
-	}
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-			version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT`)
-		if err != nil {
-			return fmt.Errorf("sqlite: migrate: %w", err)
-		}
-		var current int
-		err = tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&current)
-		if err != nil {
-			return fmt.Errorf("sqlite: migrate: %w", err)
-		}
-		pending, err := migrate.Pending(ms, current)
-		if err != nil {
-			return err
-		}
-		for _, m := range pending {
-			if err := apply(ctx, tx, m); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
-func apply(ctx context.Context, tx *sql.Tx, m migrate.Migration) error {
-	if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
-		return fmt.Errorf("sqlite: migration %s: %w", m.Name, err)
-	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-		m.Version, m.Name, store.Now().UnixMicro())
-	if err != nil {
-		return fmt.Errorf("sqlite: migration %s: %w", m.Name, err)
-	}
-	return nil
-}
-
-// tx runs fn in a write transaction, committing if fn returns nil.
-func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("sqlite: begin: %w", err)
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: commit: %w", err)
-	}
-	return nil
 }
 
 // constraint reports whether err is one of the given SQLite constraint
