@@ -44,7 +44,9 @@ type Config struct {
 	MaxConns int32
 }
 
-// Store is a store.Store on PostgreSQL.
+// Store is a store.Store and store.AuditStore on PostgreSQL. Its methods but
+// Close are those of the shared store in internal/store/sqlstore, which
+// runs the same statements on both databases.
 type Store struct {
 	*core
 	pool *pgxpool.Pool

@@ -49,7 +49,9 @@ type Config struct {
 	BusyTimeout time.Duration
 }
 
-// Store is a store.Store on SQLite.
+// Store is a store.Store and store.AuditStore on SQLite. Its methods but
+// Close are those of the shared store in internal/store/sqlstore, which
+// runs the same statements on both databases.
 type Store struct {
 	*core
 	w *sql.DB // one connection: all writes
