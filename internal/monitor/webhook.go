@@ -174,21 +174,28 @@ func (w *Webhooks) List(ctx context.Context, tenant string) ([]*store.Webhook, e
 	return out, nil
 }
 
+// Get returns subscription id, whoever it belongs to, or ErrWebhookNotFound.
+func (w *Webhooks) Get(ctx context.Context, id string) (*store.Webhook, error) {
+	if !store.ValidWebhookID(id) {
+		return nil, errorf(ErrInvalidWebhookID, nil, "invalid webhook id %q", store.Clip(id))
+	}
+	h, err := w.cfg.Store.Webhook(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errorf(ErrWebhookNotFound, []error{err}, "webhook %s not found", id)
+	}
+	return h, err
+}
+
 // Owned returns subscription id if it is tenant's (for tenant "", if it is
 // platform-wide), and ErrWebhookNotFound otherwise, whether it does not
 // exist or is someone else's, so a tenant learns nothing of others'.
 func (w *Webhooks) Owned(ctx context.Context, id, tenant string) (*store.Webhook, error) {
-	if !store.ValidWebhookID(id) {
-		return nil, errorf(ErrInvalidWebhookID, nil, "invalid webhook id %q", store.Clip(id))
-	}
-	hooks, err := w.List(ctx, tenant)
-	if err != nil {
+	h, err := w.Get(ctx, id)
+	if err != nil && !errors.Is(err, ErrWebhookNotFound) {
 		return nil, err
 	}
-	for _, h := range hooks {
-		if h.ID == id {
-			return h, nil
-		}
+	if err == nil && h.Tenant == tenant {
+		return h, nil
 	}
 	if tenant == "" {
 		return nil, errorf(ErrWebhookNotFound, nil, "no platform-wide webhook %s", id)

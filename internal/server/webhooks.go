@@ -89,14 +89,19 @@ func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request, c *call) e
 	return nil
 }
 
-// ownWebhook checks, on the routes that name a webhook, that a
-// tenant-scoped caller names one of its tenant's; the middleware checked
-// only the role. Platform-wide callers reach every webhook.
+// ownWebhook checks, on the routes that name a webhook, that it exists and
+// that a tenant-scoped caller names one of its tenant's; the middleware
+// checked only the role. Platform-wide callers reach every webhook. The
+// webhook's tenant goes into the audit record.
 func (s *Server) ownWebhook(r *http.Request, c *call, hooks *monitor.Webhooks) error {
+	id := r.PathValue("webhook")
+	var h *store.Webhook
+	var err error
 	if c.principal.PlatformWide() {
-		return nil
+		h, err = hooks.Get(r.Context(), id)
+	} else {
+		h, err = hooks.Owned(r.Context(), id, c.principal.Tenant)
 	}
-	h, err := hooks.Owned(r.Context(), r.PathValue("webhook"), c.principal.Tenant)
 	if err != nil {
 		return err
 	}
@@ -120,7 +125,7 @@ func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request, c *call) 
 }
 
 // webhookDeliveries lists a webhook's newest delivery attempts, newest
-// first. A webhook without any, or that does not exist, has an empty list.
+// first.
 func (s *Server) webhookDeliveries(w http.ResponseWriter, r *http.Request, c *call) error {
 	hooks, err := s.webhooks()
 	if err != nil {

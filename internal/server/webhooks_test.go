@@ -160,11 +160,22 @@ func webhookRoutes(t *testing.T, e *env, run subtest) {
 			t.Fatalf("DeleteWebhook(ops) by the owner: %v", err)
 		}
 		wantCode(t, owner.DeleteWebhook(bg, "Bad!"), "invalid_webhook_id", http.StatusBadRequest)
-		if ds, err := owner.WebhookDeliveries(bg, "adm-hook", 0); err != nil || len(ds) != 0 {
-			t.Fatalf("deliveries of the removed webhook = %+v, %v; want none", ds, err)
-		}
+		_, err := owner.WebhookDeliveries(bg, "adm-hook", 0)
+		wantCode(t, err, "webhook_not_found", http.StatusNotFound)
 		if ev := e.audit.find(string(auth.WebhookManage), "adm"); len(ev) < 2 || ev[len(ev)-1].Outcome != "ok" {
 			t.Fatalf("audit events of adm's webhooks = %+v; want the removal recorded under adm", ev)
+		}
+		// A platform-wide token removing a tenant's webhook is audited on
+		// that tenant's chain too.
+		if _, err := owner.CreateWebhook(bg, "adm", "adm-hook-2", url); err != nil {
+			t.Fatal(err)
+		}
+		before := len(e.audit.find(string(auth.WebhookManage), "adm"))
+		if err := owner.DeleteWebhook(bg, "adm-hook-2"); err != nil {
+			t.Fatalf("DeleteWebhook(adm-hook-2) by the owner: %v", err)
+		}
+		if ev := e.audit.find(string(auth.WebhookManage), "adm"); len(ev) != before+1 {
+			t.Fatalf("the owner's removal of adm-hook-2 left %d audit events under adm, want %d", len(ev), before+1)
 		}
 	})
 }

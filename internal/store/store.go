@@ -111,6 +111,8 @@ type Store interface {
 	// (its own and the platform-wide ones) ordered by ID; tenant "" returns
 	// the platform-wide ones only.
 	Webhooks(ctx context.Context, tenant string) ([]*Webhook, error)
+	// Webhook returns one subscription, or ErrNotFound.
+	Webhook(ctx context.Context, id string) (*Webhook, error)
 	// DeleteWebhook deletes a subscription and its delivery records, or
 	// returns ErrNotFound.
 	DeleteWebhook(ctx context.Context, id string) error

@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"time"
 
 	"github.com/byok-dev/byok/envelope"
@@ -73,6 +75,23 @@ func (s *Store) Webhooks(ctx context.Context, tenant string) ([]*store.Webhook, 
 		var w store.Webhook
 		return &w, row.Scan(&w.ID, &w.Tenant, &w.URL, &w.Secret, timeAt(&w.CreatedAt))
 	})
+}
+
+// Webhook implements store.Store.
+func (s *Store) Webhook(ctx context.Context, id string) (*store.Webhook, error) {
+	if !store.ValidWebhookID(id) {
+		return nil, store.Invalid("invalid webhook id %q", store.Clip(id))
+	}
+	var w store.Webhook
+	err := s.c.Read.QueryRow(ctx, `SELECT id, coalesce(tenant_id, ''), url, secret, created_at FROM webhooks WHERE id = $1`, id).
+		Scan(&w.ID, &w.Tenant, &w.URL, &w.Secret, timeAt(&w.CreatedAt))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.NotFound("webhook %s", id)
+	}
+	if err != nil {
+		return nil, s.dbErr("get webhook", err)
+	}
+	return &w, nil
 }
 
 // DeleteWebhook implements store.Store.

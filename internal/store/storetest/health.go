@@ -102,6 +102,11 @@ func testWebhooks(t *testing.T, s store.Store) {
 	diff(t, "Webhooks(acme)", got, []*store.Webhook{all, acme})
 	got, _ = s.Webhooks(ctx, "")
 	diff(t, "Webhooks(platform)", got, []*store.Webhook{all})
+	one, err := s.Webhook(ctx, "b-acme")
+	if err != nil {
+		t.Fatalf("Webhook(b-acme) err = %v", err)
+	}
+	diff(t, "Webhook(b-acme)", []*store.Webhook{one}, []*store.Webhook{acme})
 	if err := s.DeleteWebhook(ctx, "b-acme"); err != nil {
 		t.Fatalf("DeleteWebhook() err = %v", err)
 	}
@@ -128,6 +133,10 @@ func testWebhookErrors(t *testing.T, s store.Store) {
 		_, err := s.CreateWebhook(ctx, w)
 		wantErr(t, "CreateWebhook(bad "+name+")", err, store.ErrInvalid)
 	}
+	_, err = s.Webhook(ctx, "missing")
+	wantErr(t, "Webhook(missing)", err, store.ErrNotFound)
+	_, err = s.Webhook(ctx, "Bad Id")
+	wantErr(t, "Webhook(bad id)", err, store.ErrInvalid)
 	wantErr(t, "DeleteWebhook(missing)", s.DeleteWebhook(ctx, "missing"), store.ErrNotFound)
 	wantErr(t, "DeleteWebhook(bad id)", s.DeleteWebhook(ctx, "Bad Id"), store.ErrInvalid)
 	// Deleting the tenant takes its subscriptions with it.
