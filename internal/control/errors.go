@@ -3,6 +3,7 @@ package control
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/byok-dev/byok/envelope"
 	"github.com/byok-dev/byok/internal/onboarding"
@@ -93,24 +94,30 @@ func Code(err error) string {
 }
 
 func invalid(err error) error {
-	code := CodeInvalid
-	if c := tenant.CodeOf(err); c != "" {
+	code, msg := CodeInvalid, err.Error()
+	var te *tenant.Error
+	if errors.As(err, &te) {
+		// The field and the reason: the code is the answer's own.
+		code, msg = string(te.Code), te.Field+": "+te.Reason
+	} else if c := tenant.CodeOf(err); c != "" {
 		code = string(c)
 	}
-	return &Error{Code: code, Message: err.Error(), Err: err}
+	return &Error{Code: code, Message: msg, Err: err}
 }
 
 // fromStore maps store errors to this package's codes.
 func fromStore(err error) error {
+	// The store's own prefix says nothing to a caller of the service.
+	msg := func() string { return strings.TrimPrefix(err.Error(), "store: ") }
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, store.ErrNotFound):
-		return &Error{Code: CodeNotFound, Message: err.Error(), Err: err}
+		return &Error{Code: CodeNotFound, Message: msg(), Err: err}
 	case errors.Is(err, store.ErrConflict):
-		return &Error{Code: CodeConflict, Message: err.Error(), Err: err}
+		return &Error{Code: CodeConflict, Message: msg(), Err: err}
 	case errors.Is(err, store.ErrInvalid):
-		return &Error{Code: CodeInvalid, Message: err.Error(), Err: err}
+		return &Error{Code: CodeInvalid, Message: msg(), Err: err}
 	}
 	return err
 }

@@ -234,6 +234,12 @@ func fromTenant(err error) *Error {
 	if code == "" {
 		return nil
 	}
+	// The field and reason, without the package prefix and the code the
+	// answer carries anyway.
+	var e *tenant.Error
+	if errors.As(err, &e) {
+		return coded(string(code), e.Field+": "+e.Reason)
+	}
 	return coded(string(code), err.Error())
 }
 

@@ -81,3 +81,25 @@ func TestHealthAndReadiness(t *testing.T) {
 		t.Errorf("/readyz with the database closed = %d, want 503", rec.Code)
 	}
 }
+
+// Messages speak to the caller: no package prefixes, no code repeated.
+func TestErrorMessagesHaveNoInternalPrefixes(t *testing.T) {
+	e := newEnv(t)
+	h := e.server.Handler()
+	for _, tc := range []struct{ method, path, body, code string }{
+		{"GET", "/v1/tenants/nobody", "", "tenant_not_found"},
+		{"PATCH", "/v1/tenants/other", `{"name":"x","revision":99}`, "conflict"},
+		{"PUT", "/v1/tenants/other/keys/mars-1", `{"key_arn":"arn:aws:kms:mars-1:222222222222:key/k"}`, "unknown_region"},
+	} {
+		rec := serveOnce(e, h, tc.method, tc.path, e.owner, tc.body)
+		got := decodeErr(t, rec)
+		if got.Code != tc.code {
+			t.Errorf("%s %s = %d %s %q, want code %s", tc.method, tc.path, rec.Code, got.Code, got.Message, tc.code)
+		}
+		for _, bad := range []string{"store:", "tenant:", "control:", "(" + tc.code + ")"} {
+			if strings.Contains(got.Message, bad) {
+				t.Errorf("%s %s: message %q holds %q", tc.method, tc.path, got.Message, bad)
+			}
+		}
+	}
+}
