@@ -47,6 +47,14 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 		t.Fatal("truncated stream opened")
 	}
 	e.client("byok_wrong_token_canary").Tenant(bg, "acme")
+	hook, err := e.client(e.owner).CreateWebhook(bg, "acme", "log-scan", newHookReceiver(t).srv.URL+"/hook")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hookSecret, err := hex.DecodeString(hook.Secret)
+	if err != nil || len(hookSecret) == 0 {
+		t.Fatalf("webhook secret %q: %v", hook.Secret, err)
+	}
 
 	key, err := e.keyring.Current(bg, "acme")
 	if err != nil {
@@ -54,7 +62,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	}
 	secrets := map[string][]byte{"plaintext": plaintext, "owner token": []byte(e.owner), "member token": []byte(e.memberOf("acme")), "other token": []byte(e.other),
 		"wrong token": []byte("byok_wrong_token_canary"), "ciphertext": ct[len(ct)-24:], "stream": sct.Bytes()[sct.Len()-24:],
-		"tenant key": key.Material(), "root key": e.rootKey.Material()}
+		"tenant key": key.Material(), "root key": e.rootKey.Material(), "webhook secret": hookSecret}
 	logs := e.logs.String()
 	if !strings.Contains(logs, `"route":"/v1/tenants/{id}/decrypt/stream"`) || !strings.Contains(logs, `"principal":"`) {
 		t.Fatalf("the access log lacks the session:\n%s", logs)
