@@ -21,6 +21,8 @@
 // subscriptions ([Webhook], per tenant or platform-wide) and a [Delivery]
 // record of every attempt to deliver an event; [Store.PruneHistory] bounds
 // the history. Records go with their tenant or webhook when it is deleted.
+// Events wait in the webhook outbox ([OutboxEvent], [Outbound]) until
+// delivered, leased to one deliverer at a time.
 //
 // # API tokens
 //
@@ -122,9 +124,33 @@ type Store interface {
 	// Deliveries returns up to limit (0 means DefaultPageSize) of the
 	// webhook's newest delivery attempts, newest first.
 	Deliveries(ctx context.Context, webhook string, limit int) ([]*Delivery, error)
-	// PruneHistory deletes health and delivery records older than before and
-	// returns how many it deleted.
+	// PruneHistory deletes health and delivery records, and outbox entries,
+	// older than before and returns how many it deleted.
 	PruneHistory(ctx context.Context, before time.Time) (int, error)
+
+	// EnqueueEvent stores the event in the outbox for every subscription
+	// that receives e.Tenant's events at this moment, in one statement, and
+	// returns how many entries it stored. A subscription created later does
+	// not get the event; storing an event id again stores nothing new.
+	EnqueueEvent(ctx context.Context, e *OutboxEvent) (int, error)
+	// ClaimOutbox leases up to limit outbox entries due at now whose lease
+	// has lapsed (or that have none) until now+lease, oldest due first,
+	// under one fresh token, and returns them with their webhook's URL and
+	// secret. Concurrent claims, from this or another instance, never lease
+	// an entry twice.
+	ClaimOutbox(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*Outbound, error)
+	// RescheduleOutbox releases a claimed entry with its attempt count and
+	// next due time. It returns ErrNotFound when the entry is gone or no
+	// longer under that claim (the lease lapsed and another deliverer
+	// claimed it).
+	RescheduleOutbox(ctx context.Context, seq int64, claim string, attempts int, next time.Time) error
+	// DeleteOutbox deletes a claimed entry, with the same ErrNotFound as
+	// RescheduleOutbox.
+	DeleteOutbox(ctx context.Context, seq int64, claim string) error
+	// Outbox returns up to limit (0 means DefaultPageSize) entries waiting
+	// for webhook, or for every webhook when it is "", in order of
+	// creation, without the webhooks' secrets.
+	Outbox(ctx context.Context, webhook string, limit int) ([]*Outbound, error)
 
 	// Close releases the store's connections.
 	Close() error

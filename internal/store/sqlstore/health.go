@@ -140,8 +140,8 @@ func (s *Store) Deliveries(ctx context.Context, webhook string, limit int) ([]*s
 func (s *Store) PruneHistory(ctx context.Context, before time.Time) (int, error) {
 	n := 0
 	err := s.tx(ctx, func(tx Tx) error {
-		for _, table := range []string{"key_health", "webhook_deliveries"} {
-			k, err := tx.Exec(ctx, `DELETE FROM `+table+` WHERE at < $1`, s.d.Time(before))
+		for _, older := range []string{"key_health WHERE at", "webhook_deliveries WHERE at", "webhook_outbox WHERE created_at"} {
+			k, err := tx.Exec(ctx, `DELETE FROM `+older+` < $1`, s.d.Time(before))
 			if err != nil {
 				return s.dbErr("prune history", err)
 			}

@@ -15,8 +15,9 @@ import (
 type PairOpener func(t *testing.T) (a, b store.Store)
 
 // RunShared checks two stores on one database, as two instances of the
-// server: each sees the other's writes, races between them have one winner,
-// and each records its own writer.
+// server: each sees the other's writes, races between them have one winner
+// (an outbox entry is leased to one of them), and each records its own
+// writer.
 func RunShared(t *testing.T, open PairOpener) {
 	t.Run("Visibility", func(t *testing.T) {
 		t.Parallel()
@@ -37,6 +38,11 @@ func RunShared(t *testing.T, open PairOpener) {
 		a, b := open(t)
 		mustCreate(t, a, "acme")
 		raceInstances(t, a, b)
+	})
+	t.Run("OutboxClaims", func(t *testing.T) {
+		t.Parallel()
+		a, b := open(t)
+		claimRace(t, a, b)
 	})
 	t.Run("Writers", func(t *testing.T) {
 		t.Parallel()

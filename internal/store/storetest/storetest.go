@@ -6,7 +6,7 @@
 // [Run] checks every method on a fresh, empty store per subtest: results,
 // errors and their codes, compare-and-swap races, pagination, foreign-key
 // protection of key versions, the [keyring.Store] semantics and concurrent
-// use, and API tokens. [RunShared] checks two stores open on the same
+// use, API tokens, and the webhook outbox's leases. [RunShared] checks two stores open on the same
 // database, as two server instances would be. [RunKeyring] runs a real keyring with a
 // local key provider on the store.
 //
@@ -72,6 +72,10 @@ func Run(t *testing.T, open Opener) {
 		"WebhookErrors":          testWebhookErrors,
 		"Deliveries":             testDeliveries,
 		"PruneHistory":           testPruneHistory,
+		"Outbox":                 testOutbox,
+		"OutboxClaim":            testOutboxClaim,
+		"OutboxErrors":           testOutboxErrors,
+		"OutboxCleanup":          testOutboxCleanup,
 		"Tokens":                 testTokens,
 		"TokenErrors":            testTokenErrors,
 		"TokenInvalid":           testTokenInvalid,
