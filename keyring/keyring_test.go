@@ -522,8 +522,8 @@ func (r routing) Unwrap(ctx context.Context, w *kms.Wrapped, b kms.Binding) (*en
 func (r routing) Rewrap(ctx context.Context, w *kms.Wrapped, to kms.KeyRef, b kms.Binding) (*kms.Wrapped, error) {
 	return r[w.Key.ID].Rewrap(ctx, w, to, b)
 }
-func (r routing) Describe(ctx context.Context, ref kms.KeyRef) (*kms.KeyInfo, error) {
-	return r[ref.ID].Describe(ctx, ref)
+func (r routing) Describe(ctx context.Context, ref kms.KeyRef, tenant string) (*kms.KeyInfo, error) {
+	return r[ref.ID].Describe(ctx, ref, tenant)
 }
 func (r routing) Probe(ctx context.Context, w *kms.Wrapped, b kms.Binding) error {
 	return r[w.Key.ID].Probe(ctx, w, b)

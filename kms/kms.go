@@ -45,8 +45,10 @@ type Provider interface {
 	// Rewrap moves w under the key to, without the caller seeing the tenant key
 	// where the provider can avoid it.
 	Rewrap(ctx context.Context, w *Wrapped, to KeyRef, b Binding) (*Wrapped, error)
-	// Describe returns what the provider knows about ref's key.
-	Describe(ctx context.Context, ref KeyRef) (*KeyInfo, error)
+	// Describe returns what the provider knows about ref's key, asked on
+	// behalf of tenant ("" for the platform's own use): the tenant names an
+	// assumed-role session the way the other calls' bindings do.
+	Describe(ctx context.Context, ref KeyRef, tenant string) (*KeyInfo, error)
 	// Probe proves the platform can still use w's key, with the cheapest call
 	// that does (for KMS, an unwrap whose result is discarded).
 	Probe(ctx context.Context, w *Wrapped, b Binding) error

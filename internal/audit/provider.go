@@ -187,13 +187,13 @@ func (pr *provider) Rewrap(ctx context.Context, w *kms.Wrapped, to kms.KeyRef, b
 	return out, err
 }
 
-// Describe is recorded on the platform chain: a key is described before
-// it is bound to a tenant, and the seam passes no binding.
-func (pr *provider) Describe(ctx context.Context, ref kms.KeyRef) (*kms.KeyInfo, error) {
+// Describe is recorded on the tenant's chain, or on the platform chain when
+// asked for the platform itself.
+func (pr *provider) Describe(ctx context.Context, ref kms.KeyRef, tenant string) (*kms.KeyInfo, error) {
 	var info *kms.KeyInfo
-	err, rerr := pr.observed(ctx, "describe", "kms.DescribeKey", "", ref.ID, func(ctx context.Context) (string, string, error) {
+	err, rerr := pr.observed(ctx, "describe", "kms.DescribeKey", tenant, ref.ID, func(ctx context.Context) (string, string, error) {
 		var err error
-		info, err = pr.p.Describe(ctx, ref)
+		info, err = pr.p.Describe(ctx, ref, tenant)
 		if info != nil {
 			return info.RequestID, info.ARN, err
 		}

@@ -45,7 +45,7 @@ func (p stubProvider) Unwrap(_ context.Context, _ *kms.Wrapped, b kms.Binding) (
 func (p stubProvider) Rewrap(context.Context, *kms.Wrapped, kms.KeyRef, kms.Binding) (*kms.Wrapped, error) {
 	return p.wrapped(), p.err
 }
-func (p stubProvider) Describe(context.Context, kms.KeyRef) (*kms.KeyInfo, error) {
+func (p stubProvider) Describe(context.Context, kms.KeyRef, string) (*kms.KeyInfo, error) {
 	if p.err != nil {
 		return nil, p.err
 	}
@@ -87,7 +87,7 @@ func callAll(ctx context.Context, p kms.Provider) {
 	_, _ = p.Wrap(ctx, ref, key, b)
 	_, _ = p.Unwrap(ctx, w, b)
 	_, _ = p.Rewrap(ctx, w, ref, b)
-	_, _ = p.Describe(ctx, ref)
+	_, _ = p.Describe(ctx, ref, b.Tenant)
 	_ = p.Probe(ctx, w, b)
 }
 
@@ -100,7 +100,7 @@ func TestProviderRecordsEveryCall(t *testing.T) {
 		{"acme", a, "kms.Encrypt", testARN, "req-wrapped", "ok", "wrap", "req-42"},
 		{"acme", a, "kms.Decrypt", testARN, "", "ok", "unwrap", "req-42"},
 		{"acme", a, "kms.ReEncrypt", testARN, "req-wrapped", "ok", "rewrap", "req-42"},
-		{"", a, "kms.DescribeKey", testARN, "req-describe", "ok", "describe", "req-42"},
+		{"acme", a, "kms.DescribeKey", testARN, "req-describe", "ok", "describe", "req-42"},
 		{"acme", a, "kms.Decrypt", testARN, "", "ok", "probe", "req-42"},
 	}
 	if d := cmp.Diff(want, briefs(sink.events)); d != "" {

@@ -29,7 +29,7 @@ func (m *Monitor) probe(ctx context.Context, id string) {
 		return
 	}
 	m.recordHealth(ctx, id, now, res, nil)
-	o := m.observe(pctx, res)
+	o := m.observe(pctx, id, res)
 	if err := m.apply(ctx, id, o, now); err != nil {
 		m.cfg.Logger.ErrorContext(ctx, "monitor: applying probe", "tenant", id, "err", err)
 	}
@@ -37,20 +37,20 @@ func (m *Monitor) probe(ctx context.Context, id string) {
 
 // observe turns a probe result into an observation, asking the provider for
 // the deletion date when the key is scheduled for deletion.
-func (m *Monitor) observe(ctx context.Context, res keyring.ProbeResult) observation {
+func (m *Monitor) observe(ctx context.Context, tenant string, res keyring.ProbeResult) observation {
 	o := observation{OK: res.OK(), Class: res.Class, Key: res.Key.ID, RequestID: res.RequestID}
 	if o.Class == kms.PendingDeletion {
-		o.DeletionDate = m.deletionDate(ctx, res.Key)
+		o.DeletionDate = m.deletionDate(ctx, tenant, res.Key)
 	}
 	return o
 }
 
-func (m *Monitor) deletionDate(ctx context.Context, ref kms.KeyRef) time.Time {
+func (m *Monitor) deletionDate(ctx context.Context, tenant string, ref kms.KeyRef) time.Time {
 	p := m.cfg.Providers[ref.Provider]
 	if p == nil {
 		return time.Time{}
 	}
-	info, err := p.Describe(ctx, ref)
+	info, err := p.Describe(ctx, ref, tenant)
 	if err != nil {
 		m.cfg.Logger.WarnContext(ctx, "monitor: describing a key pending deletion", "key", ref.ID, "err", err)
 		return time.Time{}

@@ -80,9 +80,9 @@ func (i *instrumented) Rewrap(ctx context.Context, w *kms.Wrapped, to kms.KeyRef
 	return i.p.Rewrap(ctx, w, to, b)
 }
 
-func (i *instrumented) Describe(ctx context.Context, ref kms.KeyRef) (info *kms.KeyInfo, err error) {
+func (i *instrumented) Describe(ctx context.Context, ref kms.KeyRef, tenant string) (info *kms.KeyInfo, err error) {
 	defer func(start time.Time) { i.done("describe", start, err) }(time.Now())
-	return i.p.Describe(ctx, ref)
+	return i.p.Describe(ctx, ref, tenant)
 }
 
 func (i *instrumented) Probe(ctx context.Context, w *kms.Wrapped, b kms.Binding) (err error) {

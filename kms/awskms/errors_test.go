@@ -172,7 +172,7 @@ func TestAliasDeleted(t *testing.T) {
 	mustDo[*kmsapi.DeleteAliasOutput](t)(e.admin(t, euWest1).DeleteAlias(ctx, &kmsapi.DeleteAliasInput{AliasName: aws.String(tenantAlias)}))
 	_, _, err := e.p.GenerateAndWrap(ctx, aliasRef(), binding("acme", 2))
 	e.wantClass(t, err, kms.NotFound, true)
-	_, err = e.p.Describe(ctx, aliasRef())
+	_, err = e.p.Describe(ctx, aliasRef(), "acme")
 	e.wantClass(t, err, kms.NotFound, true)
 	if _, err := e.p.Unwrap(ctx, w, b); err != nil {
 		t.Fatalf("Unwrap(wrapped through the deleted alias) err = %v", err)

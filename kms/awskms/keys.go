@@ -181,11 +181,11 @@ func (p *Provider) bindingTag(w *kms.Wrapped, b kms.Binding) []byte {
 // Describe returns ref's key metadata from DescribeKey. RotationEnabled is
 // not filled in: it needs kms:GetKeyRotationStatus, which the key policy
 // the platform asks customers for does not grant.
-func (p *Provider) Describe(ctx context.Context, ref kms.KeyRef) (*kms.KeyInfo, error) {
+func (p *Provider) Describe(ctx context.Context, ref kms.KeyRef, tenant string) (*kms.KeyInfo, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, &kms.Error{Class: kms.Unavailable, Op: "describe", Key: ref.ID, Err: err}
 	}
-	rt, err := p.route("describe", ref, "")
+	rt, err := p.route("describe", ref, tenant)
 	if err != nil {
 		return nil, err
 	}

@@ -57,6 +57,22 @@ func TestRoleSessionNamesTenant(t *testing.T) {
 	}
 }
 
+// TestDescribeNamesTenant: a DescribeKey asked for a tenant goes through
+// that tenant's role session too, so the customer's CloudTrail names it.
+func TestDescribeNamesTenant(t *testing.T) {
+	e := newEnv(t, false)
+	mustDo[*kms.KeyInfo](t)(e.p.Describe(ctx, viaRole(ref(roleKey), externalID), "acme:eu"))
+	ev := e.events("DescribeKey", euWest1)
+	if len(ev) == 0 {
+		t.Fatalf("events = %+v, want a DescribeKey", e.ts.Events())
+	}
+	for _, d := range ev {
+		if arn := d.UserIdentity.ARN; !strings.HasSuffix(arn, ":assumed-role/"+roleName+"/byok-acme-eu") {
+			t.Errorf("caller = %s, want the role session byok-acme-eu", arn)
+		}
+	}
+}
+
 // TestRewrapPaths: one ReEncrypt when the keys share a region and
 // credentials; Decrypt then Encrypt across regions or roles.
 func TestRewrapPaths(t *testing.T) {

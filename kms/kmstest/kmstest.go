@@ -162,7 +162,7 @@ func testRewrap(t *testing.T, s Setup) {
 }
 
 func testDescribe(t *testing.T, s Setup) {
-	info, err := s.Provider.Describe(ctx, s.Key)
+	info, err := s.Provider.Describe(ctx, s.Key, "acme")
 	if err != nil {
 		t.Fatalf("Describe() err = %v", err)
 	}
@@ -172,7 +172,7 @@ func testDescribe(t *testing.T, s Setup) {
 }
 
 func testMissingKey(t *testing.T, s Setup) {
-	if _, err := s.Provider.Describe(ctx, s.Missing); kms.ClassOf(err) != kms.NotFound {
+	if _, err := s.Provider.Describe(ctx, s.Missing, ""); kms.ClassOf(err) != kms.NotFound {
 		t.Errorf("Describe(missing) err = %v, want class NotFound", err)
 	}
 	if _, _, err := s.Provider.GenerateAndWrap(ctx, s.Missing, binding("acme", 1)); kms.ClassOf(err) != kms.NotFound {

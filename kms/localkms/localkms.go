@@ -207,7 +207,7 @@ func (p *Provider) Rewrap(ctx context.Context, w *kms.Wrapped, to kms.KeyRef, b 
 }
 
 // Describe reports the root key.
-func (p *Provider) Describe(ctx context.Context, ref kms.KeyRef) (*kms.KeyInfo, error) {
+func (p *Provider) Describe(ctx context.Context, ref kms.KeyRef, _ string) (*kms.KeyInfo, error) {
 	if _, err := p.check(ctx, "describe", ref, kms.Binding{Tenant: "describe", Version: 1, Purpose: "describe"}); err != nil {
 		return nil, err
 	}
