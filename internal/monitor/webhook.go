@@ -1,18 +1,14 @@
 package monitor
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	mrand "math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -49,25 +45,34 @@ type WebhookConfig struct {
 	MaxAttempts int
 	BaseDelay   time.Duration
 	MaxDelay    time.Duration
-	// Queue bounds the events waiting to be dispatched (default 1024); an
-	// event arriving at a full queue is dropped and counted, so probing
-	// never waits for a receiver.
-	Queue int
 	// MaxInFlight bounds the deliveries under way (default 16).
 	MaxInFlight int
+	// PollInterval is how often Run looks for due deliveries (default 1 s);
+	// an event notified in this process wakes it at once.
+	PollInterval time.Duration
+	// Lease is how long a delivery is reserved for the instance that
+	// claimed it (default 1 min): if the instance dies, another delivers
+	// after the lease. An attempt is cut off after half the lease, so a
+	// live instance settles its delivery before the lease lapses.
+	Lease time.Duration
+	// NotifyTimeout bounds how long Notify waits for the database (default
+	// 5 s).
+	NotifyTimeout time.Duration
 	// AllowHTTP accepts http:// URLs (development, tests); otherwise only
 	// https:// ones.
 	AllowHTTP bool
-	// Now is the clock of signatures and records; default time.Now.
+	// Now is the clock of signatures, records and leases; default time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
 }
 
 // Webhooks delivers events to subscribed URLs, signed and retried, and
-// records every attempt. It is a Notifier; Run delivers.
+// records every attempt. It is a Notifier whose Notify stores the event in
+// the store's outbox; Run delivers from there, so events survive a restart
+// and any instance sharing the database may deliver them.
 type Webhooks struct {
 	cfg     WebhookConfig
-	queue   chan Event
+	wake    chan struct{}
 	sem     chan struct{}
 	wg      sync.WaitGroup
 	dropped atomic.Uint64
@@ -80,18 +85,21 @@ func NewWebhooks(cfg WebhookConfig) (*Webhooks, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	return &Webhooks{cfg: cfg, queue: make(chan Event, cfg.Queue), sem: make(chan struct{}, cfg.MaxInFlight)}, nil
+	return &Webhooks{cfg: cfg, wake: make(chan struct{}, 1), sem: make(chan struct{}, cfg.MaxInFlight)}, nil
 }
 
 func (c *WebhookConfig) defaults() error {
-	if c.Store == nil || c.MaxAttempts < 0 || c.BaseDelay < 0 || c.MaxDelay < 0 || c.Queue < 0 || c.MaxInFlight < 0 {
+	if c.Store == nil || c.MaxAttempts < 0 || c.BaseDelay < 0 || c.MaxDelay < 0 || c.MaxInFlight < 0 ||
+		c.PollInterval < 0 || c.Lease < 0 || c.NotifyTimeout < 0 {
 		return errorf(ErrInvalidConfig, nil, "webhooks need a store and no negative limits")
 	}
 	c.MaxAttempts = cmpOr(c.MaxAttempts, 10)
 	c.BaseDelay = cmpOr(c.BaseDelay, 5*time.Second)
 	c.MaxDelay = cmpOr(c.MaxDelay, 10*time.Minute)
-	c.Queue = cmpOr(c.Queue, 1024)
-	c.MaxInFlight = cmpOr(c.MaxInFlight, 16)
+	c.MaxInFlight = min(cmpOr(c.MaxInFlight, 16), store.MaxPageSize)
+	c.PollInterval = cmpOr(c.PollInterval, time.Second)
+	c.Lease = max(cmpOr(c.Lease, time.Minute), 2*time.Millisecond)
+	c.NotifyTimeout = cmpOr(c.NotifyTimeout, 5*time.Second)
 	if c.Client == nil {
 		c.Client = &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse // a redirect could send the event elsewhere
@@ -136,7 +144,8 @@ func (w *Webhooks) Subscribe(ctx context.Context, id, tenant, rawURL string) (*s
 	return hook, err
 }
 
-// Unsubscribe deletes a subscription and its delivery records.
+// Unsubscribe deletes a subscription, its delivery records and the events
+// still waiting for it.
 func (w *Webhooks) Unsubscribe(ctx context.Context, id string) error {
 	err := w.cfg.Store.DeleteWebhook(ctx, id)
 	switch {
@@ -226,133 +235,6 @@ func (w *Webhooks) checkURL(raw string) error {
 		return bad("may not have a fragment")
 	}
 	return nil
-}
-
-// Dropped counts events dropped at a full queue.
-func (w *Webhooks) Dropped() uint64 { return w.dropped.Load() }
-
-// Notify queues ev for delivery without blocking.
-func (w *Webhooks) Notify(ev Event) {
-	select {
-	case w.queue <- ev:
-	default:
-		w.dropped.Add(1)
-		w.cfg.Logger.Error("monitor: webhook queue full; event dropped", "event", ev.ID, "type", ev.Type, "tenant", ev.Tenant)
-	}
-}
-
-// Run delivers queued events until ctx is cancelled, then waits for the
-// deliveries under way (which stop retrying once ctx is done).
-func (w *Webhooks) Run(ctx context.Context) error {
-	defer w.wg.Wait()
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case ev := <-w.queue:
-			w.dispatch(ctx, ev)
-		}
-	}
-}
-
-// dispatch starts one delivery per subscription of the event's tenant.
-func (w *Webhooks) dispatch(ctx context.Context, ev Event) {
-	hooks, err := w.cfg.Store.Webhooks(ctx, ev.Tenant)
-	if err != nil {
-		w.cfg.Logger.ErrorContext(ctx, "monitor: listing webhooks", "event", ev.ID, "err", err)
-		return
-	}
-	body, err := json.Marshal(ev)
-	if err != nil {
-		w.cfg.Logger.ErrorContext(ctx, "monitor: encoding event", "event", ev.ID, "err", err)
-		return
-	}
-	for _, h := range hooks {
-		select {
-		case w.sem <- struct{}{}:
-		case <-ctx.Done():
-			return
-		}
-		w.wg.Add(1)
-		go func() {
-			defer w.wg.Done()
-			defer func() { <-w.sem }()
-			w.deliver(ctx, h, ev, body)
-		}()
-	}
-}
-
-// deliver tries until a 2xx answer, a refusal that retrying cannot change
-// (a 4xx other than 408 and 429), MaxAttempts, or ctx ends.
-func (w *Webhooks) deliver(ctx context.Context, h *store.Webhook, ev Event, body []byte) {
-	for attempt := 1; attempt <= w.cfg.MaxAttempts; attempt++ {
-		status, err := w.post(ctx, h, ev, body)
-		w.record(ctx, h, ev, attempt, status, err)
-		if err == nil || !retryable(status) || attempt == w.cfg.MaxAttempts {
-			return
-		}
-		if !sleep(ctx, w.backoff(attempt)) {
-			return
-		}
-	}
-}
-
-func (w *Webhooks) post(ctx context.Context, h *store.Webhook, ev Event, body []byte) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.URL, bytes.NewReader(body))
-	if err != nil {
-		return 0, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "byok-webhooks/1")
-	req.Header.Set(EventIDHeader, ev.ID)
-	req.Header.Set(EventTypeHeader, ev.Type)
-	req.Header.Set(SignatureHeader, Sign(h.Secret, w.cfg.Now(), body))
-	resp, err := w.cfg.Client.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return resp.StatusCode, fmt.Errorf("status %d", resp.StatusCode)
-	}
-	return resp.StatusCode, nil
-}
-
-func retryable(status int) bool {
-	return status == 0 || status >= 500 || status == http.StatusRequestTimeout || status == http.StatusTooManyRequests
-}
-
-func (w *Webhooks) record(ctx context.Context, h *store.Webhook, ev Event, attempt, status int, err error) {
-	d := &store.Delivery{Webhook: h.ID, Event: ev.ID, Attempt: attempt, At: w.cfg.Now(), Status: status}
-	if err != nil {
-		d.Error = clip(err.Error(), store.MaxDetailLen)
-	}
-	// The record outlives a cancelled context: the attempt happened.
-	if err := w.cfg.Store.AddDelivery(context.WithoutCancel(ctx), d); err != nil {
-		w.cfg.Logger.ErrorContext(ctx, "monitor: recording delivery", "webhook", h.ID, "err", err)
-	}
-}
-
-// backoff is exponential with jitter: half the capped delay fixed, half at
-// random, so receivers coming back are not hit by every sender at once.
-func (w *Webhooks) backoff(attempt int) time.Duration {
-	d := w.cfg.MaxDelay
-	if shift := attempt - 1; shift < 30 && w.cfg.BaseDelay<<shift < d {
-		d = w.cfg.BaseDelay << shift
-	}
-	return d/2 + mrand.N(d/2+1)
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
 
 // Sign returns the signature header value of body sent at t.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -24,13 +25,19 @@ type receiver struct {
 	srv      *httptest.Server
 	secret   []byte
 	statuses []int
-	mu       sync.Mutex
-	got      []monitor.Event
-	calls    int
+	// now is the receiver's clock, time.Now unless the test moves it.
+	now func() time.Time
+	// hold, when set, keeps requests waiting until it is closed or the
+	// sender gives up; arrived then receives each request's event id.
+	hold, arrived chan string
+	mu            sync.Mutex
+	got           []monitor.Event
+	bodies        map[string][][]byte // every request's body by event id
+	calls         int
 }
 
 func newReceiver(t *testing.T, statuses ...int) *receiver {
-	r := &receiver{t: t, statuses: statuses}
+	r := &receiver{t: t, statuses: statuses, now: time.Now, bodies: map[string][][]byte{}}
 	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
 	t.Cleanup(r.srv.Close)
 	return r
@@ -38,11 +45,21 @@ func newReceiver(t *testing.T, statuses ...int) *receiver {
 
 func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 	body, _ := io.ReadAll(req.Body)
+	if r.hold != nil {
+		r.arrived <- req.Header.Get(monitor.EventIDHeader)
+		select {
+		case <-r.hold:
+		case <-req.Context().Done():
+			return
+		}
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	status := r.statuses[min(r.calls, len(r.statuses)-1)]
 	r.calls++
-	if err := monitor.Verify(r.secret, req.Header.Get(monitor.SignatureHeader), body, time.Now(), 0); err != nil {
+	id := req.Header.Get(monitor.EventIDHeader)
+	r.bodies[id] = append(r.bodies[id], body)
+	if err := monitor.Verify(r.secret, req.Header.Get(monitor.SignatureHeader), body, r.now(), 0); err != nil {
 		r.t.Errorf("delivery signature: %v", err)
 		w.WriteHeader(http.StatusUnauthorized)
 		return
@@ -63,18 +80,79 @@ func (r *receiver) events() []monitor.Event {
 	return append([]monitor.Event(nil), r.got...)
 }
 
+// received returns a copy of every request body by event id.
+func (r *receiver) received() map[string][][]byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string][][]byte{}
+	for id, bs := range r.bodies {
+		out[id] = append([][]byte(nil), bs...)
+	}
+	return out
+}
+
+func (r *receiver) callCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.calls
+}
+
+// testConfig retries within milliseconds and polls often.
+func testConfig(s store.Store) monitor.WebhookConfig {
+	return monitor.WebhookConfig{Store: s, MaxAttempts: 3, BaseDelay: time.Millisecond, MaxDelay: 4 * time.Millisecond,
+		PollInterval: 5 * time.Millisecond, AllowHTTP: true, Logger: quiet}
+}
+
 func newWebhooks(t *testing.T, s store.Store) *monitor.Webhooks {
 	t.Helper()
-	w, err := monitor.NewWebhooks(monitor.WebhookConfig{Store: s, MaxAttempts: 3, BaseDelay: time.Millisecond,
-		MaxDelay: 4 * time.Millisecond, AllowHTTP: true, Logger: quiet})
+	w := build(t, testConfig(s))
+	run(t, w)
+	return w
+}
+
+func build(t *testing.T, cfg monitor.WebhookConfig) *monitor.Webhooks {
+	t.Helper()
+	w, err := monitor.NewWebhooks(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return w
+}
+
+// run runs w until the test ends or the returned stop is called, which
+// waits for Run to return.
+func run(t *testing.T, w *monitor.Webhooks) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { w.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return w
+	stop = func() { cancel(); <-done }
+	t.Cleanup(stop)
+	return stop
+}
+
+// waitFor polls cond with a deadline generous enough for a loaded machine.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+// waitOutbox waits until the outbox holds exactly n entries and returns them.
+func waitOutbox(t *testing.T, s store.Store, n int) []*store.Outbound {
+	t.Helper()
+	var got []*store.Outbound
+	waitFor(t, fmt.Sprintf("%d outbox entries", n), func() bool {
+		var err error
+		if got, err = s.Outbox(ctx, "", 0); err != nil {
+			t.Fatal(err)
+		}
+		return len(got) == n
+	})
+	return got
 }
 
 func subscribe(t *testing.T, w *monitor.Webhooks, id, tenant string, r *receiver) {
@@ -124,12 +202,11 @@ func TestWebhooks(t *testing.T) {
 	if ds[0].Attempt != 3 || ds[0].Status != 200 || ds[0].Error != "" || ds[2].Status != 500 || ds[2].Error == "" {
 		t.Fatalf("flaky deliveries = %+v, want 500, 500, then 200 on attempt 3", ds)
 	}
-	waitDeliveries(t, w, "acme-dead", 3)
-	time.Sleep(20 * time.Millisecond) // a fourth attempt would come within 4 ms
+	waitDeliveries(t, w, "platform", 2)
+	waitOutbox(t, e.store, 0) // given up on: no fourth attempt can come
 	if ds, _ = w.Deliveries(ctx, "acme-dead", 0); len(ds) != 3 || ds[0].Status != 503 {
 		t.Fatalf("dead receiver deliveries = %+v, want exactly 3 failed attempts", ds)
 	}
-	waitDeliveries(t, w, "platform", 2)
 	got := flaky.events()
 	if len(got) != 1 || got[0].Type != monitor.EventStateChanged || got[0].Tenant != "acme" || got[0].NewState != store.StateKeyUnavailable ||
 		got[0].OldState != store.StateActive || got[0].Reason != "key_disabled" || got[0].KMSRequestID == "" || got[0].Time.IsZero() {
@@ -153,7 +230,7 @@ func TestWebhookRefusalNotRetried(t *testing.T) {
 	subscribe(t, w, "hook", "acme", r)
 	w.Notify(monitor.Event{ID: "evt_1", Type: monitor.EventStateChanged, Tenant: "acme", Time: time.Now()})
 	waitDeliveries(t, w, "hook", 1)
-	time.Sleep(20 * time.Millisecond)
+	waitOutbox(t, e.store, 0)
 	if ds, _ := w.Deliveries(ctx, "hook", 0); len(ds) != 1 || ds[0].Status != 400 {
 		t.Fatalf("deliveries = %+v, want one refused attempt", ds)
 	}
@@ -200,28 +277,26 @@ func TestSubscribeErrors(t *testing.T) {
 	}
 }
 
-// Notify never blocks: with nobody delivering, events past the queue are
-// dropped and counted.
-func TestNotifyDoesNotBlock(t *testing.T) {
+// With the database down, Notify gives up after NotifyTimeout and counts
+// the event as dropped: the monitor goes on probing.
+func TestNotifyDatabaseDown(t *testing.T) {
 	e := newEnv(t)
-	w, err := monitor.NewWebhooks(monitor.WebhookConfig{Store: e.store, Queue: 2, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := testConfig(e.store)
+	cfg.NotifyTimeout = time.Second
+	w := build(t, cfg)
+	e.store.Close()
 	done := make(chan struct{})
 	go func() {
-		for range 5 {
-			w.Notify(monitor.Event{ID: "evt", Type: monitor.EventStateChanged, Tenant: "acme"})
-		}
+		w.Notify(monitor.Event{ID: "evt_1", Type: monitor.EventStateChanged, Tenant: "acme", Time: time.Now()})
 		close(done)
 	}()
 	select {
 	case <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("Notify() blocked on a full queue")
+	case <-time.After(time.Minute):
+		t.Fatal("Notify() did not return with the database down")
 	}
-	if w.Dropped() != 3 {
-		t.Fatalf("Dropped() = %d, want 3", w.Dropped())
+	if w.Dropped() != 1 {
+		t.Fatalf("Dropped() = %d, want 1", w.Dropped())
 	}
 }
 
