@@ -75,7 +75,8 @@ type Config struct {
 	Retention       time.Duration
 	ListEvery       time.Duration
 
-	// Notifier receives every event; nil sends none. It must not block.
+	// Notifier receives every event; nil sends none. It must return
+	// promptly.
 	Notifier Notifier
 	// Leader reports whether this instance should probe now; nil means
 	// always. With many instances, plug a lock in here so one leads.

@@ -67,7 +67,10 @@
 // tenant's subscriptions and the platform-wide ones, signed with
 // HMAC-SHA256 over "timestamp.body" ([SignatureHeader], [Sign], [Verify]),
 // retried with exponential backoff and jitter up to
-// [WebhookConfig.MaxAttempts], each attempt recorded. Notify only queues.
+// [WebhookConfig.MaxAttempts], each attempt recorded. Notify writes the
+// event to a durable outbox in the store before it returns, and
+// [Webhooks.Run] delivers from there, at least once, across restarts and
+// instances (a claimed row is leased to one instance at a time).
 //
 // # Leading
 //

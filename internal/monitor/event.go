@@ -44,8 +44,8 @@ type Event struct {
 	Time         time.Time `json:"time"`
 }
 
-// Notifier receives the monitor's events. Notify must not block: the
-// monitor calls it from its probes.
+// Notifier receives the monitor's events. Notify must return promptly (a
+// bounded write at most): the monitor calls it from its probes.
 type Notifier interface {
 	Notify(ev Event)
 }
