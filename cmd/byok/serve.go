@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -313,6 +315,25 @@ type rootKey struct {
 	file     *keyfile.File
 }
 
+// integrityKey keys the binding tags of RSA wrappings (kms/awskms). It is
+// derived from the oldest root key version, like the audit key, because
+// changing it would invalidate every RSA wrapping: adding a version to the
+// root key file must not. Without a root key, RSA keys are refused.
+func (r *rootKey) integrityKey() ([]byte, error) {
+	if r == nil || r.file == nil || len(r.file.Entries) == 0 {
+		return nil, nil
+	}
+	oldest := r.file.Entries[0].Key
+	for _, e := range r.file.Entries[1:] {
+		if e.Key.Version() < oldest.Version() {
+			oldest = e.Key
+		}
+	}
+	material := oldest.Material()
+	defer clear(material)
+	return hkdf.Key(sha256.New, material, nil, "byok rsa binding tag v1", awskms.IntegrityKeySize)
+}
+
 func openAudit(st serveStore, root *rootKey) (*audit.Log, error) {
 	if root == nil {
 		return nil, nil
@@ -338,7 +359,11 @@ func awsConfig(ctx context.Context, cfg *serveConfig) (aws.Config, error) {
 // providers returns AWS KMS and, with a root key, the platform key provider,
 // each counted by the KMS metrics and recorded in the audit log.
 func providers(ctx context.Context, awsCfg aws.Config, root *rootKey, m *server.KMSMetrics, sink audit.Sink) (map[string]kms.Provider, error) {
-	aws, err := awskms.New(ctx, awskms.Config{AWS: awsCfg})
+	integrity, err := root.integrityKey()
+	if err != nil {
+		return nil, err
+	}
+	aws, err := awskms.New(ctx, awskms.Config{AWS: awsCfg, IntegrityKey: integrity})
 	if err != nil {
 		return nil, err
 	}
