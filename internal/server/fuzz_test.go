@@ -29,6 +29,9 @@ func FuzzHandler(f *testing.F) {
 	f.Add("POST", "/v1/tenants/acme/decrypt", "owner", "", `{"ciphertext":"`+b64(ct)+`"}`)
 	f.Add("POST", "/v1/tenants/acme/encrypt/batch", "member", "", `{"records":[{"plaintext":"aGk=","context":{"a":"b"}}]}`)
 	f.Add("POST", "/v1/tenants/acme/decrypt/stream", "member", "a=b,c=%zz", "BYOK")
+	f.Add("POST", "/v1/tenants/acme/webhooks", "owner", "", `{"id":"h1","url":"https://example.com/hook"}`)
+	f.Add("GET", "/v1/webhooks/h1/deliveries?limit=5", "owner", "", "")
+	f.Add("PATCH", "/v1/tenants/acme", "owner", "", `{"name":"x","revision":1}`)
 	named := map[string]string{"owner": e.owner, "member": e.memberOf("acme"), "other": e.other}
 	f.Fuzz(func(t *testing.T, method, target, token, ctxHeader, body string) {
 		// Named roles stand for real tokens, so that the fuzzer gets past
