@@ -193,6 +193,7 @@ func devServeConfig(f *devFlags, emuURL string) (*serveConfig, error) {
 	cfg.Monitor.Interval, cfg.Monitor.Jitter = 5*time.Second, time.Second
 	// Webhook receivers tried out locally rarely have TLS.
 	cfg.Webhooks.AllowHTTP = true
+	cfg.Webhooks.AllowPrivateNetworks = true // and they listen on this machine
 	return cfg, cfg.check()
 }
 

@@ -73,6 +73,11 @@ type serveConfig struct {
 		// AllowHTTP accepts plain http:// webhook URLs, for receivers on a
 		// development machine; otherwise only https:// ones.
 		AllowHTTP bool `yaml:"allow_http"`
+		// AllowPrivateNetworks lets deliveries reach loopback, private and
+		// link-local addresses, for development and for platforms whose
+		// receivers are internal; otherwise a subscriber could aim the
+		// platform at its own network.
+		AllowPrivateNetworks bool `yaml:"allow_private_networks"`
 	} `yaml:"webhooks"`
 	Limits struct {
 		MaxBody       int64         `yaml:"max_body"`
@@ -189,7 +194,8 @@ func serve(ctx context.Context, c *cli, cfg *serveConfig, st serveStore, tokens 
 	if w.audit == nil {
 		log.Warn("audit log off: it is keyed from the platform root key, and byok.yaml names no root_key_file")
 	}
-	hooks, err := monitor.NewWebhooks(monitor.WebhookConfig{Store: st, AllowHTTP: cfg.Webhooks.AllowHTTP, Logger: log})
+	hooks, err := monitor.NewWebhooks(monitor.WebhookConfig{Store: st, AllowHTTP: cfg.Webhooks.AllowHTTP,
+		AllowPrivateNetworks: cfg.Webhooks.AllowPrivateNetworks, Logger: log})
 	if err != nil {
 		return err
 	}

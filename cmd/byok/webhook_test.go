@@ -154,6 +154,7 @@ monitor:
   jitter: 100ms
 webhooks:
   allow_http: true
+  allow_private_networks: true
 `, cfg.Listen, cfg.Database.SQLite, cfg.Platform, cfg.RootKeyFile, devRegion, emuURL)
 	path = filepath.Join(f.dir, "byok.yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {

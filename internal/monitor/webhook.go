@@ -35,9 +35,6 @@ const (
 // WebhookConfig configures Webhooks. Zero values take the defaults.
 type WebhookConfig struct {
 	Store store.Store
-	// Client sends the deliveries; default a client with a 10 s timeout
-	// that does not follow redirects.
-	Client *http.Client
 	// MaxAttempts bounds the attempts per delivery (default 10); retry n
 	// waits BaseDelay·2^(n-1) capped at MaxDelay, its second half at random
 	// (defaults 5 s and 10 min: the last attempt comes 15 to 30 minutes
@@ -61,6 +58,13 @@ type WebhookConfig struct {
 	// AllowHTTP accepts http:// URLs (development, tests); otherwise only
 	// https:// ones.
 	AllowHTTP bool
+	// AllowPrivateNetworks lets deliveries reach loopback, private,
+	// link-local and other internal addresses (development, and platforms
+	// whose receivers are internal). Otherwise a subscriber could make the
+	// platform send requests into its own network: such URLs are refused
+	// when subscribed, and a name resolving to such an address is refused
+	// when a delivery connects, without retry.
+	AllowPrivateNetworks bool
 	// Now is the clock of signatures, records and leases; default time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -71,7 +75,11 @@ type WebhookConfig struct {
 // the store's outbox; Run delivers from there, so events survive a restart
 // and any instance sharing the database may deliver them.
 type Webhooks struct {
-	cfg     WebhookConfig
+	cfg    WebhookConfig
+	client *http.Client
+	// resolve, set by tests only, rewrites a receiver's host:port before
+	// the dialer resolves and checks it.
+	resolve func(address string) string
 	wake    chan struct{}
 	sem     chan struct{}
 	wg      sync.WaitGroup
@@ -85,7 +93,9 @@ func NewWebhooks(cfg WebhookConfig) (*Webhooks, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	return &Webhooks{cfg: cfg, wake: make(chan struct{}, 1), sem: make(chan struct{}, cfg.MaxInFlight)}, nil
+	w := &Webhooks{cfg: cfg, wake: make(chan struct{}, 1), sem: make(chan struct{}, cfg.MaxInFlight)}
+	w.client = w.newDeliveryClient()
+	return w, nil
 }
 
 func (c *WebhookConfig) defaults() error {
@@ -100,11 +110,6 @@ func (c *WebhookConfig) defaults() error {
 	c.PollInterval = cmpOr(c.PollInterval, time.Second)
 	c.Lease = max(cmpOr(c.Lease, time.Minute), 2*time.Millisecond)
 	c.NotifyTimeout = cmpOr(c.NotifyTimeout, 5*time.Second)
-	if c.Client == nil {
-		c.Client = &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse // a redirect could send the event elsewhere
-		}}
-	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -214,7 +219,8 @@ func (w *Webhooks) Owned(ctx context.Context, id, tenant string) (*store.Webhook
 
 // checkURL accepts absolute https URLs (http when allowed) with a host and
 // without credentials or a fragment: credentials would sit in the database
-// and the logs, and the secret signs the body instead.
+// and the logs, and the secret signs the body instead. A host that names an
+// internal address is refused unless private networks are allowed.
 func (w *Webhooks) checkURL(raw string) error {
 	bad := func(why string) error {
 		return errorf(ErrInvalidWebhookURL, nil, "webhook url %q: %s", store.Clip(raw), why)
@@ -233,6 +239,9 @@ func (w *Webhooks) checkURL(raw string) error {
 		return bad("may not carry credentials")
 	case u.Fragment != "" || strings.Contains(raw, "#"):
 		return bad("may not have a fragment")
+	}
+	if why := internalHost(u.Hostname()); why != "" && !w.cfg.AllowPrivateNetworks {
+		return bad(fmt.Sprintf("host %s %s; webhooks are delivered to public addresses only", u.Hostname(), why))
 	}
 	return nil
 }

@@ -114,8 +114,8 @@ func (w *Webhooks) pump(ctx context.Context) {
 }
 
 // deliver makes one attempt and settles the entry: deleted after a 2xx
-// answer, a refusal that retrying cannot change (a 4xx other than 408 and
-// 429) or the last attempt; otherwise put back for the next attempt. An
+// answer, a refusal that retrying cannot change (a 3xx, a 4xx other than
+// 408 and 429, an internal address) or the last attempt; otherwise put back for the next attempt. An
 // attempt cut short by ctx is put back unchanged and not counted.
 func (w *Webhooks) deliver(ctx context.Context, o *store.Outbound) {
 	attemptCtx, cancel := context.WithTimeout(ctx, w.cfg.Lease/2)
@@ -129,7 +129,7 @@ func (w *Webhooks) deliver(ctx context.Context, o *store.Outbound) {
 	}
 	attempt := o.Attempts + 1
 	w.record(ctx, o, attempt, status, err)
-	if err == nil || !retryable(status) || attempt >= w.cfg.MaxAttempts {
+	if err == nil || !retryable(status, err) || attempt >= w.cfg.MaxAttempts {
 		if err != nil {
 			w.cfg.Logger.WarnContext(ctx, "monitor: webhook delivery given up", "webhook", o.Webhook, "event", o.Event,
 				"attempts", attempt, "status", status, "err", err)
@@ -177,19 +177,28 @@ func (w *Webhooks) post(ctx context.Context, o *store.Outbound) (int, error) {
 	req.Header.Set(EventIDHeader, o.Event)
 	req.Header.Set(EventTypeHeader, o.Type)
 	req.Header.Set(SignatureHeader, Sign(o.Secret, w.cfg.Now(), o.Body))
-	resp, err := w.cfg.Client.Do(req)
+	resp, err := w.client.Do(req)
+	if ae := refusal(err); ae != nil {
+		return 0, ae // the address says all; the URL is the subscriber's own
+	}
 	if err != nil {
 		return 0, err
 	}
 	defer resp.Body.Close()
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
+		return resp.StatusCode, fmt.Errorf("status %d: redirects are not followed", resp.StatusCode)
+	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return resp.StatusCode, fmt.Errorf("status %d", resp.StatusCode)
 	}
 	return resp.StatusCode, nil
 }
 
-func retryable(status int) bool {
+func retryable(status int, err error) bool {
+	if refusal(err) != nil {
+		return false
+	}
 	return status == 0 || status >= 500 || status == http.StatusRequestTimeout || status == http.StatusTooManyRequests
 }
 

@@ -155,10 +155,11 @@ func newEnv(t testing.TB) *env {
 }
 
 // runWebhooks delivers webhooks until the test ends; receivers are
-// httptest servers, so plain http is allowed.
+// httptest servers on 127.0.0.1, so plain http and private networks are
+// allowed.
 func runWebhooks(t testing.TB, st store.Store) *monitor.Webhooks {
 	t.Helper()
-	hooks, err := monitor.NewWebhooks(monitor.WebhookConfig{Store: st, AllowHTTP: true, MaxAttempts: 3,
+	hooks, err := monitor.NewWebhooks(monitor.WebhookConfig{Store: st, AllowHTTP: true, AllowPrivateNetworks: true, MaxAttempts: 3,
 		BaseDelay: time.Millisecond, MaxDelay: 4 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

@@ -210,3 +210,51 @@ func TestWebhooksNotConfigured(t *testing.T) {
 		t.Fatalf("GET /v1/webhooks without webhooks = %d %+v, want 501 %s", rec.Code, got, CodeNotImplemented)
 	}
 }
+
+// A tenant admin cannot subscribe a URL naming the platform's own network:
+// the answer is 400 invalid_webhook_url saying why, and nothing is stored.
+func TestWebhookInternalURLRefused(t *testing.T) {
+	e := newEnv(t)
+	hooks, err := monitor.NewWebhooks(monitor.WebhookConfig{Store: e.store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := e.server.cfg
+	cfg.Registry, cfg.Webhooks = nil, hooks
+	srv, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	p, err := e.tokens.Authenticate(bg, e.owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _, err := e.tokens.Issue(bg, p, auth.IssueRequest{Role: auth.RoleAdmin, Tenant: "other", Name: "admin of other"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := client.New(client.Config{URL: hs.URL, Token: tok})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for url, why := range map[string]string{
+		"https://10.0.0.5/":                         "host 10.0.0.5 is in a private network",
+		"https://169.254.169.254/latest/meta-data/": "host 169.254.169.254 is link-local",
+		"https://localhost:8080/":                   "host localhost names this host",
+		"https://[::ffff:127.0.0.1]/":               "an IPv6 form of 127.0.0.1, a loopback address",
+	} {
+		_, err := admin.CreateWebhook(bg, "other", "internal", url)
+		wantCode(t, err, "invalid_webhook_url", http.StatusBadRequest)
+		if !strings.Contains(err.Error(), why) || !strings.Contains(err.Error(), "public addresses only") {
+			t.Errorf("CreateWebhook(%s) err = %v, want it to say %q", url, err, why)
+		}
+	}
+	if list, err := admin.Webhooks(bg, "other"); err != nil || len(list) != 0 {
+		t.Fatalf("Webhooks(other) = %+v, %v; want none", list, err)
+	}
+	if _, err := admin.CreateWebhook(bg, "other", "public", "https://hooks.example.com/byok"); err != nil {
+		t.Fatalf("CreateWebhook(public) err = %v", err)
+	}
+}
