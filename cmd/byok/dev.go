@@ -146,6 +146,14 @@ func startDevEmulator(f *devFlags) (string, func(), error) {
 	return "http://" + ln.Addr().String(), func() { srv.Close() }, nil
 }
 
+// devKeyTenants are the tenants the demo keys' policies let the platform
+// use them for: the demo tenant, the tenant of the CLI walkthrough
+// (docs/cli.md) and those of the CLI scripts. A generated key policy binds
+// the platform's use of a key to one tenant (kms:EncryptionContext:byok:tenant),
+// so attaching a demo key to any other tenant fails validation, as
+// attaching another customer's key would.
+var devKeyTenants = []string{devTenant, "acme", "keyc", "life"}
+
 func devWorld() (*awsemu.World, error) {
 	platform, err := tenant.Parse(strings.NewReader(devPlatformConfig), nil)
 	if err != nil {
@@ -161,8 +169,9 @@ func devWorld() (*awsemu.World, error) {
 		if err != nil {
 			return nil, err
 		}
+		policy := m.KeyPolicy().ForTenants(devKeyTenants...)
 		keys = append(keys, awsemu.Key{ID: k.id, Region: devRegion, MultiRegion: true,
-			Replicas: []string{devReplica}, Rotation: true, Policy: string(m.KeyPolicy().JSON()), Description: k.what})
+			Replicas: []string{devReplica}, Rotation: true, Policy: string(policy.JSON()), Description: k.what})
 	}
 	all := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["kms:*","sts:AssumeRole"],"Resource":"*"}]}`
 	return &awsemu.World{

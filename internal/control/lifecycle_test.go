@@ -91,15 +91,19 @@ func newLifecycleEnv(t *testing.T, now func() time.Time) *env {
 	return e
 }
 
-// policy is the generated key policy for keys of acct; it names the
-// customer's account and the platform's, so one serves every key there.
+// lifecycleTenants are the tenants the lifecycle tests enable.
+var lifecycleTenants = []string{"acme", "globex", "initech"}
+
+// policy is the generated key policy for keys of acct, bound to every
+// tenant of lifecycleTenants; it names the customer's account and the
+// platform's, so one serves every key there.
 func (e *env) policy(t *testing.T, acct string) string {
 	t.Helper()
-	m, err := onboarding.NewModel(e.svcCfg.Platform, onboarding.Request{TenantID: "any", Region: home, Pattern: tenant.Direct, CustomerAccount: acct})
+	m, err := onboarding.NewModel(e.svcCfg.Platform, onboarding.Request{TenantID: lifecycleTenants[0], Region: home, Pattern: tenant.Direct, CustomerAccount: acct})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return string(m.KeyPolicy().JSON())
+	return string(m.KeyPolicy().ForTenants(lifecycleTenants...).JSON())
 }
 
 func (e *env) putPolicy(t *testing.T, acct, keyID, policy string, regions ...string) {

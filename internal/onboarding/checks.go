@@ -226,12 +226,41 @@ func (r *run) grantee() string {
 // or the key's own problem.
 func (r *run) callFailed(id, region, action string, err error) *Check {
 	if isDenied(err) {
-		return r.missing(id, region, err, action, "the statement "+SidUse+" of the generated policies has it")
+		return r.missing(id, region, err, action, r.statementFix(deniedAction(err, action)))
 	}
 	code, fix := kmsFailure(err)
 	c := r.fail(id, code, action+" failed: "+errorMessage(err), fix)
 	c.Region, c.RequestID = region, requestID(err)
 	return c
+}
+
+// statementFix says which generated statement grants action: a
+// cryptographic action is granted only with the tenant's encryption
+// context, so a condition naming another tenant is denied like a missing
+// action.
+func (r *run) statementFix(action string) string {
+	if !isCryptoAction(action) {
+		return "the statement " + SidRead + " of the generated policies has it"
+	}
+	if r.isRSA() {
+		return "the statement " + SidUse + " of the generated policies has it"
+	}
+	return fmt.Sprintf("the statement %s of the generated policies has it, with the condition %s", SidUse, tenantConditionText(r.t.TenantID))
+}
+
+// isCryptoAction reports whether action is one of the cryptographic actions,
+// named as AWS names them in a denial (kms:ReEncryptFrom, kms:GenerateDataKey).
+func isCryptoAction(action string) bool {
+	for _, a := range CryptoActions(tenant.KeySpecSymmetric) {
+		if a == action || (strings.HasSuffix(a, "*") && strings.HasPrefix(action, strings.TrimSuffix(a, "*"))) {
+			return true
+		}
+	}
+	return false
+}
+
+func tenantConditionText(tenantID string) string {
+	return `"StringEquals": {"` + TenantConditionKey + `": "` + tenantID + `"}`
 }
 
 func kmsFailure(err error) (code, fix string) {

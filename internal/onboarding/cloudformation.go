@@ -135,7 +135,7 @@ func (m *Model) cfnConditions() omap {
 // stack, the role by name, the key created or the existing one.
 func (m *Model) cfnRefs() refs {
 	r := refs{root: sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root"), platform: m.PlatformPrincipal,
-		externalID: ref("ExternalId"), grantee: m.PlatformPrincipal}
+		externalID: ref("ExternalId"), grantee: m.PlatformPrincipal, tenant: m.TenantID}
 	if m.Pattern == tenant.AssumedRole {
 		r.grantee = sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${RoleName}")
 	}

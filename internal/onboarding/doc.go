@@ -16,6 +16,18 @@
 // only under kms:GrantIsForAWSResource, so that AWS services can attach
 // persistent resources without the platform itself being able to delegate.
 //
+// # Tenant binding
+//
+// The [CryptoActions] are granted in their own statement under
+// [TenantCondition]: on a symmetric key, only with the tenant's id as the
+// encryption context pair byok:tenant, which the platform sends on every
+// call. So the key serves the tenant it was onboarded for and no other, even
+// if another tenant attaches its ARN (a confused deputy). The [ReadActions]
+// carry no encryption context and are granted without it. An RSA key takes
+// no encryption context, so its statements have no condition; the platform
+// binds RSA wrappings to their tenant with a keyed tag instead. A key shared
+// by several tenants of one customer lists each ([Policy.ForTenants]).
+//
 // # Access patterns
 //
 // Direct: the key policy names the platform's account root or role, which
@@ -36,6 +48,12 @@
 // exercises each permission with the operation that needs it, naming the
 // exact kms: action AWS refused. A check that cannot run because an earlier
 // one failed is reported [Skipped] with the reason.
+//
+// The tenant binding is proven too (tenant_binding): each cryptographic call
+// that worked for the tenant is repeated with another tenant's context, and
+// must be denied. When it is not, the report warns (key_not_bound_to_tenant)
+// rather than fails, so that keys whose policies predate the condition keep
+// working, and says which condition to add.
 //
 // Grants for AWS resources cannot be exercised: only AWS services can create
 // them. The report says so (persistent_resource_grants, info).

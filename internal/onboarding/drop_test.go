@@ -70,14 +70,19 @@ type dropCase struct {
 	want []string // actions named, sorted
 }
 
-// actionDrops are one case per action of the statement sid of the policy
-// that field selects, plus one dropping the whole statement.
-func actionDrops(m *Model, policy string, sid string, field func(*side) **Policy) []dropCase {
+// actionDrops are one case per action the platform uses, each dropped from
+// the statement of the policy that field selects that grants it: useSid for
+// the cryptographic actions, readSid for the others.
+func actionDrops(m *Model, policy string, useSid, readSid string, field func(*side) **Policy) []dropCase {
 	var cases []dropCase
-	for _, action := range UseActions(m.KeySpec) {
-		cases = append(cases, dropCase{name: policy + "-" + action, want: []string{named(action)},
-			edit: func(s *side) { *field(s) = dropAction(*field(s), sid, action) }})
+	add := func(sid string, actions []string) {
+		for _, action := range actions {
+			cases = append(cases, dropCase{name: policy + "-" + action, want: []string{named(action)},
+				edit: func(s *side) { *field(s) = dropAction(*field(s), sid, action) }})
+		}
 	}
+	add(useSid, CryptoActions(m.KeySpec))
+	add(readSid, ReadActions(m.KeySpec))
 	return cases
 }
 
@@ -107,7 +112,7 @@ func TestDropKeyPolicyAction(t *testing.T) {
 		t.Run(spec, func(t *testing.T) {
 			cfg := testConfig(t, "  key_specs: [SYMMETRIC_DEFAULT, RSA_3072]\n", false)
 			m := mustModel(t, cfg, request(tenant.Direct, spec, mrkID))
-			runDrops(t, cfg, m, func() *side { return sideFromModel(m) }, actionDrops(m, "key-policy", SidUse, keyPolicyField))
+			runDrops(t, cfg, m, func() *side { return sideFromModel(m) }, actionDrops(m, "key-policy", SidUse, SidRead, keyPolicyField))
 		})
 	}
 }
@@ -122,15 +127,17 @@ func TestDropAssumedRoleAction(t *testing.T) {
 	m := mustModel(t, cfg, request(tenant.AssumedRole, tenant.KeySpecSymmetric, mrkID))
 	t.Run("key-policy-path", func(t *testing.T) {
 		base := func() *side { s := sideFromModel(m); s.rolePolicy = nil; return s }
-		runDrops(t, cfg, m, base, actionDrops(m, "key-policy", SidUse, keyPolicyField))
+		runDrops(t, cfg, m, base, actionDrops(m, "key-policy", SidUse, SidRead, keyPolicyField))
 	})
 	t.Run("role-policy-path", func(t *testing.T) {
 		base := func() *side { s := sideFromModel(m); s.keyPolicy = nil; return s }
-		cases := actionDrops(m, "role-policy", SidRoleUse, rolePolicyField)
+		cases := actionDrops(m, "role-policy", SidRoleUse, SidRoleRead, rolePolicyField)
 		cases = append(cases, dropCase{name: "role-policy-replica-resource", want: []string{"kms:DescribeKey"},
 			edit: func(s *side) {
 				s.rolePolicy = clonePolicy(s.rolePolicy)
-				s.rolePolicy.Statement[0].Resource = []any{m.Key.String()}
+				for i := range s.rolePolicy.Statement {
+					s.rolePolicy.Statement[i].Resource = []any{m.Key.String()}
+				}
 			}})
 		runDrops(t, cfg, m, base, cases)
 	})
@@ -143,9 +150,9 @@ func TestDropStatement(t *testing.T) {
 	// Without kms:Encrypt nor kms:GenerateDataKey there is no ciphertext, so
 	// Decrypt and ReEncrypt are skipped, not failed; without DescribeKey the
 	// rotation check is skipped.
-	want := []string{"kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"}
 	runDrops(t, cfg, direct, func() *side { return sideFromModel(direct) }, []dropCase{
-		{name: "use", want: want, edit: func(s *side) { s.keyPolicy = dropStatement(s.keyPolicy, SidUse) }},
+		{name: "use", want: []string{"kms:Encrypt", "kms:GenerateDataKey"}, edit: func(s *side) { s.keyPolicy = dropStatement(s.keyPolicy, SidUse) }},
+		{name: "read", want: []string{"kms:DescribeKey"}, edit: func(s *side) { s.keyPolicy = dropStatement(s.keyPolicy, SidRead) }},
 	})
 	assumed := mustModel(t, cfg, request(tenant.AssumedRole, tenant.KeySpecSymmetric, mrkID))
 	runDrops(t, cfg, assumed, func() *side { return sideFromModel(assumed) }, []dropCase{
@@ -154,4 +161,22 @@ func TestDropStatement(t *testing.T) {
 			s.trust.Statement[0].Principal = map[string]any{"AWS": "arn:aws:iam::333333333333:root"}
 		}},
 	})
+}
+
+// unbound is p as the platform generated it before the tenant condition:
+// the statement useSid holds every action, with no condition, and readSid
+// is gone.
+func unbound(p *Policy, useSid, readSid, spec string) *Policy {
+	c := dropStatement(p, readSid)
+	for i := range c.Statement {
+		if c.Statement[i].Sid == useSid {
+			c.Statement[i].Action, c.Statement[i].Condition = UseActions(spec), nil
+		}
+	}
+	return c
+}
+
+func (p *Policy) forTenantsPtr(ids ...string) *Policy {
+	c := p.ForTenants(ids...)
+	return &c
 }

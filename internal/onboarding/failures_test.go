@@ -79,6 +79,13 @@ func TestValidationFailures(t *testing.T) {
 			id: CheckRoleARN, status: Fail, code: "invalid_role_arn", skipped: CheckExternalID},
 		{name: "role-in-other-account", pattern: tenant.AssumedRole, target: func(tg *Target) { tg.RoleARN = "arn:aws:iam::333333333333:role/x" },
 			id: CheckRoleARN, status: Fail, code: "role_wrong_account", skipped: PermissionCheck("kms:DescribeKey")},
+		{name: "policy-predates-tenant-binding", side: func(s *side) { s.keyPolicy = unbound(s.keyPolicy, SidUse, SidRead, s.spec) },
+			id: CheckTenantBinding, status: Warn, code: CodeKeyNotBoundToTenant},
+		{name: "role-policy-predates-tenant-binding", pattern: tenant.AssumedRole,
+			side: func(s *side) { s.rolePolicy = unbound(s.rolePolicy, SidRoleUse, SidRoleRead, s.spec) },
+			id:   CheckTenantBinding, status: Warn, code: CodeKeyNotBoundToTenant},
+		{name: "policy-bound-to-another-tenant", side: func(s *side) { s.keyPolicy = s.keyPolicy.forTenantsPtr("tenant-7") },
+			id: PermissionCheck("kms:GenerateDataKey"), status: Fail, code: "missing_permission"},
 		{name: "rotation-off", side: func(s *side) { s.spec = tenant.KeySpecSymmetric }, after: disableRotation,
 			id: CheckRotation, status: Info, code: "rotation_disabled"},
 	} {

@@ -2,6 +2,8 @@ package onboarding
 
 import (
 	"encoding/json"
+	"maps"
+	"slices"
 
 	"github.com/byok-dev/byok/internal/tenant"
 )
@@ -39,25 +41,69 @@ func (p Policy) JSON() []byte {
 const (
 	SidRoot       = "EnableIAMUserPermissions"
 	SidUse        = "AllowUseOfTheKey"
+	SidRead       = "AllowReadingTheKey"
 	SidAttach     = "AllowAttachmentOfPersistentResources"
 	SidTrust      = "AllowPlatformWithExternalID"
 	SidRoleUse    = "UseTenantKey"
+	SidRoleRead   = "ReadTenantKey"
 	SidRoleAttach = "AttachPersistentResources"
 )
+
+// TenantConditionKey is the condition key that binds the platform's
+// cryptographic use of a key to one tenant: the platform sends the tenant id
+// as the encryption context pair byok:tenant on every symmetric call
+// (kms.Binding.EncryptionContext), so a policy requiring it lets the
+// platform use the key for that tenant only, whatever its own bookkeeping
+// says.
+const TenantConditionKey = "kms:EncryptionContext:byok:tenant"
 
 const policyVersion = "2012-10-17"
 
 // UseActions are the kms: actions the platform uses on a key of spec:
-// wrapping and unwrapping tenant keys (Encrypt, Decrypt, GenerateDataKey*),
-// moving them between keys (ReEncrypt*), checking the key (DescribeKey,
-// GetKeyRotationStatus, for the rotation status shown to the customer). An
-// RSA key cannot generate data keys or rotate automatically; the platform
-// wraps under its public key instead (GetPublicKey).
+// [CryptoActions] then [ReadActions].
 func UseActions(spec string) []string {
+	return append(CryptoActions(spec), ReadActions(spec)...)
+}
+
+// CryptoActions are the cryptographic actions the platform uses on a key of
+// spec: wrapping and unwrapping tenant keys (Encrypt, Decrypt,
+// GenerateDataKey*) and moving them between keys (ReEncrypt*). An RSA key
+// cannot generate data keys. The generated policies grant them in their own
+// statement ([SidUse], [SidRoleUse]) under [TenantCondition].
+func CryptoActions(spec string) []string {
 	if tenant.IsRSA(spec) {
-		return []string{"kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:DescribeKey", "kms:GetPublicKey"}
+		return []string{"kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*"}
 	}
-	return []string{"kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey", "kms:GetKeyRotationStatus"}
+	return []string{"kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*"}
+}
+
+// ReadActions are the actions that read the key, which carry no encryption
+// context and so are granted without a tenant condition ([SidRead],
+// [SidRoleRead]): DescribeKey, and GetKeyRotationStatus for the rotation
+// status shown to the customer; for an RSA key, which KMS does not rotate
+// automatically, GetPublicKey, under which the platform wraps tenant keys
+// itself.
+func ReadActions(spec string) []string {
+	if tenant.IsRSA(spec) {
+		return []string{"kms:DescribeKey", "kms:GetPublicKey"}
+	}
+	return []string{"kms:DescribeKey", "kms:GetKeyRotationStatus"}
+}
+
+// TenantCondition is the condition of the platform's cryptographic
+// statements on a key of spec for tenantID: StringEquals on
+// [TenantConditionKey] for a symmetric key, so that every call must carry
+// the tenant's context, none being refused too. Nil for an RSA key: KMS
+// takes no encryption context with an asymmetric key, so the condition key
+// is never present there; StringEquals would refuse every Decrypt, and
+// StringEqualsIfExists would always hold and only look like a protection.
+// The platform binds RSA wrappings to their tenant with a keyed tag instead
+// (kms/awskms, "RSA keys").
+func TenantCondition(spec, tenantID string) map[string]map[string]any {
+	if tenant.IsRSA(spec) {
+		return nil
+	}
+	return map[string]map[string]any{"StringEquals": {TenantConditionKey: tenantID}}
 }
 
 // AttachActions let AWS services that the platform runs on (EBS, RDS, ...)
@@ -73,6 +119,7 @@ type refs struct {
 	keys       []any // the key and its replicas, for the role policy
 	platform   any   // the platform principal the role trusts
 	externalID any
+	tenant     string // the tenant the cryptographic statements are bound to
 }
 
 func rootStatement(r refs) Statement {
@@ -80,8 +127,19 @@ func rootStatement(r refs) Statement {
 		Action: []string{"kms:*"}, Resource: "*"}
 }
 
-func useStatement(sid string, principal, resource any, spec string) Statement {
-	s := Statement{Sid: sid, Effect: "Allow", Action: UseActions(spec), Resource: resource}
+func useStatement(sid string, principal, resource any, spec, tenantID string) Statement {
+	s := Statement{Sid: sid, Effect: "Allow", Action: CryptoActions(spec), Resource: resource,
+		Condition: TenantCondition(spec, tenantID)}
+	return withPrincipal(s, principal)
+}
+
+func readStatement(sid string, principal, resource any, spec string) Statement {
+	return withPrincipal(Statement{Sid: sid, Effect: "Allow", Action: ReadActions(spec), Resource: resource}, principal)
+}
+
+// withPrincipal names principal in s; a nil principal is an identity
+// policy's statement, which names none.
+func withPrincipal(s Statement, principal any) Statement {
 	if principal != nil {
 		s.Principal = map[string]any{"AWS": principal}
 	}
@@ -91,14 +149,12 @@ func useStatement(sid string, principal, resource any, spec string) Statement {
 func attachStatement(sid string, principal, resource any) Statement {
 	s := Statement{Sid: sid, Effect: "Allow", Action: AttachActions, Resource: resource,
 		Condition: map[string]map[string]any{"Bool": {"kms:GrantIsForAWSResource": "true"}}}
-	if principal != nil {
-		s.Principal = map[string]any{"AWS": principal}
-	}
-	return s
+	return withPrincipal(s, principal)
 }
 
 func keyStatements(r refs, spec string) []Statement {
-	return []Statement{useStatement(SidUse, r.grantee, "*", spec), attachStatement(SidAttach, r.grantee, "*")}
+	return []Statement{useStatement(SidUse, r.grantee, "*", spec, r.tenant), readStatement(SidRead, r.grantee, "*", spec),
+		attachStatement(SidAttach, r.grantee, "*")}
 }
 
 func keyPolicy(r refs, spec string) Policy {
@@ -115,13 +171,15 @@ func trustPolicy(r refs) Policy {
 
 func rolePolicy(r refs, spec string) Policy {
 	return Policy{Version: policyVersion, Statement: []Statement{
-		useStatement(SidRoleUse, nil, r.keys, spec), attachStatement(SidRoleAttach, nil, r.keys),
+		useStatement(SidRoleUse, nil, r.keys, spec, r.tenant), readStatement(SidRoleRead, nil, r.keys, spec),
+		attachStatement(SidRoleAttach, nil, r.keys),
 	}}
 }
 
 // jsonRefs are the plain ARNs of m.
 func (m *Model) jsonRefs() refs {
-	r := refs{root: m.rootARN(), platform: m.PlatformPrincipal, externalID: m.ExternalID, grantee: m.PlatformPrincipal}
+	r := refs{root: m.rootARN(), platform: m.PlatformPrincipal, externalID: m.ExternalID, grantee: m.PlatformPrincipal,
+		tenant: m.TenantID}
 	if m.Pattern == tenant.AssumedRole {
 		r.grantee = m.RoleARN()
 	}
@@ -187,4 +245,30 @@ func (m *Model) RolePolicy() *Policy {
 	}
 	p := rolePolicy(m.jsonRefs(), m.KeySpec)
 	return &p
+}
+
+// ForTenants returns p with every tenant condition naming each of
+// tenantIDs instead of the one tenant p was generated for: the policy of a
+// key one customer shares between several of its own tenants, since
+// StringEquals with several values holds when the request's context names
+// any of them. Statements without a tenant condition (an RSA key's, the
+// read and attach statements) are unchanged, and p is not modified.
+func (p Policy) ForTenants(tenantIDs ...string) Policy {
+	out := Policy{Version: p.Version, Statement: make([]Statement, len(p.Statement))}
+	for i, s := range p.Statement {
+		if v, ok := s.Condition["StringEquals"][TenantConditionKey]; ok && v != nil {
+			s.Condition = cloneCondition(s.Condition)
+			s.Condition["StringEquals"][TenantConditionKey] = slices.Clone(tenantIDs)
+		}
+		out.Statement[i] = s
+	}
+	return out
+}
+
+func cloneCondition(c map[string]map[string]any) map[string]map[string]any {
+	out := make(map[string]map[string]any, len(c))
+	for op, kv := range c {
+		out[op] = maps.Clone(kv)
+	}
+	return out
 }

@@ -52,7 +52,7 @@ func (m *Model) tfData() tfData {
 // rendered.
 func (m *Model) tfRefs() refs {
 	r := refs{root: "arn:${local.partition}:iam::${local.account}:root", platform: m.PlatformPrincipal,
-		externalID: "${var.external_id}", grantee: m.PlatformPrincipal}
+		externalID: "${var.external_id}", grantee: m.PlatformPrincipal, tenant: m.TenantID}
 	if m.Pattern == tenant.AssumedRole {
 		r.grantee = "arn:${local.partition}:iam::${local.account}:role/${var.role_name}"
 	}

@@ -86,7 +86,7 @@ func (r *run) steps() []func(context.Context) {
 		r.checkRegion, r.checkKeyARN, r.checkAlias, r.checkKeyRegion, r.checkKeyAccount,
 		r.checkRole, r.checkExternalID, r.checkConfusedDeputy,
 		r.checkDescribe, r.checkSpec, r.checkState, r.checkMultiRegion,
-		r.checkGenerateDataKey, r.checkEncrypt, r.checkDecrypt, r.checkReEncrypt, r.checkPublicKey,
+		r.checkGenerateDataKey, r.checkEncrypt, r.checkDecrypt, r.checkReEncrypt, r.checkPublicKey, r.checkTenantBinding,
 		r.checkReplicas, r.checkRotation, r.checkGrants,
 	}
 }

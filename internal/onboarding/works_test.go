@@ -32,6 +32,11 @@ func TestArtifactsWork(t *testing.T) {
 			if !rep.OK() {
 				t.Errorf("OK() = false\n%s", rep)
 			}
+			if tenant.IsRSA(tc.spec) {
+				wantCheck(t, rep, CheckTenantBinding, Info, CodeNoEncryptionContext)
+			} else {
+				wantCheck(t, rep, CheckTenantBinding, Pass, "ok")
+			}
 			t.Logf("\n%s", rep)
 		})
 	}

@@ -62,6 +62,14 @@
 // digest and have the platform seal the tenant's data under a key they know.
 // With the keyed tag only the platform can produce a wrapping it accepts.
 //
+// The tag is also all that binds an RSA key's use to a tenant. For a
+// symmetric key the customer's key policy requires the tenant's context
+// (kms:EncryptionContext:byok:tenant, in the generated policies), so KMS
+// itself refuses the platform's calls for any other tenant; with no context
+// on an RSA key, its policy cannot say which tenant a Decrypt is for, and
+// only the platform's own checks keep it from using one customer's RSA key
+// for another tenant (docs/configuration.md).
+//
 // # Regions and failover
 //
 // A call goes to the key's region first and, on Unavailable or Throttled, to

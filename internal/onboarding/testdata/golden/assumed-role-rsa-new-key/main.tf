@@ -98,7 +98,17 @@ resource "aws_iam_role_policy" "byok" {
           "Action": [
             "kms:Encrypt",
             "kms:Decrypt",
-            "kms:ReEncrypt*",
+            "kms:ReEncrypt*"
+          ],
+          "Resource": [
+            "arn:${local.partition}:kms:eu-west-1:${local.account}:key/${local.key_id}",
+            "arn:${local.partition}:kms:eu-central-1:${local.account}:key/${local.key_id}"
+          ]
+        },
+        {
+          "Sid": "ReadTenantKey",
+          "Effect": "Allow",
+          "Action": [
             "kms:DescribeKey",
             "kms:GetPublicKey"
           ],
@@ -165,7 +175,17 @@ resource "aws_kms_key" "byok" {
           "Action": [
             "kms:Encrypt",
             "kms:Decrypt",
-            "kms:ReEncrypt*",
+            "kms:ReEncrypt*"
+          ],
+          "Resource": "*"
+        },
+        {
+          "Sid": "AllowReadingTheKey",
+          "Effect": "Allow",
+          "Principal": {
+            "AWS": "arn:${local.partition}:iam::${local.account}:role/${var.role_name}"
+          },
+          "Action": [
             "kms:DescribeKey",
             "kms:GetPublicKey"
           ],
@@ -228,7 +248,17 @@ resource "aws_kms_replica_key" "eu_central_1" {
           "Action": [
             "kms:Encrypt",
             "kms:Decrypt",
-            "kms:ReEncrypt*",
+            "kms:ReEncrypt*"
+          ],
+          "Resource": "*"
+        },
+        {
+          "Sid": "AllowReadingTheKey",
+          "Effect": "Allow",
+          "Principal": {
+            "AWS": "arn:${local.partition}:iam::${local.account}:role/${var.role_name}"
+          },
+          "Action": [
             "kms:DescribeKey",
             "kms:GetPublicKey"
           ],

@@ -99,7 +99,22 @@ resource "aws_iam_role_policy" "byok" {
             "kms:Encrypt",
             "kms:Decrypt",
             "kms:ReEncrypt*",
-            "kms:GenerateDataKey*",
+            "kms:GenerateDataKey*"
+          ],
+          "Resource": [
+            "arn:${local.partition}:kms:eu-west-1:${local.account}:key/${local.key_id}",
+            "arn:${local.partition}:kms:eu-central-1:${local.account}:key/${local.key_id}"
+          ],
+          "Condition": {
+            "StringEquals": {
+              "kms:EncryptionContext:byok:tenant": "tenant-42"
+            }
+          }
+        },
+        {
+          "Sid": "ReadTenantKey",
+          "Effect": "Allow",
+          "Action": [
             "kms:DescribeKey",
             "kms:GetKeyRotationStatus"
           ],
@@ -167,7 +182,22 @@ resource "aws_kms_key" "byok" {
             "kms:Encrypt",
             "kms:Decrypt",
             "kms:ReEncrypt*",
-            "kms:GenerateDataKey*",
+            "kms:GenerateDataKey*"
+          ],
+          "Resource": "*",
+          "Condition": {
+            "StringEquals": {
+              "kms:EncryptionContext:byok:tenant": "tenant-42"
+            }
+          }
+        },
+        {
+          "Sid": "AllowReadingTheKey",
+          "Effect": "Allow",
+          "Principal": {
+            "AWS": "arn:${local.partition}:iam::${local.account}:role/${var.role_name}"
+          },
+          "Action": [
             "kms:DescribeKey",
             "kms:GetKeyRotationStatus"
           ],
@@ -231,7 +261,22 @@ resource "aws_kms_replica_key" "eu_central_1" {
             "kms:Encrypt",
             "kms:Decrypt",
             "kms:ReEncrypt*",
-            "kms:GenerateDataKey*",
+            "kms:GenerateDataKey*"
+          ],
+          "Resource": "*",
+          "Condition": {
+            "StringEquals": {
+              "kms:EncryptionContext:byok:tenant": "tenant-42"
+            }
+          }
+        },
+        {
+          "Sid": "AllowReadingTheKey",
+          "Effect": "Allow",
+          "Principal": {
+            "AWS": "arn:${local.partition}:iam::${local.account}:role/${var.role_name}"
+          },
+          "Action": [
             "kms:DescribeKey",
             "kms:GetKeyRotationStatus"
           ],

@@ -79,7 +79,22 @@ resource "aws_kms_key" "byok" {
             "kms:Encrypt",
             "kms:Decrypt",
             "kms:ReEncrypt*",
-            "kms:GenerateDataKey*",
+            "kms:GenerateDataKey*"
+          ],
+          "Resource": "*",
+          "Condition": {
+            "StringEquals": {
+              "kms:EncryptionContext:byok:tenant": "tenant-42"
+            }
+          }
+        },
+        {
+          "Sid": "AllowReadingTheKey",
+          "Effect": "Allow",
+          "Principal": {
+            "AWS": "arn:aws:iam::111111111111:root"
+          },
+          "Action": [
             "kms:DescribeKey",
             "kms:GetKeyRotationStatus"
           ],
@@ -143,7 +158,22 @@ resource "aws_kms_replica_key" "eu_central_1" {
             "kms:Encrypt",
             "kms:Decrypt",
             "kms:ReEncrypt*",
-            "kms:GenerateDataKey*",
+            "kms:GenerateDataKey*"
+          ],
+          "Resource": "*",
+          "Condition": {
+            "StringEquals": {
+              "kms:EncryptionContext:byok:tenant": "tenant-42"
+            }
+          }
+        },
+        {
+          "Sid": "AllowReadingTheKey",
+          "Effect": "Allow",
+          "Principal": {
+            "AWS": "arn:aws:iam::111111111111:root"
+          },
+          "Action": [
             "kms:DescribeKey",
             "kms:GetKeyRotationStatus"
           ],
