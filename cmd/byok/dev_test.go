@@ -126,12 +126,16 @@ func setKey(t *testing.T, emu, action string) {
 	}
 }
 
+// waitRefused waits until data is refused with key_disabled and the
+// monitor has recorded the tenant as key_unavailable: a refusal can come
+// first from the evicted cache's next unwrap, and a test that moved on then
+// would race the monitor's state change.
 func waitRefused(t *testing.T, c *client.Client, r *devRun) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		_, err := c.Encrypt(context.Background(), devTenant, []byte("x"), nil)
-		if client.Code(err) == "key_disabled" {
+		if client.Code(err) == "key_disabled" && tenantState(c) == "key_unavailable" {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -148,7 +152,7 @@ func waitServed(t *testing.T, c *client.Client, r *devRun) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		_, err := c.Encrypt(context.Background(), devTenant, []byte("x"), nil)
-		if err == nil {
+		if err == nil && tenantState(c) == "active" {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -157,4 +161,12 @@ func waitServed(t *testing.T, c *client.Client, r *devRun) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+func tenantState(c *client.Client) string {
+	st, err := c.State(context.Background(), devTenant)
+	if err != nil {
+		return ""
+	}
+	return st.State
 }
