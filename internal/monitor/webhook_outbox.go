@@ -92,7 +92,7 @@ func (w *Webhooks) pump(ctx context.Context) {
 		if free == 0 {
 			return
 		}
-		due, err := w.cfg.Store.ClaimOutbox(ctx, w.cfg.Now(), w.cfg.Lease, free)
+		due, err := w.claim(ctx, free)
 		if err != nil {
 			if ctx.Err() == nil {
 				w.cfg.Logger.ErrorContext(ctx, "monitor: claiming webhook deliveries", "err", err)
@@ -113,6 +113,31 @@ func (w *Webhooks) pump(ctx context.Context) {
 	}
 }
 
+// claim leases up to n due entries. The claim runs to its end even when
+// ctx is cancelled meanwhile: abandoned halfway, it could commit and hold
+// its entries for a whole lease with no one to deliver them. Entries
+// claimed as the instance stops are put back at once.
+func (w *Webhooks) claim(ctx context.Context, n int) ([]*store.Outbound, error) {
+	var due []*store.Outbound
+	err := w.bookkeep(ctx, func(c context.Context) (err error) {
+		due, err = w.cfg.Store.ClaimOutbox(c, w.cfg.Now(), w.cfg.Lease, n)
+		return err
+	})
+	if err != nil || ctx.Err() == nil {
+		return due, err
+	}
+	for _, o := range due {
+		w.putBack(ctx, o)
+	}
+	return nil, ctx.Err()
+}
+
+func (w *Webhooks) putBack(ctx context.Context, o *store.Outbound) {
+	w.settle(ctx, o, "put back", func(c context.Context) error {
+		return w.cfg.Store.RescheduleOutbox(c, o.Seq, o.Claim, o.Attempts, o.NextAttempt)
+	})
+}
+
 // deliver makes one attempt and settles the entry: deleted after a 2xx
 // answer, a refusal that retrying cannot change (a 3xx, a 4xx other than
 // 408 and 429, an internal address) or the last attempt; otherwise put back for the next attempt. An
@@ -122,9 +147,7 @@ func (w *Webhooks) deliver(ctx context.Context, o *store.Outbound) {
 	status, err := w.post(attemptCtx, o)
 	cancel()
 	if err != nil && ctx.Err() != nil {
-		w.settle(ctx, o, "put back", func(c context.Context) error {
-			return w.cfg.Store.RescheduleOutbox(c, o.Seq, o.Claim, o.Attempts, o.NextAttempt)
-		})
+		w.putBack(ctx, o)
 		return
 	}
 	attempt := o.Attempts + 1
