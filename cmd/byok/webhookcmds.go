@@ -27,7 +27,7 @@ func runWebhook(ctx context.Context, c *cli, args []string) error {
 var webhookHints = map[string]string{
 	"webhook_not_found":   "run 'byok webhook list' (with --tenant for a tenant's) for the webhooks there are",
 	"webhook_exists":      "webhook names are unique across the platform: choose another, or remove the existing one",
-	"invalid_webhook_url": "give an absolute https:// URL without user:password@ or #fragment",
+	"invalid_webhook_url": "give an absolute https:// URL of a public host, without user:password@ or #fragment",
 	"invalid_webhook_id":  "a name is 1 to 64 characters of a-z 0-9 _ -",
 }
 
