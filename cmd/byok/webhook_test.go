@@ -107,9 +107,17 @@ func TestServeWebhook(t *testing.T) {
 	if ev.Reason != "key_disabled" || ev.OldState != "active" || ev.Key != devKeyARN {
 		t.Errorf("event = %+v; want active -> key_unavailable for key_disabled of the demo key", ev)
 	}
-	ds, err := api.WebhookDeliveries(ctx, "e2e", 0)
-	if err != nil || !delivered(ds, ev.ID) {
-		t.Errorf("WebhookDeliveries(e2e) = %+v, %v; want %s delivered with 200", ds, err, ev.ID)
+	// The attempt is recorded once the receiver's answer is back, just
+	// after the receiver saw the event.
+	var ds []*client.Delivery
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		ds, err = api.WebhookDeliveries(ctx, "e2e", 0)
+		if err == nil && delivered(ds, ev.ID) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("WebhookDeliveries(e2e) = %+v, %v; want %s delivered with 200", ds, err, ev.ID)
+		}
 	}
 	cancel()
 	select {
