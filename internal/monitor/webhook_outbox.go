@@ -140,8 +140,9 @@ func (w *Webhooks) putBack(ctx context.Context, o *store.Outbound) {
 
 // deliver makes one attempt and settles the entry: deleted after a 2xx
 // answer, a refusal that retrying cannot change (a 3xx, a 4xx other than
-// 408 and 429, an internal address) or the last attempt; otherwise put back for the next attempt. An
-// attempt cut short by ctx is put back unchanged and not counted.
+// 408 and 429, an internal address) or the last attempt; otherwise put back
+// for the next attempt. An attempt cut short by ctx is put back unchanged
+// and not counted.
 func (w *Webhooks) deliver(ctx context.Context, o *store.Outbound) {
 	attemptCtx, cancel := context.WithTimeout(ctx, w.cfg.Lease/2)
 	status, err := w.post(attemptCtx, o)
