@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/byok-dev/byok/awsemu"
 	"github.com/byok-dev/byok/client"
@@ -89,20 +88,7 @@ func TestServeRSAKey(t *testing.T) {
 // serveWhile runs byok serve with cfgPath while f runs, then stops it.
 func serveWhile(t *testing.T, c *cli, cfgPath, addr string, errs *lockedBuffer, f func(context.Context)) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	go func() { done <- run(ctx, c, []string{"serve", "--config", cfgPath}) }()
-	defer func() {
-		cancel()
-		select {
-		case code := <-done:
-			if code != exitOK {
-				t.Errorf("serve exited %d: %s", code, errs.String())
-			}
-		case <-time.After(20 * time.Second):
-			t.Error("serve did not stop after cancel")
-		}
-	}()
-	waitHealthy(t, "http://"+addr, done, errs)
+	ctx, stop := startServe(t, c, cfgPath, addr, errs)
+	defer stop()
 	f(ctx)
 }

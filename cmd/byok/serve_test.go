@@ -59,11 +59,7 @@ func TestServe(t *testing.T) {
 	}
 	token := strings.TrimSpace(out.String())
 
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	go func() { done <- run(ctx, c, []string{"serve", "--config", cfgPath}) }()
-	waitHealthy(t, "http://"+addr, done, &errs)
-
+	ctx, stop := startServe(t, c, cfgPath, addr, &errs)
 	api, _ := client.New(client.Config{URL: "http://" + addr, Token: token})
 	if _, err := api.CreateTenant(ctx, client.CreateTenant{ID: "acme", Name: "Acme"}); err != nil {
 		t.Fatalf("CreateTenant: %v", err)
@@ -74,15 +70,7 @@ func TestServe(t *testing.T) {
 	if sr, err := api.Offboard(ctx, "acme"); err != nil || len(sr.Signature) == 0 {
 		t.Fatalf("Offboard = %+v, %v; want a signed receipt (the root key signs them)", sr, err)
 	}
-	cancel()
-	select {
-	case code := <-done:
-		if code != exitOK {
-			t.Fatalf("serve exited %d after cancel: %s", code, errs.String())
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("serve did not stop after cancel")
-	}
+	stop()
 	// What the service did is in the audit log, and the chain verifies.
 	out.b.Reset()
 	if code := run(context.Background(), c, []string{"audit", "export", "--db", db, "--tenant", "acme"}); code != exitOK {
@@ -103,6 +91,32 @@ func TestServe(t *testing.T) {
 	if strings.Contains(logs, token) || strings.Contains(out.String(), token) {
 		t.Error("the token appears in serve's output")
 	}
+}
+
+// startServe runs byok serve with cfgPath until the returned stop (also
+// called at cleanup), which requires it to exit cleanly.
+func startServe(t *testing.T, c *cli, cfgPath, addr string, errs *lockedBuffer) (context.Context, func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, c, []string{"serve", "--config", cfgPath}) }()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case code := <-done:
+				if code != exitOK {
+					t.Errorf("serve exited %d after cancel: %s", code, errs.String())
+				}
+			case <-time.After(20 * time.Second):
+				t.Error("serve did not stop after cancel")
+			}
+		})
+	}
+	t.Cleanup(stop)
+	waitHealthy(t, "http://"+addr, done, errs)
+	return ctx, stop
 }
 
 func freeAddr(t *testing.T) string {

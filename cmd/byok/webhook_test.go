@@ -82,11 +82,7 @@ func TestServeWebhook(t *testing.T) {
 		t.Fatalf("token bootstrap exited %d: %s", code, errs.String())
 	}
 	api, _ := client.New(client.Config{URL: "http://" + f.listen, Token: strings.TrimSpace(out.String())})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan int, 1)
-	go func() { done <- run(ctx, c, []string{"serve", "--config", cfgPath}) }()
-	waitHealthy(t, "http://"+f.listen, done, &errs)
+	ctx, stop := startServe(t, c, cfgPath, f.listen, &errs)
 
 	rcv := &signedReceiver{}
 	srv := httptest.NewServer(rcv)
@@ -119,15 +115,7 @@ func TestServeWebhook(t *testing.T) {
 			t.Fatalf("WebhookDeliveries(e2e) = %+v, %v; want %s delivered with 200", ds, err, ev.ID)
 		}
 	}
-	cancel()
-	select {
-	case code := <-done:
-		if code != exitOK {
-			t.Fatalf("serve exited %d after cancel: %s", code, errs.String())
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("serve did not stop after cancel")
-	}
+	stop()
 }
 
 // demoServeConfig onboards byok dev's demo tenant into a database in f.dir
