@@ -84,6 +84,8 @@ type Webhooks struct {
 	sem     chan struct{}
 	wg      sync.WaitGroup
 	dropped atomic.Uint64
+	// claimLog is used by Run's goroutine only.
+	claimLog failureLog
 }
 
 var _ Notifier = (*Webhooks)(nil)

@@ -95,10 +95,11 @@ func (w *Webhooks) pump(ctx context.Context) {
 		due, err := w.claim(ctx, free)
 		if err != nil {
 			if ctx.Err() == nil {
-				w.cfg.Logger.ErrorContext(ctx, "monitor: claiming webhook deliveries", "err", err)
+				w.claimLog.failed(ctx, w.cfg.Logger, w.cfg.Now(), err)
 			}
 			return
 		}
+		w.claimLog.recovered(ctx, w.cfg.Logger, w.cfg.Now())
 		for _, o := range due {
 			w.sem <- struct{}{}
 			w.wg.Go(func() {
@@ -245,4 +246,35 @@ func (w *Webhooks) backoff(attempt int) time.Duration {
 		d = w.cfg.BaseDelay << shift
 	}
 	return d/2 + mrand.N(d/2+1)
+}
+
+// failureLog keeps a loop that fails on every pass (claims while the
+// database is down, once per PollInterval) to one line when it starts
+// failing, one a minute while it goes on, with the count, and one when it
+// recovers. Only Run's goroutine uses it.
+type failureLog struct {
+	since, logged time.Time
+	n             int
+}
+
+// failureLogEvery is how often a continuing failure is logged again.
+const failureLogEvery = time.Minute
+
+func (f *failureLog) failed(ctx context.Context, log *slog.Logger, now time.Time, err error) {
+	f.n++
+	if f.n == 1 {
+		f.since = now
+	} else if now.Sub(f.logged) < failureLogEvery {
+		return
+	}
+	f.logged = now
+	log.ErrorContext(ctx, "monitor: claiming webhook deliveries", "err", err, "failures", f.n, "since", f.since)
+}
+
+func (f *failureLog) recovered(ctx context.Context, log *slog.Logger, now time.Time) {
+	if f.n == 0 {
+		return
+	}
+	log.InfoContext(ctx, "monitor: claiming webhook deliveries works again", "failures", f.n, "for", now.Sub(f.since))
+	*f = failureLog{}
 }
