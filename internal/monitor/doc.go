@@ -67,8 +67,9 @@
 // tenant's subscriptions and the platform-wide ones, signed with
 // HMAC-SHA256 over "timestamp.body" ([SignatureHeader], [Sign], [Verify]),
 // retried with exponential backoff and jitter up to
-// [WebhookConfig.MaxAttempts], each attempt recorded. Notify writes the
-// event to a durable outbox in the store before it returns, and
+// [WebhookConfig.MaxAttempts], each attempt recorded. Events go to a
+// durable outbox in the store: the monitor writes them in the transaction
+// that stores the state change raising them ([OutboxNotifier]), and
 // [Webhooks.Run] delivers from there, at least once, across restarts and
 // instances (a claimed row is leased to one instance at a time).
 //

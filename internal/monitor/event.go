@@ -50,6 +50,18 @@ type Notifier interface {
 	Notify(ev Event)
 }
 
+// OutboxNotifier is a Notifier whose events the monitor stores itself,
+// with the state change that raised them and in the same transaction
+// (store.Store.UpdateTenantWithEvents), so that no change is ever stored
+// without its events. [Webhooks] is one; its store must be the monitor's.
+type OutboxNotifier interface {
+	Notifier
+	// Outbound encodes ev for the store's outbox.
+	Outbound(ev Event) (*store.OutboxEvent, error)
+	// Stored is told once events are stored, so that delivery starts.
+	Stored()
+}
+
 // newEventID returns a random event id, which receivers use to drop
 // duplicate deliveries.
 func newEventID() string {

@@ -100,30 +100,52 @@ func (m *Monitor) applyTo(ctx context.Context, t *store.Tenant, o observation, n
 	return true, err
 }
 
-// store writes a decision and, once it is stored, announces it.
+// store writes a decision and announces it. An OutboxNotifier's events are
+// stored in the same transaction as the change; any other notifier is
+// told once the change is stored.
 func (m *Monitor) store(ctx context.Context, t *store.Tenant, d decision) error {
-	_, err := m.cfg.Store.UpdateTenant(ctx, t.ID, t.Revision, func(next *store.Tenant) error {
+	for i := range d.Events {
+		d.Events[i].ID = newEventID()
+	}
+	mutate := func(next *store.Tenant) error {
 		settings, err := writeRecord(next.Settings, d.Record)
 		next.State, next.Settings = d.State, settings
 		return err
-	})
+	}
+	outbox, _ := m.cfg.Notifier.(OutboxNotifier)
+	var err error
+	if outbox != nil && len(d.Events) > 0 {
+		err = m.storeWithEvents(ctx, t, mutate, d.Events, outbox)
+	} else {
+		_, err = m.cfg.Store.UpdateTenant(ctx, t.ID, t.Revision, mutate)
+	}
 	if err != nil {
 		return err
 	}
 	m.count(func(s *Stats) { s.Changes++ })
-	m.announce(ctx, d.Events)
-	return nil
-}
-
-func (m *Monitor) announce(ctx context.Context, evs []Event) {
-	for _, ev := range evs {
-		ev.ID = newEventID()
+	for _, ev := range d.Events {
 		m.cfg.Logger.InfoContext(ctx, "monitor: "+ev.Type, "tenant", ev.Tenant, "old", ev.OldState,
 			"new", ev.NewState, "reason", ev.Reason, "kms_request_id", ev.KMSRequestID)
-		if m.cfg.Notifier != nil {
+		if m.cfg.Notifier != nil && outbox == nil {
 			m.cfg.Notifier.Notify(ev)
 		}
 	}
+	return nil
+}
+
+func (m *Monitor) storeWithEvents(ctx context.Context, t *store.Tenant, mutate func(*store.Tenant) error, evs []Event, n OutboxNotifier) error {
+	outs := make([]*store.OutboxEvent, len(evs))
+	for i, ev := range evs {
+		var err error
+		if outs[i], err = n.Outbound(ev); err != nil {
+			return err
+		}
+	}
+	if _, _, err := m.cfg.Store.UpdateTenantWithEvents(ctx, t.ID, t.Revision, mutate, outs); err != nil {
+		return err
+	}
+	n.Stored()
+	return nil
 }
 
 func (m *Monitor) count(f func(*Stats)) {

@@ -28,9 +28,10 @@ func (w *Webhooks) Dropped() uint64 { return w.dropped.Load() }
 
 // Notify stores ev for delivery and returns once it is stored, so that a
 // restart does not lose it. It waits for the database at most
-// NotifyTimeout: the monitor calls it on its probe path and must go on
-// probing when the database is down; an event it cannot store is logged
-// in full and counted in Dropped.
+// NotifyTimeout, so that a caller on a hot path goes on when the database
+// is down; an event it cannot store is logged in full and counted in
+// Dropped. The monitor does not call it: it stores its events with the
+// state change (OutboxNotifier).
 func (w *Webhooks) Notify(ev Event) {
 	ctx, cancel := context.WithTimeout(context.Background(), w.cfg.NotifyTimeout)
 	defer cancel()
@@ -45,11 +46,11 @@ func (w *Webhooks) Notify(ev Event) {
 // tenant's events now; a subscription created later does not get it. It is
 // Notify for callers that handle the error.
 func (w *Webhooks) Enqueue(ctx context.Context, ev Event) error {
-	body, err := json.Marshal(ev)
+	out, err := w.Outbound(ev)
 	if err != nil {
-		return fmt.Errorf("monitor: encoding event %s: %w", ev.ID, err)
+		return err
 	}
-	n, err := w.cfg.Store.EnqueueEvent(ctx, &store.OutboxEvent{ID: ev.ID, Type: ev.Type, Tenant: ev.Tenant, Body: body, At: w.cfg.Now()})
+	n, err := w.cfg.Store.EnqueueEvent(ctx, out)
 	if err != nil {
 		return fmt.Errorf("monitor: storing event %s: %w", ev.ID, err)
 	}
@@ -58,6 +59,20 @@ func (w *Webhooks) Enqueue(ctx context.Context, ev Event) error {
 	}
 	return nil
 }
+
+var _ OutboxNotifier = (*Webhooks)(nil)
+
+// Outbound implements OutboxNotifier: ev as its outbox entries carry it.
+func (w *Webhooks) Outbound(ev Event) (*store.OutboxEvent, error) {
+	body, err := json.Marshal(ev)
+	if err != nil {
+		return nil, fmt.Errorf("monitor: encoding event %s: %w", ev.ID, err)
+	}
+	return &store.OutboxEvent{ID: ev.ID, Type: ev.Type, Tenant: ev.Tenant, Body: body, At: w.cfg.Now()}, nil
+}
+
+// Stored implements OutboxNotifier.
+func (w *Webhooks) Stored() { w.kick() }
 
 // kick wakes Run without waiting.
 func (w *Webhooks) kick() {

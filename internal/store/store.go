@@ -77,6 +77,11 @@ type Store interface {
 	// nothing is written). mutate may not change ID, Revision or timestamps;
 	// an error from mutate is returned as is. It returns the stored tenant.
 	UpdateTenant(ctx context.Context, id string, wantRevision int64, mutate func(*Tenant) error) (*Tenant, error)
+	// UpdateTenantWithEvents is UpdateTenant that also stores events in the
+	// outbox, as EnqueueEvent does, in the same transaction: the change and
+	// its events are stored together or not at all. It returns the stored
+	// tenant and how many outbox entries it stored.
+	UpdateTenantWithEvents(ctx context.Context, id string, wantRevision int64, mutate func(*Tenant) error, events []*OutboxEvent) (*Tenant, int, error)
 	// DeleteTenant deletes a tenant and its attachments. It fails with
 	// ErrConflict while the tenant has key versions: shred them first.
 	DeleteTenant(ctx context.Context, id string) error

@@ -16,8 +16,12 @@ func (s *Store) EnqueueEvent(ctx context.Context, e *store.OutboxEvent) (int, er
 	if err := e.Validate(); err != nil {
 		return 0, err
 	}
+	return s.enqueue(ctx, s.c.Write, e)
+}
+
+func (s *Store) enqueue(ctx context.Context, q Querier, e *store.OutboxEvent) (int, error) {
 	at := s.d.Time(store.Trunc(e.At))
-	n, err := s.c.Write.Exec(ctx, `INSERT INTO webhook_outbox
+	n, err := q.Exec(ctx, `INSERT INTO webhook_outbox
 		(webhook_id, event_id, event_type, body, attempts, created_at, next_attempt_at, claim)
 		SELECT id, $1, $2, $3, 0, $4, $4, '' FROM webhooks WHERE tenant_id IS NULL OR tenant_id = $5
 		ON CONFLICT (webhook_id, event_id) DO NOTHING`,

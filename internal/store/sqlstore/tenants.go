@@ -90,6 +90,46 @@ func (s *Store) ListTenants(ctx context.Context, opts store.ListOptions) (*store
 // update between the read and the write makes this one fail with
 // ErrConflict instead of being lost.
 func (s *Store) UpdateTenant(ctx context.Context, id string, want int64, mutate func(*store.Tenant) error) (*store.Tenant, error) {
+	next, err := s.mutated(ctx, id, want, mutate)
+	if err != nil {
+		return nil, err
+	}
+	return next, s.casTenant(ctx, s.c.Write, next, want)
+}
+
+// UpdateTenantWithEvents implements store.Store.
+func (s *Store) UpdateTenantWithEvents(ctx context.Context, id string, want int64, mutate func(*store.Tenant) error, events []*store.OutboxEvent) (*store.Tenant, int, error) {
+	for _, e := range events {
+		if err := e.Validate(); err != nil {
+			return nil, 0, err
+		}
+	}
+	next, err := s.mutated(ctx, id, want, mutate)
+	if err != nil {
+		return nil, 0, err
+	}
+	stored := 0
+	err = s.tx(ctx, func(tx Tx) error {
+		// Events first: a lost compare-and-swap then rolls them back, which
+		// the contract suite can see.
+		for _, e := range events {
+			n, err := s.enqueue(ctx, tx, e)
+			if err != nil {
+				return err
+			}
+			stored += n
+		}
+		return s.casTenant(ctx, tx, next, want)
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return next, stored, nil
+}
+
+// mutated returns the tenant as mutate changes it, checked, with its next
+// revision, if the stored one is still want.
+func (s *Store) mutated(ctx context.Context, id string, want int64, mutate func(*store.Tenant) error) (*store.Tenant, error) {
 	if !envelope.ValidTenantID(id) || want < 1 || mutate == nil {
 		return nil, store.Invalid("update tenant %q: needs a valid id, a revision from 1 and a mutate function", store.Clip(id))
 	}
@@ -109,11 +149,11 @@ func (s *Store) UpdateTenant(ctx context.Context, id string, want int64, mutate 
 	}
 	next.Revision, next.UpdatedAt = want+1, store.Now()
 	next.Settings = store.SettingsOrEmpty(next.Settings)
-	return next, s.casTenant(ctx, next, want)
+	return next, nil
 }
 
-func (s *Store) casTenant(ctx context.Context, t *store.Tenant, want int64) error {
-	n, err := s.c.Write.Exec(ctx, `UPDATE tenants SET name = $1, external_id = $2, state = $3, revision = $4,
+func (s *Store) casTenant(ctx context.Context, q Querier, t *store.Tenant, want int64) error {
+	n, err := q.Exec(ctx, `UPDATE tenants SET name = $1, external_id = $2, state = $3, revision = $4,
 		updated_at = $5, settings = $6 WHERE id = $7 AND revision = $8`,
 		t.Name, t.ExternalID, string(t.State), t.Revision, s.d.Time(t.UpdatedAt), string(t.Settings), t.ID, want)
 	if s.d.Unique(err, "") {
@@ -126,7 +166,7 @@ func (s *Store) casTenant(ctx context.Context, t *store.Tenant, want int64) erro
 		return nil
 	}
 	// No row matched: the tenant is gone or its revision moved on.
-	if _, err := s.getTenant(ctx, s.c.Write, t.ID); err != nil {
+	if _, err := s.getTenant(ctx, q, t.ID); err != nil {
 		return err
 	}
 	return store.Conflict("tenant %s: stale revision %d, updated concurrently", t.ID, want)

@@ -76,6 +76,7 @@ func Run(t *testing.T, open Opener) {
 		"OutboxClaim":            testOutboxClaim,
 		"OutboxErrors":           testOutboxErrors,
 		"OutboxCleanup":          testOutboxCleanup,
+		"UpdateWithEvents":       testUpdateWithEvents,
 		"Tokens":                 testTokens,
 		"TokenErrors":            testTokenErrors,
 		"TokenInvalid":           testTokenInvalid,

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/byok-dev/byok/internal/monitor"
 	"github.com/byok-dev/byok/internal/store"
 )
 
@@ -80,5 +81,35 @@ func TestClaimFailuresLoggedOncePerMinute(t *testing.T) {
 	waitFor(t, "claims after the recovery", calls(5))
 	if n, m := logs.count(failing), logs.count(back); n != 2 || m != 1 {
 		t.Fatalf("after recovering: %d failure lines, %d recovery lines; want 2 and 1", n, m)
+	}
+}
+
+// enqueueFailing is a real store whose EnqueueEvent always fails.
+type enqueueFailing struct{ store.Store }
+
+func (enqueueFailing) EnqueueEvent(context.Context, *store.OutboxEvent) (int, error) {
+	return 0, errors.New("enqueue is not the monitor's path")
+}
+
+// The monitor stores Webhooks' events with the state change, in one
+// transaction, rather than through Notify after it: here Notify's own
+// write always fails, and the event is still stored and delivered.
+func TestMonitorStoresEventsWithChange(t *testing.T) {
+	e := newEnv(t)
+	e.tenant(t, "acme")
+	w := build(t, testConfig(enqueueFailing{e.store}))
+	run(t, w)
+	r := newReceiver(t, 200)
+	subscribe(t, w, "hook", "acme", r)
+	m := e.monitor(t, func(c *monitor.Config) { c.Notifier = w })
+	e.step(m, time.Minute)
+	e.disable(t)
+	e.step(m, time.Minute)
+	waitDeliveries(t, w, "hook", 1)
+	if got := r.events(); len(got) != 1 || got[0].NewState != store.StateKeyUnavailable {
+		t.Fatalf("receiver got %+v, want the state change", got)
+	}
+	if n := w.Dropped(); n != 0 {
+		t.Fatalf("%d events dropped, want none", n)
 	}
 }
