@@ -329,13 +329,7 @@ func (r *rootKey) integrityKey() ([]byte, error) {
 	if r == nil || r.file == nil || len(r.file.Entries) == 0 {
 		return nil, nil
 	}
-	oldest := r.file.Entries[0].Key
-	for _, e := range r.file.Entries[1:] {
-		if e.Key.Version() < oldest.Version() {
-			oldest = e.Key
-		}
-	}
-	material := oldest.Material()
+	material := r.file.Oldest().Key.Material()
 	defer clear(material)
 	return hkdf.Key(sha256.New, material, nil, "byok rsa binding tag v1", awskms.IntegrityKeySize)
 }

@@ -53,13 +53,7 @@ func KeyFromRootFile(f *keyfile.File) (Key, error) {
 	if f == nil || len(f.Entries) == 0 {
 		return Key{}, errors.New("audit: the root key file holds no key")
 	}
-	oldest := f.Entries[0].Key
-	for _, e := range f.Entries[1:] {
-		if e.Key.Version() < oldest.Version() {
-			oldest = e.Key
-		}
-	}
-	return DeriveKey(oldest)
+	return DeriveKey(f.Oldest().Key)
 }
 
 // NewKey returns a Key holding a copy of b, which must be KeySize bytes.

@@ -81,6 +81,19 @@ func (f *File) Latest() Entry {
 	return best
 }
 
+// Oldest returns the entry with the lowest key version: the one that keys
+// what must outlive rotation (audit chains, binding tags). It panics on an
+// empty File, which Parse never returns.
+func (f *File) Oldest() Entry {
+	best := f.Entries[0]
+	for _, e := range f.Entries[1:] {
+		if e.Key.Version() < best.Key.Version() {
+			best = e
+		}
+	}
+	return best
+}
+
 // NextVersion returns the version a new key added to the file gets: one more
 // than the highest, or 1 for an empty file.
 func (f *File) NextVersion() (uint32, error) {

@@ -67,6 +67,9 @@ func TestCanonicalBytes(t *testing.T) {
 	if f.Tenant() != "acme" || f.Latest().Key.Version() != 2 {
 		t.Errorf("Tenant(), Latest() = %s, %d; want acme, 2", f.Tenant(), f.Latest().Key.Version())
 	}
+	if v := f.Oldest().Key.Version(); v != 1 {
+		t.Errorf("Oldest() = version %d, want 1", v)
+	}
 	if m := f.Entries[0].Key.Material(); m[0] != 0 || m[31] != 31 {
 		t.Errorf("key 1 material = %x, want 000102...1f", m)
 	}
