@@ -15,9 +15,9 @@ import (
 	"github.com/byok-dev/byok/internal/control"
 	"github.com/byok-dev/byok/internal/keyfile"
 	"github.com/byok-dev/byok/internal/onboarding"
+	"github.com/byok-dev/byok/internal/platform"
 	"github.com/byok-dev/byok/internal/server"
 	"github.com/byok-dev/byok/internal/store/sqlite"
-	"github.com/byok-dev/byok/internal/tenant"
 	"github.com/byok-dev/byok/keyring"
 	"github.com/byok-dev/byok/kms"
 	"github.com/byok-dev/byok/kms/localkms"
@@ -37,11 +37,11 @@ func startServer() (url, token string, stop func()) {
 	kr, err := keyring.New(keyring.Config{Store: st, Region: "eu-west-1",
 		Providers: map[string]kms.Provider{localkms.ProviderName: root}})
 	must(err)
-	platform, err := tenant.Parse(strings.NewReader("regions:\n  - name: eu-west-1\n    platform_account_id: \"111111111111\"\n"), nil)
+	pcfg, err := platform.Parse(strings.NewReader("regions:\n  - name: eu-west-1\n    platform_account_id: \"111111111111\"\n"), nil)
 	must(err)
 	// The validator is never called here: no tenant brings a key.
-	svc, err := control.New(control.Config{Platform: platform, Store: st, Keyring: kr, PlatformKey: root.KeyRef(),
-		Validator: &onboarding.Validator{Config: platform}})
+	svc, err := control.New(control.Config{Platform: pcfg, Store: st, Keyring: kr, PlatformKey: root.KeyRef(),
+		Validator: &onboarding.Validator{Config: pcfg}})
 	must(err)
 	tokens := auth.NewTokens(st, nil)
 	token, _, err = tokens.Bootstrap(ctx, "example")

@@ -20,7 +20,7 @@ import (
 	"github.com/byok-dev/byok/internal/control"
 	"github.com/byok-dev/byok/internal/keyfile"
 	"github.com/byok-dev/byok/internal/onboarding"
-	"github.com/byok-dev/byok/internal/store"
+	"github.com/byok-dev/byok/internal/platform"
 	"github.com/byok-dev/byok/internal/tenant"
 )
 
@@ -155,7 +155,7 @@ func startDevEmulator(f *devFlags) (string, func(), error) {
 var devKeyTenants = []string{devTenant, "acme", "keyc", "life"}
 
 func devWorld() (*awsemu.World, error) {
-	platform, err := tenant.Parse(strings.NewReader(devPlatformConfig), nil)
+	pcfg, err := platform.Parse(strings.NewReader(devPlatformConfig), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -164,8 +164,8 @@ func devWorld() (*awsemu.World, error) {
 		{devKeyID, devKeyARN, "demo customer key for byok"},
 		{devSpareKeyID, devSpareKeyARN, "spare demo customer key, to try byok key change"},
 	} {
-		m, err := onboarding.NewModel(platform, onboarding.Request{TenantID: devTenant, Region: devRegion,
-			Pattern: tenant.Direct, KeyARN: k.arn})
+		m, err := onboarding.NewModel(pcfg, onboarding.Request{TenantID: devTenant, Region: devRegion,
+			Pattern: platform.Direct, KeyARN: k.arn})
 		if err != nil {
 			return nil, err
 		}
@@ -256,11 +256,11 @@ func devToken(ctx context.Context, tokens *auth.Tokens) (string, error) {
 // devTenantReady creates, attaches and enables the demo tenant unless a
 // previous run did.
 func devTenantReady(ctx context.Context, cfg *serveConfig, st serveStore) error {
-	platform, err := tenant.Load(cfg.Platform, nil)
+	pcfg, err := platform.Load(cfg.Platform, nil)
 	if err != nil {
 		return err
 	}
-	w, err := wire(ctx, cfg, platform, st, prometheus.NewRegistry(), nil)
+	w, err := wire(ctx, cfg, pcfg, st, prometheus.NewRegistry(), nil)
 	if err != nil {
 		return err
 	}
@@ -268,7 +268,7 @@ func devTenantReady(ctx context.Context, cfg *serveConfig, st serveStore) error 
 	if control.Code(err) == control.CodeNotFound {
 		t, err = w.control.CreateTenant(ctx, control.CreateTenant{ID: devTenant, Name: "Demo customer"})
 	}
-	if err != nil || t.State != store.StatePending {
+	if err != nil || t.State != tenant.StatePending {
 		return err
 	}
 	if _, err := w.control.AttachKey(ctx, control.Attach{Tenant: devTenant, Region: devRegion, KeyARN: devKeyARN}); err != nil {

@@ -10,7 +10,7 @@ import (
 	"github.com/byok-dev/byok/awsemu"
 	"github.com/byok-dev/byok/client"
 	"github.com/byok-dev/byok/internal/onboarding"
-	"github.com/byok-dev/byok/internal/tenant"
+	"github.com/byok-dev/byok/internal/platform"
 )
 
 // TestServeRSAKey: byok serve can use a customer's RSA key, whose wrappings
@@ -26,12 +26,12 @@ func TestServeRSAKey(t *testing.T) {
 	)
 	keyARN := "arn:aws:kms:" + region + ":" + customerAcct + ":key/" + keyID
 	platformYAML := "regions:\n  - name: " + region + "\n    platform_account_id: \"" + platformAcct + "\"\npolicy:\n  key_specs: [RSA_2048]\n"
-	platform, err := tenant.Parse(strings.NewReader(platformYAML), nil)
+	pcfg, err := platform.Parse(strings.NewReader(platformYAML), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := onboarding.NewModel(platform, onboarding.Request{TenantID: "acme", Region: region,
-		Pattern: tenant.Direct, KeyARN: keyARN, KeySpec: tenant.KeySpecRSA2048})
+	m, err := onboarding.NewModel(pcfg, onboarding.Request{TenantID: "acme", Region: region,
+		Pattern: platform.Direct, KeyARN: keyARN, KeySpec: platform.KeySpecRSA2048})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +39,7 @@ func TestServeRSAKey(t *testing.T) {
 	emu := awsemu.NewTestServer(t, &awsemu.World{Regions: []string{region}, Accounts: []awsemu.Account{
 		{ID: platformAcct, Users: []awsemu.User{{Name: "platform", AccessKeyID: "AKIAPLATFORM00000001",
 			SecretAccessKey: "platform-secret", Policies: map[string]string{"byok": all}}}},
-		{ID: customerAcct, Keys: []awsemu.Key{{ID: keyID, Region: region, Spec: tenant.KeySpecRSA2048,
+		{ID: customerAcct, Keys: []awsemu.Key{{ID: keyID, Region: region, Spec: platform.KeySpecRSA2048,
 			Policy: string(m.KeyPolicy().JSON())}}},
 	}})
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAPLATFORM00000001")

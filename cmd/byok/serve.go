@@ -26,11 +26,11 @@ import (
 	"github.com/byok-dev/byok/internal/keyfile"
 	"github.com/byok-dev/byok/internal/monitor"
 	"github.com/byok-dev/byok/internal/onboarding"
+	"github.com/byok-dev/byok/internal/platform"
 	"github.com/byok-dev/byok/internal/server"
 	"github.com/byok-dev/byok/internal/store"
 	"github.com/byok-dev/byok/internal/store/postgres"
 	"github.com/byok-dev/byok/internal/store/sqlite"
-	"github.com/byok-dev/byok/internal/tenant"
 	"github.com/byok-dev/byok/keyring"
 	"github.com/byok-dev/byok/kms"
 	"github.com/byok-dev/byok/kms/awskms"
@@ -52,7 +52,7 @@ type serveConfig struct {
 		SQLite   string `yaml:"sqlite"`
 		Postgres string `yaml:"postgres"`
 	} `yaml:"database"`
-	// Platform is the platform configuration file (internal/tenant format).
+	// Platform is the platform configuration file (internal/platform format).
 	Platform string `yaml:"platform_config"`
 	// RootKeyFile is the platform root key (byok keygen), which keeps the keys
 	// of tenants that have not brought their own; optional.
@@ -174,7 +174,7 @@ func serve(ctx context.Context, c *cli, cfg *serveConfig, st serveStore, tokens 
 	if err != nil {
 		return err
 	}
-	platform, err := tenant.Load(cfg.Platform, os.Environ())
+	pcfg, err := platform.Load(cfg.Platform, os.Environ())
 	if err != nil {
 		return withHint(exitError, err, "docs/configuration.md documents the platform configuration")
 	}
@@ -185,7 +185,7 @@ func serve(ctx context.Context, c *cli, cfg *serveConfig, st serveStore, tokens 
 		return err
 	}
 	defer bus.close()
-	w, err := wire(ctx, cfg, platform, st, reg, bus)
+	w, err := wire(ctx, cfg, pcfg, st, reg, bus)
 	if err != nil {
 		return err
 	}
@@ -272,7 +272,7 @@ func (w *wired) runAudit(ctx context.Context) error {
 
 // wire builds the service's parts; bus, when not nil, broadcasts the
 // keyring's evictions to the other instances.
-func wire(ctx context.Context, cfg *serveConfig, platform *tenant.Config, st serveStore, reg prometheus.Registerer, bus *broadcaster) (*wired, error) {
+func wire(ctx context.Context, cfg *serveConfig, pcfg *platform.Config, st serveStore, reg prometheus.Registerer, bus *broadcaster) (*wired, error) {
 	awsCfg, err := awsConfig(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -293,15 +293,15 @@ func wire(ctx context.Context, cfg *serveConfig, platform *tenant.Config, st ser
 		return nil, err
 	}
 	if w.region == "" {
-		w.region = platform.RegionNames()[0]
+		w.region = pcfg.RegionNames()[0]
 	}
 	w.keyring, err = keyring.New(keyring.Config{Providers: w.providers, Store: st, Region: w.region,
 		Admit: control.RegionGate(st, w.region), Evicted: bus.announce})
 	if err != nil {
 		return nil, err
 	}
-	ccfg := control.Config{Platform: platform, Store: st, Keyring: w.keyring,
-		Validator: &onboarding.Validator{Config: platform, AWS: awsCfg, CallTimeout: 10 * time.Second}}
+	ccfg := control.Config{Platform: pcfg, Store: st, Keyring: w.keyring,
+		Validator: &onboarding.Validator{Config: pcfg, AWS: awsCfg, CallTimeout: 10 * time.Second}}
 	if root != nil {
 		ccfg.PlatformKey = root.provider.KeyRef()
 		if ccfg.Receipts, err = control.NewReceiptSigner(root.latest); err != nil {

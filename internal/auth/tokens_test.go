@@ -18,6 +18,7 @@ import (
 	"github.com/byok-dev/byok/internal/store/postgres"
 	"github.com/byok-dev/byok/internal/store/postgres/pgtest"
 	"github.com/byok-dev/byok/internal/store/sqlite"
+	"github.com/byok-dev/byok/internal/tenant"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
@@ -59,7 +60,7 @@ type env struct {
 func newEnv(t *testing.T, s store.Store, dump func(*testing.T) []byte) *env {
 	t.Helper()
 	for _, id := range []string{"acme", "globex"} {
-		tn := &store.Tenant{ID: id, Name: id, ExternalID: "ext-" + id + "-0000", State: store.StateActive}
+		tn := &tenant.Tenant{ID: id, Name: id, ExternalID: "ext-" + id + "-0000", State: tenant.StateActive}
 		if _, err := s.CreateTenant(ctx, tn); err != nil {
 			t.Fatal(err)
 		}

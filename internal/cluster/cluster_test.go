@@ -14,9 +14,9 @@ import (
 
 	"github.com/byok-dev/byok/awsemu"
 	"github.com/byok-dev/byok/internal/auth"
-	"github.com/byok-dev/byok/internal/store"
 	"github.com/byok-dev/byok/internal/store/postgres"
 	"github.com/byok-dev/byok/internal/store/postgres/pgtest"
+	"github.com/byok-dev/byok/internal/tenant"
 	"github.com/byok-dev/byok/keyring"
 	"github.com/byok-dev/byok/kms"
 	"github.com/byok-dev/byok/kms/awskms"
@@ -136,7 +136,7 @@ func TestRevocationReachesOtherInstance(t *testing.T) {
 		instances[i] = newInstance(t, url, ts)
 	}
 	a, b := instances[0], instances[1]
-	if _, err := a.st.CreateTenant(ctx, &store.Tenant{ID: "acme", Name: "Acme", ExternalID: "ext-id-acme-0001", State: store.StateActive}); err != nil {
+	if _, err := a.st.CreateTenant(ctx, &tenant.Tenant{ID: "acme", Name: "Acme", ExternalID: "ext-id-acme-0001", State: tenant.StateActive}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := a.kr.CreateVersion(ctx, "acme", []kms.KeyRef{{Provider: awskms.ProviderName, ID: keyARN}}); err != nil {

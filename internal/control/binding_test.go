@@ -6,7 +6,7 @@ import (
 
 	"github.com/byok-dev/byok/envelope"
 	"github.com/byok-dev/byok/internal/onboarding"
-	"github.com/byok-dev/byok/internal/store"
+	"github.com/byok-dev/byok/internal/tenant"
 	"github.com/byok-dev/byok/kms"
 	"github.com/byok-dev/byok/kms/awskms"
 )
@@ -41,7 +41,7 @@ func TestAnotherTenantsKeyIsRefused(t *testing.T) {
 			t.Errorf("check %s = %+v, want missing_permission\n%s", action, c, rep)
 		}
 	}
-	if got, _ := e.svc.Tenant(ctx, "globex"); got.State != store.StatePending {
+	if got, _ := e.svc.Tenant(ctx, "globex"); got.State != tenant.StatePending {
 		t.Errorf("globex state = %s, want pending", got.State)
 	}
 

@@ -77,6 +77,7 @@ import (
 	"time"
 
 	"github.com/byok-dev/byok/internal/onboarding"
+	"github.com/byok-dev/byok/internal/platform"
 	"github.com/byok-dev/byok/internal/store"
 	"github.com/byok-dev/byok/internal/tenant"
 	"github.com/byok-dev/byok/keyring"
@@ -94,7 +95,7 @@ var _ Validator = (*onboarding.Validator)(nil)
 
 // Config wires a Service.
 type Config struct {
-	Platform  *tenant.Config
+	Platform  *platform.Config
 	Store     store.Store
 	Keyring   *keyring.Keyring
 	Validator Validator
@@ -140,16 +141,16 @@ type CreateTenant struct {
 // CreateTenant stores a new tenant in state pending. With a platform key
 // configured it also gets key version 1 under that key, so it can seal data
 // before bringing its own.
-func (s *Service) CreateTenant(ctx context.Context, req CreateTenant) (*store.Tenant, error) {
-	if err := tenant.CheckTenantID(req.ID); err != nil {
+func (s *Service) CreateTenant(ctx context.Context, req CreateTenant) (*tenant.Tenant, error) {
+	if err := platform.CheckTenantID(req.ID); err != nil {
 		return nil, invalid(err)
 	}
 	if req.ExternalID == "" {
-		req.ExternalID = tenant.NewExternalID()
-	} else if err := tenant.CheckExternalID(req.ExternalID); err != nil {
+		req.ExternalID = platform.NewExternalID()
+	} else if err := platform.CheckExternalID(req.ExternalID); err != nil {
 		return nil, invalid(err)
 	}
-	t, err := s.cfg.Store.CreateTenant(ctx, &store.Tenant{ID: req.ID, Name: req.Name, ExternalID: req.ExternalID, State: store.StatePending})
+	t, err := s.cfg.Store.CreateTenant(ctx, &tenant.Tenant{ID: req.ID, Name: req.Name, ExternalID: req.ExternalID, State: tenant.StatePending})
 	if err != nil {
 		return nil, fromStore(err)
 	}
@@ -163,7 +164,7 @@ func (s *Service) CreateTenant(ctx context.Context, req CreateTenant) (*store.Te
 }
 
 // Tenant returns one tenant.
-func (s *Service) Tenant(ctx context.Context, id string) (*store.Tenant, error) {
+func (s *Service) Tenant(ctx context.Context, id string) (*tenant.Tenant, error) {
 	t, err := s.cfg.Store.GetTenant(ctx, id)
 	return t, fromStore(err)
 }
@@ -176,8 +177,8 @@ func (s *Service) Tenants(ctx context.Context, opts store.ListOptions) (*store.T
 
 // RenameTenant changes a tenant's display name, if its revision is still
 // revision.
-func (s *Service) RenameTenant(ctx context.Context, id, name string, revision int64) (*store.Tenant, error) {
-	t, err := s.cfg.Store.UpdateTenant(ctx, id, revision, func(t *store.Tenant) error {
+func (s *Service) RenameTenant(ctx context.Context, id, name string, revision int64) (*tenant.Tenant, error) {
+	t, err := s.cfg.Store.UpdateTenant(ctx, id, revision, func(t *tenant.Tenant) error {
 		t.Name = name
 		return nil
 	})
@@ -213,11 +214,11 @@ func (s *Service) AttachKey(ctx context.Context, req Attach) (*store.Attachment,
 	return got, fromStore(err)
 }
 
-func (s *Service) checkBindingOpen(t *store.Tenant) error {
-	if t.State == store.StatePending {
+func (s *Service) checkBindingOpen(t *tenant.Tenant) error {
+	if t.State == tenant.StatePending {
 		return nil
 	}
-	if s.cfg.Platform.Policy.KeyBinding == tenant.BindingImmutable {
+	if s.cfg.Platform.Policy.KeyBinding == platform.BindingImmutable {
 		return &Error{Code: CodeBindingImmutable, Message: fmt.Sprintf("tenant %s is %s and the platform's key binding is immutable: its key cannot be changed", t.ID, t.State)}
 	}
 	return &Error{Code: CodeKeyChangeNeeded, Message: fmt.Sprintf("tenant %s is %s: changing its key is a key change, which rewraps every version", t.ID, t.State)}
@@ -227,16 +228,16 @@ func (s *Service) attachment(req Attach) (*store.Attachment, error) {
 	if _, err := s.cfg.Platform.Region(req.Region); err != nil {
 		return nil, invalid(err)
 	}
-	arn, err := tenant.ParseKeyARN("key_arn", req.KeyARN)
+	arn, err := platform.ParseKeyARN("key_arn", req.KeyARN)
 	if err != nil {
 		return nil, invalid(err)
 	}
-	if arn.Kind == awskms.AliasARN && s.cfg.Platform.Policy.AliasARNs == tenant.AliasReject {
+	if arn.Kind == awskms.AliasARN && s.cfg.Platform.Policy.AliasARNs == platform.AliasReject {
 		return nil, &Error{Code: CodeAliasRejected, Message: "the platform requires a key ARN, not an alias ARN: hand over arn:…:key/<key id>"}
 	}
 	a := &store.Attachment{Tenant: req.Tenant, Region: req.Region, KeyARN: req.KeyARN, AccessPattern: store.AccessDirect}
 	if req.RoleARN != "" {
-		if _, err := tenant.ParseRoleARN("role_arn", req.RoleARN); err != nil {
+		if _, err := platform.ParseRoleARN("role_arn", req.RoleARN); err != nil {
 			return nil, invalid(err)
 		}
 		a.RoleARN, a.AccessPattern = req.RoleARN, store.AccessAssumeRole

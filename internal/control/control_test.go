@@ -16,6 +16,7 @@ import (
 	"github.com/byok-dev/byok/envelope"
 	"github.com/byok-dev/byok/internal/keyfile"
 	"github.com/byok-dev/byok/internal/onboarding"
+	"github.com/byok-dev/byok/internal/platform"
 	"github.com/byok-dev/byok/internal/store"
 	"github.com/byok-dev/byok/internal/store/sqlite"
 	"github.com/byok-dev/byok/internal/tenant"
@@ -40,9 +41,9 @@ var (
 	allowAll = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["kms:*","sts:AssumeRole"],"Resource":"*"}]}`
 )
 
-func platformConfig(t *testing.T) *tenant.Config {
+func platformConfig(t *testing.T) *platform.Config {
 	t.Helper()
-	cfg, err := tenant.Parse(strings.NewReader(`regions:
+	cfg, err := platform.Parse(strings.NewReader(`regions:
   - name: eu-west-1
     platform_account_id: "111111111111"
     replica_regions: [eu-central-1]
@@ -129,7 +130,7 @@ func newEnvWith(t *testing.T, o envOptions) *env {
 	}
 	plat := platformConfig(t)
 	if o.config != "" {
-		if plat, err = tenant.Parse(strings.NewReader(o.config), nil); err != nil {
+		if plat, err = platform.Parse(strings.NewReader(o.config), nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -166,7 +167,7 @@ func rootKey(t *testing.T) (*localkms.Provider, *envelope.TenantKey) {
 // customer's admin would.
 func (e *env) grant(t *testing.T, tenantID, keyARN string) {
 	t.Helper()
-	m, err := e.svc.Artifacts(ctx, tenantID, onboarding.Request{Region: home, Pattern: tenant.Direct, KeyARN: keyARN})
+	m, err := e.svc.Artifacts(ctx, tenantID, onboarding.Request{Region: home, Pattern: platform.Direct, KeyARN: keyARN})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +210,7 @@ func TestEnableNewTenant(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Enable() err = %v", err)
 	}
-	if res.Tenant.State != store.StateActive || res.Created != 1 {
+	if res.Tenant.State != tenant.StateActive || res.Created != 1 {
 		t.Fatalf("Enable() = state %s, created %d; want active, version 1", res.Tenant.State, res.Created)
 	}
 	v, err := e.store.Version(ctx, "acme", 1)
@@ -285,7 +286,7 @@ func TestEnableRefusedWhenValidationFails(t *testing.T) {
 	if !errors.As(err, &ce) || len(ce.Reports) != 1 || ce.Reports[0].Report.OK() {
 		t.Fatalf("Enable() err = %#v, want the failing report", err)
 	}
-	if t2, _ := e.svc.Tenant(ctx, "acme"); t2.State != store.StatePending {
+	if t2, _ := e.svc.Tenant(ctx, "acme"); t2.State != tenant.StatePending {
 		t.Fatalf("state after a failed enable = %s, want pending", t2.State)
 	}
 	if vs, _ := e.store.Versions(ctx, "acme"); len(vs) != 0 {
@@ -373,7 +374,7 @@ func TestCreateTenant(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tn.State != store.StatePending || tenant.CheckExternalID(tn.ExternalID) != nil || len(tn.ExternalID) < 32 {
+	if tn.State != tenant.StatePending || platform.CheckExternalID(tn.ExternalID) != nil || len(tn.ExternalID) < 32 {
 		t.Fatalf("CreateTenant() = %+v, want pending with a random external id", tn)
 	}
 	_, err = e.svc.CreateTenant(ctx, CreateTenant{ID: "acme", Name: "Again"})

@@ -13,8 +13,8 @@ import (
 
 	"github.com/byok-dev/byok/awsemu"
 	"github.com/byok-dev/byok/internal/onboarding"
+	"github.com/byok-dev/byok/internal/platform"
 	"github.com/byok-dev/byok/internal/store/sqlite"
-	"github.com/byok-dev/byok/internal/tenant"
 	"github.com/byok-dev/byok/keyring"
 	"github.com/byok-dev/byok/kms"
 	"github.com/byok-dev/byok/kms/awskms"
@@ -54,7 +54,7 @@ func TestCrashChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plat, err := tenant.Parse(strings.NewReader(changeableConfig), nil)
+	plat, err := platform.Parse(strings.NewReader(changeableConfig), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/byok-dev/byok/internal/onboarding"
 	"github.com/byok-dev/byok/internal/store"
+	"github.com/byok-dev/byok/internal/tenant"
 	"github.com/byok-dev/byok/keyring"
 	"github.com/byok-dev/byok/kms"
 	"github.com/byok-dev/byok/kms/awskms"
@@ -38,7 +39,7 @@ func (s *Service) Validate(ctx context.Context, tenantID string) ([]RegionReport
 
 // EnableResult says what enabling did.
 type EnableResult struct {
-	Tenant *store.Tenant
+	Tenant *tenant.Tenant
 	// Created is the version made for a tenant that had none; 0 otherwise.
 	Created uint32
 	// Rewrapped counts existing versions moved under the customer's key.
@@ -60,7 +61,7 @@ func (s *Service) Enable(ctx context.Context, tenantID string) (*EnableResult, e
 	if err != nil {
 		return nil, fromStore(err)
 	}
-	if t.State != store.StatePending {
+	if t.State != tenant.StatePending {
 		return nil, &Error{Code: CodeAlreadyEnabled, Message: fmt.Sprintf("tenant %s is already %s", t.ID, t.State)}
 	}
 	reports, err := s.Validate(ctx, tenantID)
@@ -97,7 +98,7 @@ func failedRegions(reports []RegionReport) []string {
 // under: each attachment's key (an alias resolved by validation) in its
 // region, and its multi-Region replicas in the replica regions the platform
 // requires there.
-func (s *Service) keyRefs(ctx context.Context, t *store.Tenant, reports []RegionReport) ([]kms.KeyRef, Binding, error) {
+func (s *Service) keyRefs(ctx context.Context, t *tenant.Tenant, reports []RegionReport) ([]kms.KeyRef, Binding, error) {
 	atts, err := s.cfg.Store.Attachments(ctx, t.ID)
 	if err != nil {
 		return nil, Binding{}, fromStore(err)
@@ -125,7 +126,7 @@ func resolvedARN(reports []RegionReport, a *store.Attachment) string {
 	return a.KeyARN
 }
 
-func (s *Service) regionRefs(t *store.Tenant, a *store.Attachment, keyARN string) ([]kms.KeyRef, error) {
+func (s *Service) regionRefs(t *tenant.Tenant, a *store.Attachment, keyARN string) ([]kms.KeyRef, error) {
 	ref := kms.KeyRef{Provider: awskms.ProviderName, ID: keyARN, Region: a.Region, RoleARN: a.RoleARN}
 	if a.RoleARN != "" {
 		ref.ExternalID = t.ExternalID
@@ -213,7 +214,7 @@ func underAny(w kms.Wrapped, refs []kms.KeyRef) bool {
 
 // activate makes the tenant active if nobody changed it since it was read,
 // recording its key binding and the regions that now serve it.
-func (s *Service) activate(ctx context.Context, t *store.Tenant, b Binding, refs []kms.KeyRef) (*store.Tenant, error) {
+func (s *Service) activate(ctx context.Context, t *tenant.Tenant, b Binding, refs []kms.KeyRef) (*tenant.Tenant, error) {
 	settings, err := settingsWith(t.Settings, settingBinding, b)
 	if err != nil {
 		return nil, err
@@ -222,8 +223,8 @@ func (s *Service) activate(ctx context.Context, t *store.Tenant, b Binding, refs
 	if err != nil {
 		return nil, err
 	}
-	got, err := s.cfg.Store.UpdateTenant(ctx, t.ID, t.Revision, func(t *store.Tenant) error {
-		t.State, t.Settings = store.StateActive, settings
+	got, err := s.cfg.Store.UpdateTenant(ctx, t.ID, t.Revision, func(t *tenant.Tenant) error {
+		t.State, t.Settings = tenant.StateActive, settings
 		return nil
 	})
 	if err != nil {

@@ -7,8 +7,8 @@ import (
 
 	"github.com/byok-dev/byok/envelope"
 	"github.com/byok-dev/byok/internal/onboarding"
+	"github.com/byok-dev/byok/internal/platform"
 	"github.com/byok-dev/byok/internal/store"
-	"github.com/byok-dev/byok/internal/tenant"
 	"github.com/byok-dev/byok/keyring"
 	"github.com/byok-dev/byok/kms"
 )
@@ -81,7 +81,7 @@ func Code(err error) string {
 	if errors.As(err, &e) {
 		return e.Code
 	}
-	if c := tenant.CodeOf(err); c != "" {
+	if c := platform.CodeOf(err); c != "" {
 		return string(c)
 	}
 	if c := kms.ClassOf(err); c != 0 {
@@ -95,11 +95,11 @@ func Code(err error) string {
 
 func invalid(err error) error {
 	code, msg := CodeInvalid, err.Error()
-	var te *tenant.Error
+	var te *platform.Error
 	if errors.As(err, &te) {
 		// The field and the reason: the code is the answer's own.
 		code, msg = string(te.Code), te.Field+": "+te.Reason
-	} else if c := tenant.CodeOf(err); c != "" {
+	} else if c := platform.CodeOf(err); c != "" {
 		code = string(c)
 	}
 	return &Error{Code: code, Message: msg, Err: err}

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/byok-dev/byok/internal/platform"
 	"github.com/byok-dev/byok/internal/store"
 	"github.com/byok-dev/byok/internal/tenant"
 	"github.com/byok-dev/byok/keyring"
@@ -49,7 +50,7 @@ type KeyChangeResult struct {
 	Reports []RegionReport
 }
 
-func pendingKeyChange(t *store.Tenant) (*keyChange, bool, error) {
+func pendingKeyChange(t *tenant.Tenant) (*keyChange, bool, error) {
 	var kc keyChange
 	ok, err := setting(t.Settings, settingKeyChange, &kc)
 	if err != nil || !ok {
@@ -77,7 +78,7 @@ func (s *Service) ChangeKey(ctx context.Context, req ChangeKey) (*KeyChangeResul
 	if err != nil {
 		return nil, err
 	}
-	if s.cfg.Platform.Policy.KeyBinding == tenant.BindingImmutable {
+	if s.cfg.Platform.Policy.KeyBinding == platform.BindingImmutable {
 		return nil, &Error{Code: CodeBindingImmutable, Message: fmt.Sprintf("the platform's key binding is immutable: the key of tenant %s cannot be changed", t.ID)}
 	}
 	kc, running, err := pendingKeyChange(t)
@@ -101,7 +102,7 @@ func (s *Service) ChangeKey(ctx context.Context, req ChangeKey) (*KeyChangeResul
 }
 
 // planKeyChange validates the new key and works out the wrappings to move.
-func (s *Service) planKeyChange(ctx context.Context, t *store.Tenant, req ChangeKey) (*keyChange, []RegionReport, error) {
+func (s *Service) planKeyChange(ctx context.Context, t *tenant.Tenant, req ChangeKey) (*keyChange, []RegionReport, error) {
 	att, err := s.attachment(Attach{Tenant: t.ID, Region: req.Region, KeyARN: req.KeyARN, RoleARN: req.RoleARN})
 	if err != nil {
 		return nil, nil, err
@@ -152,7 +153,7 @@ func (s *Service) boundAttachment(ctx context.Context, id, region string) (*stor
 
 // claimKeyChange records kc unless another change got there first.
 func (s *Service) claimKeyChange(ctx context.Context, id string, kc *keyChange) error {
-	_, err := s.update(ctx, id, func(t *store.Tenant) error {
+	_, err := s.update(ctx, id, func(t *tenant.Tenant) error {
 		if _, running, err := pendingKeyChange(t); err != nil || running {
 			if err != nil {
 				return err
@@ -239,7 +240,7 @@ func (s *Service) finishKeyChange(ctx context.Context, id string, kc *keyChange)
 	if _, err := s.cfg.Store.PutAttachment(ctx, att); err != nil {
 		return fromStore(err)
 	}
-	_, err = s.update(ctx, id, func(t *store.Tenant) error {
+	_, err = s.update(ctx, id, func(t *tenant.Tenant) error {
 		b, err := binding(t)
 		if err != nil {
 			return err
@@ -366,7 +367,7 @@ func (s *Service) Inventory(ctx context.Context, id string) ([]KeyUse, error) {
 // under keyARN (in any region, for a multi-Region key), so the customer may
 // disable or delete it; otherwise key_in_use naming the versions.
 func (s *Service) CheckRetire(ctx context.Context, id, keyARN string) error {
-	want, err := tenant.ParseKeyARN("key_arn", keyARN)
+	want, err := platform.ParseKeyARN("key_arn", keyARN)
 	if err != nil {
 		return invalid(err)
 	}

@@ -14,8 +14,8 @@ import (
 	"github.com/byok-dev/byok/awsemu"
 	"github.com/byok-dev/byok/envelope"
 	"github.com/byok-dev/byok/internal/onboarding"
+	"github.com/byok-dev/byok/internal/platform"
 	"github.com/byok-dev/byok/internal/store"
-	"github.com/byok-dev/byok/internal/tenant"
 	"github.com/byok-dev/byok/keyring"
 	"github.com/byok-dev/byok/kms"
 	"github.com/byok-dev/byok/kms/awskms"
@@ -99,7 +99,7 @@ var lifecycleTenants = []string{"acme", "globex", "initech"}
 // platform's, so one serves every key there.
 func (e *env) policy(t *testing.T, acct string) string {
 	t.Helper()
-	m, err := onboarding.NewModel(e.svcCfg.Platform, onboarding.Request{TenantID: lifecycleTenants[0], Region: home, Pattern: tenant.Direct, CustomerAccount: acct})
+	m, err := onboarding.NewModel(e.svcCfg.Platform, onboarding.Request{TenantID: lifecycleTenants[0], Region: home, Pattern: platform.Direct, CustomerAccount: acct})
 	if err != nil {
 		t.Fatal(err)
 	}

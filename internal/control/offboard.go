@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/byok-dev/byok/internal/store"
+	"github.com/byok-dev/byok/internal/tenant"
 	"github.com/byok-dev/byok/keyring"
 )
 
@@ -53,7 +54,7 @@ func (s *Service) Offboard(ctx context.Context, id string) (*SignedReceipt, erro
 
 // beginOffboarding records what will be destroyed and makes the tenant
 // shredded; a tenant already shredded keeps the record made then.
-func (s *Service) beginOffboarding(ctx context.Context, t *store.Tenant) (*offboarding, error) {
+func (s *Service) beginOffboarding(ctx context.Context, t *tenant.Tenant) (*offboarding, error) {
 	var ob offboarding
 	if ok, err := setting(t.Settings, settingOffboard, &ob); err != nil || ok {
 		return &ob, err
@@ -63,12 +64,12 @@ func (s *Service) beginOffboarding(ctx context.Context, t *store.Tenant) (*offbo
 		return nil, fromStore(err)
 	}
 	ob = offboarding{Requested: s.cfg.Now().UTC(), Versions: receiptVersions(versions), Keys: receiptKeys(versions)}
-	_, err = s.update(ctx, t.ID, func(t *store.Tenant) error {
+	_, err = s.update(ctx, t.ID, func(t *tenant.Tenant) error {
 		// Of two offboardings at once, the first record wins.
 		if ok, err := setting(t.Settings, settingOffboard, &ob); err != nil || ok {
 			return cmpErr(err, errBegun)
 		}
-		t.State = store.StateShredded
+		t.State = tenant.StateShredded
 		return putSetting(settingOffboard, ob)(t)
 	})
 	if err != nil && !errors.Is(err, errBegun) {
@@ -100,7 +101,7 @@ func (s *Service) finishOffboarding(ctx context.Context, id string, ob *offboard
 	if err != nil {
 		return nil, err
 	}
-	_, err = s.update(ctx, id, func(t *store.Tenant) error {
+	_, err = s.update(ctx, id, func(t *tenant.Tenant) error {
 		// Of two offboardings at once, the first receipt stored is the one.
 		if ok, err := setting(t.Settings, settingReceipt, sr); err != nil || ok {
 			return cmpErr(err, errBegun)

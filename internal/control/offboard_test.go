@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/byok-dev/byok/envelope"
-	"github.com/byok-dev/byok/internal/store"
+	"github.com/byok-dev/byok/internal/tenant"
 	"github.com/byok-dev/byok/keyring"
 )
 
@@ -46,7 +46,7 @@ func TestOffboard(t *testing.T) {
 	if r.Tenant != "acme" || len(r.Versions) != 2 || len(r.Keys) != 2 || r.Deleted.Before(r.Requested) || r.Format != ReceiptFormat {
 		t.Fatalf("receipt = %+v, want acme's 2 versions under 2 keys", r)
 	}
-	if tn, _ := e.svc.Tenant(ctx, "acme"); tn.State != store.StateShredded {
+	if tn, _ := e.svc.Tenant(ctx, "acme"); tn.State != tenant.StateShredded {
 		t.Fatalf("state after Offboard = %s, want shredded", tn.State)
 	}
 	if kr.Stats("acme").CachedKeys != 0 {
@@ -102,7 +102,7 @@ func TestOffboardErrors(t *testing.T) {
 	svc, _ := New(cfg)
 	_, err = svc.Offboard(ctx, "acme")
 	wantCode(t, err, CodeNoReceiptKey)
-	if tn, _ := e.svc.Tenant(ctx, "acme"); tn.State != store.StateActive {
+	if tn, _ := e.svc.Tenant(ctx, "acme"); tn.State != tenant.StateActive {
 		t.Fatalf("state after a refused Offboard = %s, want active", tn.State)
 	}
 	if _, err := NewReceiptSigner(nil); err == nil {

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/byok-dev/byok/internal/onboarding"
+	"github.com/byok-dev/byok/internal/platform"
 	"github.com/byok-dev/byok/internal/store"
 	"github.com/byok-dev/byok/internal/tenant"
 	"github.com/byok-dev/byok/kms"
@@ -46,7 +47,7 @@ func sameKey(a, b kms.KeyRef) bool {
 	return a.Provider == b.Provider && a.ID == b.ID && a.Region == b.Region
 }
 
-func regionStatus(t *store.Tenant) (map[string]*RegionStatus, error) {
+func regionStatus(t *tenant.Tenant) (map[string]*RegionStatus, error) {
 	m := map[string]*RegionStatus{}
 	_, err := setting(t.Settings, settingRegions, &m)
 	return m, err
@@ -63,7 +64,7 @@ func RegionGate(st store.Store, region string) func(ctx context.Context, tenant 
 		if err != nil {
 			return fromStore(err)
 		}
-		if t.State == store.StateShredded {
+		if t.State == tenant.StateShredded {
 			return shredded(t.ID)
 		}
 		regions := map[string]*RegionStatus{}
@@ -142,21 +143,21 @@ func (s *Service) AddRegion(ctx context.Context, req AddRegion) (*AddRegionResul
 }
 
 // enabledTenant returns a tenant that has brought its key and is not gone.
-func (s *Service) enabledTenant(ctx context.Context, id string) (*store.Tenant, error) {
+func (s *Service) enabledTenant(ctx context.Context, id string) (*tenant.Tenant, error) {
 	t, err := s.cfg.Store.GetTenant(ctx, id)
 	if err != nil {
 		return nil, fromStore(err)
 	}
 	switch t.State {
-	case store.StateShredded:
+	case tenant.StateShredded:
 		return nil, shredded(t.ID)
-	case store.StatePending, store.StateDestroyed:
+	case tenant.StatePending, tenant.StateDestroyed:
 		return nil, &Error{Code: CodeWrongState, Message: fmt.Sprintf("tenant %s is %s: enable its key first", t.ID, t.State)}
 	}
 	return t, nil
 }
 
-func (s *Service) checkNewRegion(t *store.Tenant, region string) error {
+func (s *Service) checkNewRegion(t *tenant.Tenant, region string) error {
 	if _, err := s.cfg.Platform.Region(region); err != nil {
 		return invalid(err)
 	}
@@ -179,7 +180,7 @@ func (s *Service) checkNewRegion(t *store.Tenant, region string) error {
 
 // regionAttachment is the key the new region will use: the one given, or
 // the counterpart of the tenant's current key there.
-func (s *Service) regionAttachment(ctx context.Context, t *store.Tenant, req AddRegion) (*store.Attachment, error) {
+func (s *Service) regionAttachment(ctx context.Context, t *tenant.Tenant, req AddRegion) (*store.Attachment, error) {
 	atts, err := s.cfg.Store.Attachments(ctx, t.ID)
 	if err != nil {
 		return nil, fromStore(err)
@@ -206,7 +207,7 @@ func (s *Service) regionAttachment(ctx context.Context, t *store.Tenant, req Add
 // counterpart finds the tenant's key in another region: the same alias where
 // the platform resolves aliases, else the multi-Region key's replica.
 func (s *Service) counterpart(src *store.Attachment, b *Binding, region string) (string, error) {
-	if a, err := awskms.ParseARN(src.KeyARN); err == nil && a.Kind == awskms.AliasARN && s.cfg.Platform.Policy.AliasARNs == tenant.AliasResolve {
+	if a, err := awskms.ParseARN(src.KeyARN); err == nil && a.Kind == awskms.AliasARN && s.cfg.Platform.Policy.AliasARNs == platform.AliasResolve {
 		a.Region = region
 		return a.String(), nil
 	}
@@ -228,7 +229,7 @@ func (s *Service) counterpart(src *store.Attachment, b *Binding, region string) 
 
 // validateKey runs the real validation of one key and returns its ARN with
 // any alias resolved.
-func (s *Service) validateKey(ctx context.Context, t *store.Tenant, a *store.Attachment) (string, []RegionReport, error) {
+func (s *Service) validateKey(ctx context.Context, t *tenant.Tenant, a *store.Attachment) (string, []RegionReport, error) {
 	r := s.cfg.Validator.Validate(ctx, onboarding.Target{TenantID: t.ID, ExternalID: t.ExternalID, Region: a.Region, KeyARN: a.KeyARN, RoleARN: a.RoleARN})
 	reports := []RegionReport{{Region: a.Region, Report: r}}
 	if !r.OK() {
@@ -244,7 +245,7 @@ func (s *Service) validateKey(ctx context.Context, t *store.Tenant, a *store.Att
 // markRegions records the regions of refs as ready or not, with their keys.
 func (s *Service) markRegions(ctx context.Context, id string, refs []kms.KeyRef, ready bool) error {
 	now := s.now()
-	_, err := s.update(ctx, id, func(t *store.Tenant) error {
+	_, err := s.update(ctx, id, func(t *tenant.Tenant) error {
 		regions, err := regionStatus(t)
 		if err != nil {
 			return err
@@ -292,7 +293,7 @@ func (s *Service) finishRegion(ctx context.Context, id string, att *store.Attach
 	if err := s.markRegions(ctx, id, refs, true); err != nil {
 		return err
 	}
-	_, err := s.update(ctx, id, func(t *store.Tenant) error {
+	_, err := s.update(ctx, id, func(t *tenant.Tenant) error {
 		b, err := binding(t)
 		if err != nil {
 			return err

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/byok-dev/byok/internal/store"
+	"github.com/byok-dev/byok/internal/tenant"
 	"github.com/byok-dev/byok/keyring"
 	"github.com/byok-dev/byok/kms"
 )
@@ -23,9 +24,9 @@ func (s *Service) RotateTenantKey(ctx context.Context, id string) (*keyring.Vers
 		return nil, fromStore(err)
 	}
 	switch t.State {
-	case store.StateShredded:
+	case tenant.StateShredded:
 		return nil, shredded(id)
-	case store.StateDestroyed:
+	case tenant.StateDestroyed:
 		return nil, &Error{Code: CodeWrongState, Message: fmt.Sprintf("tenant %s is destroyed: its key is gone", id)}
 	}
 	refs, err := s.newVersionRefs(ctx, t)
@@ -39,7 +40,7 @@ func (s *Service) RotateTenantKey(ctx context.Context, id string) (*keyring.Vers
 	return v, nil
 }
 
-func (s *Service) newVersionRefs(ctx context.Context, t *store.Tenant) ([]kms.KeyRef, error) {
+func (s *Service) newVersionRefs(ctx context.Context, t *tenant.Tenant) ([]kms.KeyRef, error) {
 	latest, err := s.cfg.Store.LatestVersion(ctx, t.ID)
 	if errors.Is(err, keyring.ErrNoKey) {
 		return nil, &Error{Code: CodeNoKeyVersion, Message: fmt.Sprintf("tenant %s has no key version to rotate: enable its key first", t.ID), Err: err}
@@ -96,7 +97,7 @@ func (s *Service) RotateDue(ctx context.Context) ([]Rotation, error) {
 	}
 	cutoff := s.cfg.Now().Add(-s.cfg.RotationPeriod)
 	var out []Rotation
-	opts := store.ListOptions{State: store.StateActive, Limit: store.MaxPageSize}
+	opts := store.ListOptions{State: tenant.StateActive, Limit: store.MaxPageSize}
 	for {
 		page, err := s.cfg.Store.ListTenants(ctx, opts)
 		if err != nil {

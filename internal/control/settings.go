@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/byok-dev/byok/internal/store"
+	"github.com/byok-dev/byok/internal/tenant"
 )
 
 // Tenant settings keys written by this package. Settings is a JSON object,
@@ -58,7 +59,7 @@ const conflictRetries = 5
 // update applies mutate to the stored tenant by compare-and-swap, re-reading
 // it when another writer got there first. mutate sees the newest state each
 // time, so it must check its own preconditions; its *Error is returned as is.
-func (s *Service) update(ctx context.Context, id string, mutate func(*store.Tenant) error) (*store.Tenant, error) {
+func (s *Service) update(ctx context.Context, id string, mutate func(*tenant.Tenant) error) (*tenant.Tenant, error) {
 	for attempt := 1; ; attempt++ {
 		t, err := s.cfg.Store.GetTenant(ctx, id)
 		if err != nil {
@@ -77,8 +78,8 @@ func (s *Service) update(ctx context.Context, id string, mutate func(*store.Tena
 }
 
 // putSetting is a mutate function that sets one settings key.
-func putSetting(key string, v any) func(*store.Tenant) error {
-	return func(t *store.Tenant) error {
+func putSetting(key string, v any) func(*tenant.Tenant) error {
+	return func(t *tenant.Tenant) error {
 		raw, err := settingsWith(t.Settings, key, v)
 		t.Settings = raw
 		return err
@@ -86,7 +87,7 @@ func putSetting(key string, v any) func(*store.Tenant) error {
 }
 
 // binding returns the tenant's key binding; a tenant not enabled has none.
-func binding(t *store.Tenant) (*Binding, error) {
+func binding(t *tenant.Tenant) (*Binding, error) {
 	var b Binding
 	ok, err := setting(t.Settings, settingBinding, &b)
 	if err != nil || !ok {

@@ -7,7 +7,7 @@ import (
 	"regexp"
 	"slices"
 
-	"github.com/byok-dev/byok/internal/store"
+	"github.com/byok-dev/byok/internal/tenant"
 	"github.com/byok-dev/byok/keyring"
 	"github.com/byok-dev/byok/kms"
 	"github.com/byok-dev/byok/kms/awskms"
@@ -64,7 +64,7 @@ func (s *Service) AddVault(ctx context.Context, req AddVault) (*Vault, []RegionR
 		return nil, reports, err
 	}
 	v := &Vault{Name: req.Name, Region: req.Region, KeyARN: keyARN, RoleARN: req.RoleARN, Default: req.Default, Added: s.now()}
-	_, err = s.update(ctx, t.ID, func(t *store.Tenant) error {
+	_, err = s.update(ctx, t.ID, func(t *tenant.Tenant) error {
 		if err := checkNewVault(t, v.Name); err != nil {
 			return err
 		}
@@ -78,7 +78,7 @@ func (s *Service) AddVault(ctx context.Context, req AddVault) (*Vault, []RegionR
 	return v, reports, err
 }
 
-func checkNewVault(t *store.Tenant, name string) error {
+func checkNewVault(t *tenant.Tenant, name string) error {
 	vaults, err := vaultsOf(t)
 	if err != nil {
 		return err
@@ -100,7 +100,7 @@ func setVault(vaults map[string]*Vault, v *Vault) {
 	vaults[v.Name] = v
 }
 
-func vaultsOf(t *store.Tenant) (map[string]*Vault, error) {
+func vaultsOf(t *tenant.Tenant) (map[string]*Vault, error) {
 	m := map[string]*Vault{}
 	_, err := setting(t.Settings, settingVaults, &m)
 	return m, err
@@ -152,7 +152,7 @@ func (s *Service) ReplicateToVault(ctx context.Context, id, name string, dst key
 	return n, nil
 }
 
-func (s *Service) vault(t *store.Tenant, name string) (*Vault, error) {
+func (s *Service) vault(t *tenant.Tenant, name string) (*Vault, error) {
 	vaults, err := vaultsOf(t)
 	if err != nil {
 		return nil, err

@@ -5,8 +5,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/byok-dev/byok/internal/platform"
 	"github.com/byok-dev/byok/internal/store"
-	"github.com/byok-dev/byok/internal/tenant"
 	"github.com/byok-dev/byok/keyring"
 	"github.com/byok-dev/byok/kms"
 )
@@ -88,7 +88,7 @@ type Config struct {
 }
 
 // DeletionWarnings converts the platform policy's warning thresholds.
-func DeletionWarnings(p *tenant.Policy) []time.Duration {
+func DeletionWarnings(p *platform.Policy) []time.Duration {
 	ds := make([]time.Duration, len(p.DeletionWarnings))
 	for i, d := range p.DeletionWarnings {
 		ds[i] = time.Duration(d)
@@ -139,7 +139,7 @@ func (c *Config) defaultCounts() {
 		c.Concurrency = DefaultConcurrency
 	}
 	if c.DeletionWarnings == nil {
-		c.DeletionWarnings = DeletionWarnings(&tenant.Default().Policy)
+		c.DeletionWarnings = DeletionWarnings(&platform.Default().Policy)
 	}
 	if c.Now == nil {
 		c.Now = time.Now

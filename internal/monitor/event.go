@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/byok-dev/byok/internal/store"
+	"github.com/byok-dev/byok/internal/tenant"
 )
 
 // Event types.
@@ -25,11 +26,11 @@ const (
 // Event is what the monitor tells subscribers: the JSON body of a webhook
 // delivery.
 type Event struct {
-	ID       string      `json:"id"`
-	Type     string      `json:"type"`
-	Tenant   string      `json:"tenant"`
-	OldState store.State `json:"old_state,omitempty"`
-	NewState store.State `json:"new_state,omitempty"`
+	ID       string       `json:"id"`
+	Type     string       `json:"type"`
+	Tenant   string       `json:"tenant"`
+	OldState tenant.State `json:"old_state,omitempty"`
+	NewState tenant.State `json:"new_state,omitempty"`
 	// Reason is the stable code of what caused it: "key_disabled",
 	// "key_access_denied", "key_pending_deletion", "key_not_found",
 	// "key_available", "restored".

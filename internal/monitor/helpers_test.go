@@ -15,6 +15,7 @@ import (
 	"github.com/byok-dev/byok/internal/monitor"
 	"github.com/byok-dev/byok/internal/store"
 	"github.com/byok-dev/byok/internal/store/sqlite"
+	"github.com/byok-dev/byok/internal/tenant"
 	"github.com/byok-dev/byok/keyring"
 	"github.com/byok-dev/byok/kms"
 	"github.com/byok-dev/byok/kms/awskms"
@@ -121,16 +122,16 @@ func (e *env) monitor(t *testing.T, edit func(*monitor.Config)) *monitor.Monitor
 // customer's key.
 func (e *env) tenant(t *testing.T, id string) {
 	t.Helper()
-	tn, err := e.store.CreateTenant(ctx, &store.Tenant{ID: id, Name: id, ExternalID: "ext-" + id + "-0000",
-		State: store.StatePending, Settings: []byte(`{"plan":"gold"}`)})
+	tn, err := e.store.CreateTenant(ctx, &tenant.Tenant{ID: id, Name: id, ExternalID: "ext-" + id + "-0000",
+		State: tenant.StatePending, Settings: []byte(`{"plan":"gold"}`)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.kr.CreateVersion(ctx, id, []kms.KeyRef{{Provider: awskms.ProviderName, ID: keyARN}}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.store.UpdateTenant(ctx, id, tn.Revision, func(t *store.Tenant) error {
-		t.State = store.StateActive
+	_, err = e.store.UpdateTenant(ctx, id, tn.Revision, func(t *tenant.Tenant) error {
+		t.State = tenant.StateActive
 		return nil
 	})
 	if err != nil {
@@ -138,7 +139,7 @@ func (e *env) tenant(t *testing.T, id string) {
 	}
 }
 
-func (e *env) state(t *testing.T, id string) store.State {
+func (e *env) state(t *testing.T, id string) tenant.State {
 	t.Helper()
 	tn, err := e.store.GetTenant(ctx, id)
 	if err != nil {
@@ -147,7 +148,7 @@ func (e *env) state(t *testing.T, id string) store.State {
 	return tn.State
 }
 
-func (e *env) wantState(t *testing.T, id string, want store.State) {
+func (e *env) wantState(t *testing.T, id string, want tenant.State) {
 	t.Helper()
 	if got := e.state(t, id); got != want {
 		t.Fatalf("tenant %s state = %s, want %s (events %+v)", id, got, want, e.events.all())

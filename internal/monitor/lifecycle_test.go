@@ -14,6 +14,7 @@ import (
 	"github.com/byok-dev/byok/awsemu"
 	"github.com/byok-dev/byok/internal/monitor"
 	"github.com/byok-dev/byok/internal/store"
+	"github.com/byok-dev/byok/internal/tenant"
 	"github.com/byok-dev/byok/kms"
 )
 
@@ -29,25 +30,25 @@ func TestSuspendArchiveRestore(t *testing.T) {
 	e.step(m, time.Minute)
 	e.disable(t)
 	e.step(m, time.Minute)
-	e.wantState(t, "acme", store.StateKeyUnavailable)
+	e.wantState(t, "acme", tenant.StateKeyUnavailable)
 	if halted(t, m, "acme") {
 		t.Fatal("Halted() = true while the key is only unavailable")
 	}
 	e.jump(m, monitor.DefaultSuspendAfter)
-	e.wantState(t, "acme", store.StateSuspended)
+	e.wantState(t, "acme", tenant.StateSuspended)
 	if !halted(t, m, "acme") {
 		t.Fatal("Halted() = false for a suspended tenant")
 	}
 	e.enable(t)
 	e.step(m, time.Minute)
-	e.wantState(t, "acme", store.StateActive)
+	e.wantState(t, "acme", tenant.StateActive)
 
 	e.disable(t)
 	e.step(m, time.Minute)
 	e.jump(m, monitor.DefaultSuspendAfter)
 	e.jump(m, monitor.DefaultArchiveAfter)
 	st := status(t, m, "acme")
-	if st.State != store.StateSuspended || st.ArchivedAt.IsZero() || !st.RestoreUntil.Equal(st.ArchivedAt.Add(monitor.DefaultRestoreWindow)) {
+	if st.State != tenant.StateSuspended || st.ArchivedAt.IsZero() || !st.RestoreUntil.Equal(st.ArchivedAt.Add(monitor.DefaultRestoreWindow)) {
 		t.Fatalf("Status() after ArchiveAfter = %+v, want suspended and archived with a restore window", st)
 	}
 	if n := len(e.events.ofType(monitor.EventArchived)); n != 1 {
@@ -56,18 +57,18 @@ func TestSuspendArchiveRestore(t *testing.T) {
 	e.enable(t)
 	probes := m.Stats().Probes
 	e.step(m, 2*time.Minute)
-	e.wantState(t, "acme", store.StateSuspended)
+	e.wantState(t, "acme", tenant.StateSuspended)
 	if m.Stats().Probes != probes {
 		t.Fatal("an archived tenant was probed on the schedule")
 	}
 	if err := m.Restore(ctx, "acme"); err != nil {
 		t.Fatalf("Restore() err = %v", err)
 	}
-	e.wantState(t, "acme", store.StateActive)
+	e.wantState(t, "acme", tenant.StateActive)
 	if st := status(t, m, "acme"); !st.ArchivedAt.IsZero() || !st.UnavailableSince.IsZero() {
 		t.Fatalf("Status() after Restore = %+v, want the outage cleared", st)
 	}
-	if evs := e.events.ofType(monitor.EventRestored); len(evs) != 1 || evs[0].NewState != store.StateActive {
+	if evs := e.events.ofType(monitor.EventRestored); len(evs) != 1 || evs[0].NewState != tenant.StateActive {
 		t.Fatalf("restore events = %+v, want one to active", evs)
 	}
 	if err := m.Restore(ctx, "acme"); !errors.Is(err, monitor.ErrNotArchived) || monitor.Code(err) != "tenant_not_archived" {
@@ -99,7 +100,7 @@ func TestRestoreRefusals(t *testing.T) {
 	if err := m.Restore(ctx, "acme"); !errors.Is(err, monitor.ErrRestoreExpired) || monitor.Code(err) != "restore_window_expired" {
 		t.Fatalf("Restore(after the window) err = %v, want restore_window_expired", err)
 	}
-	e.wantState(t, "acme", store.StateSuspended)
+	e.wantState(t, "acme", tenant.StateSuspended)
 	if err := m.Restore(ctx, "nobody"); monitor.Code(err) != "tenant_not_found" {
 		t.Fatalf("Restore(unknown) err = %v, want tenant_not_found", err)
 	}
@@ -120,7 +121,7 @@ func TestScheduledDeletion(t *testing.T) {
 	date := out.DeletionDate.UTC().Truncate(time.Second) // DescribeKey answers in seconds
 	e.step(m, time.Minute)
 	st := status(t, m, "acme")
-	if st.State != store.StateDeletionPending || !st.DeletionDate.Equal(date) || st.Halted {
+	if st.State != tenant.StateDeletionPending || !st.DeletionDate.Equal(date) || st.Halted {
 		t.Fatalf("Status() after scheduling = %+v, want deletion_pending on %s, not halted", st, date)
 	}
 	if n := len(e.events.ofType(monitor.EventDeletionWarning)); n != 0 {
@@ -136,7 +137,7 @@ func TestScheduledDeletion(t *testing.T) {
 	}
 	e.jump(m, day)
 	e.step(m, time.Minute)
-	e.wantState(t, "acme", store.StateDestroyed)
+	e.wantState(t, "acme", tenant.StateDestroyed)
 	if !halted(t, m, "acme") {
 		t.Fatal("Halted() = false for a destroyed tenant")
 	}
@@ -158,7 +159,7 @@ func TestTransientFaultsDegrade(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.step(m, time.Minute)
-		e.wantState(t, "acme", store.StateActive)
+		e.wantState(t, "acme", tenant.StateActive)
 		st := status(t, m, "acme")
 		if !st.Degraded || st.LastProbe.Outcome != store.OutcomeDegraded {
 			t.Fatalf("%s: Status() = %+v, want degraded", kind, st)
@@ -202,7 +203,7 @@ func TestConcurrentInstances(t *testing.T) {
 		wg.Go(func() { b.RunOnce(ctx) })
 		wg.Wait()
 	}
-	e.wantState(t, "acme", store.StateKeyUnavailable)
+	e.wantState(t, "acme", tenant.StateKeyUnavailable)
 	if n := len(e.events.ofType(monitor.EventStateChanged)); n != 1 {
 		t.Fatalf("%d state change events from two instances, want 1", n)
 	}
@@ -251,10 +252,10 @@ func TestRun(t *testing.T) {
 	leader.Unlock()
 	e.disable(t)
 	deadline := time.Now().Add(10 * time.Second)
-	for e.state(t, "acme") != store.StateKeyUnavailable && time.Now().Before(deadline) {
+	for e.state(t, "acme") != tenant.StateKeyUnavailable && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	e.wantState(t, "acme", store.StateKeyUnavailable)
+	e.wantState(t, "acme", tenant.StateKeyUnavailable)
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("Run() err = %v, want context.Canceled", err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/byok-dev/byok/internal/store"
+	"github.com/byok-dev/byok/internal/tenant"
 )
 
 // Monitor probes tenants' keys and applies the tenant state machine. It is
@@ -49,9 +50,9 @@ type Stats struct {
 }
 
 // monitored are the states whose keys are probed.
-var monitored = []store.State{store.StateActive, store.StateKeyUnavailable, store.StateSuspended, store.StateDeletionPending}
+var monitored = []tenant.State{tenant.StateActive, tenant.StateKeyUnavailable, tenant.StateSuspended, tenant.StateDeletionPending}
 
-func isMonitored(s store.State) bool {
+func isMonitored(s tenant.State) bool {
 	for _, m := range monitored {
 		if s == m {
 			return true

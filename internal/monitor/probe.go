@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/byok-dev/byok/internal/store"
+	"github.com/byok-dev/byok/internal/tenant"
 	"github.com/byok-dev/byok/keyring"
 	"github.com/byok-dev/byok/kms"
 )
@@ -81,7 +82,7 @@ func (m *Monitor) apply(ctx context.Context, id string, o observation, now time.
 }
 
 // applyTo reports done unless the compare-and-swap lost.
-func (m *Monitor) applyTo(ctx context.Context, t *store.Tenant, o observation, now time.Time) (bool, error) {
+func (m *Monitor) applyTo(ctx context.Context, t *tenant.Tenant, o observation, now time.Time) (bool, error) {
 	if !isMonitored(t.State) {
 		return true, nil // offboarded or destroyed meanwhile
 	}
@@ -103,11 +104,11 @@ func (m *Monitor) applyTo(ctx context.Context, t *store.Tenant, o observation, n
 // store writes a decision and announces it. An OutboxNotifier's events are
 // stored in the same transaction as the change; any other notifier is
 // told once the change is stored.
-func (m *Monitor) store(ctx context.Context, t *store.Tenant, d decision) error {
+func (m *Monitor) store(ctx context.Context, t *tenant.Tenant, d decision) error {
 	for i := range d.Events {
 		d.Events[i].ID = newEventID()
 	}
-	mutate := func(next *store.Tenant) error {
+	mutate := func(next *tenant.Tenant) error {
 		settings, err := writeRecord(next.Settings, d.Record)
 		next.State, next.Settings = d.State, settings
 		return err
@@ -133,7 +134,7 @@ func (m *Monitor) store(ctx context.Context, t *store.Tenant, d decision) error 
 	return nil
 }
 
-func (m *Monitor) storeWithEvents(ctx context.Context, t *store.Tenant, mutate func(*store.Tenant) error, evs []Event, n OutboxNotifier) error {
+func (m *Monitor) storeWithEvents(ctx context.Context, t *tenant.Tenant, mutate func(*tenant.Tenant) error, evs []Event, n OutboxNotifier) error {
 	outs := make([]*store.OutboxEvent, len(evs))
 	for i, ev := range evs {
 		var err error

@@ -7,7 +7,7 @@ import (
 
 	"github.com/byok-dev/byok/envelope"
 	"github.com/byok-dev/byok/internal/monitor"
-	"github.com/byok-dev/byok/internal/store"
+	"github.com/byok-dev/byok/internal/tenant"
 	"github.com/byok-dev/byok/kms"
 )
 
@@ -48,7 +48,7 @@ func TestRevocationBound(t *testing.T) {
 	}
 	for _, rv := range revocations {
 		e.step(m, time.Minute) // the tenant is scheduled and probed, all well
-		e.wantState(t, "acme", store.StateActive)
+		e.wantState(t, "acme", tenant.StateActive)
 		e.kr.Evict("acme") // a freshly cached key: only the monitor can end it early
 		if _, err := e.kr.Open(ctx, "acme", ct, ec); err != nil {
 			t.Fatal(err)
@@ -62,10 +62,10 @@ func TestRevocationBound(t *testing.T) {
 		if took > bound || took > monitor.RevocationPromise {
 			t.Fatalf("%s: refused after %s, want within %s", rv.name, took, bound)
 		}
-		e.wantState(t, "acme", store.StateKeyUnavailable)
+		e.wantState(t, "acme", tenant.StateKeyUnavailable)
 		rv.restore(t)
 		e.step(m, bound)
-		e.wantState(t, "acme", store.StateActive)
+		e.wantState(t, "acme", tenant.StateActive)
 		if _, err := e.kr.Open(ctx, "acme", ct, ec); err != nil {
 			t.Fatalf("%s: Open() after the key came back err = %v", rv.name, err)
 		}

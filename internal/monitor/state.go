@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/byok-dev/byok/internal/store"
+	"github.com/byok-dev/byok/internal/tenant"
 	"github.com/byok-dev/byok/kms"
 )
 
@@ -95,7 +95,7 @@ func (o observation) code() string {
 
 // decision is what the state machine makes of an observation.
 type decision struct {
-	State  store.State
+	State  tenant.State
 	Record record
 	Events []Event
 }
@@ -109,7 +109,7 @@ type machine struct {
 // decide applies the state machine to a tenant in state s with record r. It
 // is pure: the caller stores the result with a compare-and-swap and sends
 // the events once it won.
-func (m machine) decide(tenant string, s store.State, r record, o observation, now time.Time) decision {
+func (m machine) decide(id string, s tenant.State, r record, o observation, now time.Time) decision {
 	d := decision{State: s, Record: r}
 	if !r.ArchivedAt.IsZero() {
 		return d // only Restore brings an archived tenant back
@@ -119,8 +119,8 @@ func (m machine) decide(tenant string, s store.State, r record, o observation, n
 		m.recover(&d, o)
 	case o.Class == kms.PendingDeletion:
 		m.scheduled(&d, o, now)
-	case o.Class == kms.NotFound && (s == store.StateDeletionPending || !r.DeletionDate.IsZero()):
-		d.change(store.StateDestroyed, o)
+	case o.Class == kms.NotFound && (s == tenant.StateDeletionPending || !r.DeletionDate.IsZero()):
+		d.change(tenant.StateDestroyed, o)
 	case o.Class.Definitive():
 		m.unavailable(&d, o, now)
 	default:
@@ -129,14 +129,14 @@ func (m machine) decide(tenant string, s store.State, r record, o observation, n
 		m.timers(&d, o, now)
 	}
 	for i := range d.Events {
-		d.Events[i].Tenant, d.Events[i].Time = tenant, now
+		d.Events[i].Tenant, d.Events[i].Time = id, now
 		d.Events[i].Key, d.Events[i].KMSRequestID = o.Key, o.RequestID
 	}
 	return d
 }
 
 // change moves to state with an event, unless already there.
-func (d *decision) change(state store.State, o observation) {
+func (d *decision) change(state tenant.State, o observation) {
 	if d.State == state {
 		return
 	}
@@ -153,19 +153,19 @@ func reasonOf(o observation) string {
 }
 
 func (m machine) recover(d *decision, o observation) {
-	if d.State == store.StateActive {
+	if d.State == tenant.StateActive {
 		return
 	}
 	d.Record = record{}
-	d.change(store.StateActive, o)
+	d.change(tenant.StateActive, o)
 }
 
 func (m machine) scheduled(d *decision, o observation, now time.Time) {
-	if d.State != store.StateDeletionPending || d.Record.DeletionDate.IsZero() {
+	if d.State != tenant.StateDeletionPending || d.Record.DeletionDate.IsZero() {
 		d.Record.DeletionDate, d.Record.Warned = o.DeletionDate, 0
 	}
 	d.Record.Reason = o.code()
-	d.change(store.StateDeletionPending, o)
+	d.change(tenant.StateDeletionPending, o)
 	m.warn(d, now)
 }
 
@@ -194,9 +194,9 @@ func (m machine) warn(d *decision, now time.Time) {
 }
 
 func (m machine) unavailable(d *decision, o observation, now time.Time) {
-	if d.State == store.StateActive || d.State == store.StateDeletionPending {
+	if d.State == tenant.StateActive || d.State == tenant.StateDeletionPending {
 		d.Record = record{Since: now, Reason: o.code()}
-		d.change(store.StateKeyUnavailable, o)
+		d.change(tenant.StateKeyUnavailable, o)
 		return
 	}
 	if d.Record.Since.IsZero() {
@@ -211,12 +211,12 @@ func (m machine) unavailable(d *decision, o observation, now time.Time) {
 func (m machine) timers(d *decision, o observation, now time.Time) {
 	r := &d.Record
 	switch {
-	case d.State == store.StateDeletionPending:
+	case d.State == tenant.StateDeletionPending:
 		m.warn(d, now)
 	case r.Since.IsZero():
-	case d.State == store.StateKeyUnavailable && now.Sub(r.Since) >= m.suspendAfter:
-		d.change(store.StateSuspended, observation{Class: classOfReason(r.Reason, o)})
-	case d.State == store.StateSuspended && r.ArchivedAt.IsZero() && now.Sub(r.Since) >= m.archiveAfter:
+	case d.State == tenant.StateKeyUnavailable && now.Sub(r.Since) >= m.suspendAfter:
+		d.change(tenant.StateSuspended, observation{Class: classOfReason(r.Reason, o)})
+	case d.State == tenant.StateSuspended && r.ArchivedAt.IsZero() && now.Sub(r.Since) >= m.archiveAfter:
 		r.ArchivedAt = now
 		d.Events = append(d.Events, Event{Type: EventArchived, OldState: d.State, NewState: d.State, Reason: r.Reason,
 			RestoreUntil: now.Add(m.restoreWindow)})

@@ -7,7 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/byok-dev/byok/internal/store"
+	"github.com/byok-dev/byok/internal/tenant"
 	"github.com/byok-dev/byok/kms"
 )
 
@@ -33,32 +33,32 @@ func TestDecide(t *testing.T) {
 	pending := record{DeletionDate: now.Add(hours(48)), Reason: "key_pending_deletion", Warned: hours(7 * 24)}
 	cases := []struct {
 		name   string
-		state  store.State
+		state  tenant.State
 		rec    record
 		obs    observation
-		want   store.State
+		want   tenant.State
 		events []string
 	}{
-		{"active ok", store.StateActive, record{}, ok, store.StateActive, nil},
-		{"active disabled", store.StateActive, record{}, disabled, store.StateKeyUnavailable, []string{EventStateChanged}},
-		{"active denied", store.StateActive, record{}, denied, store.StateKeyUnavailable, []string{EventStateChanged}},
-		{"active not found is not destruction", store.StateActive, record{}, notFound, store.StateKeyUnavailable, []string{EventStateChanged}},
-		{"active throttled", store.StateActive, record{}, throttle, store.StateActive, nil},
-		{"active broken wrapping", store.StateActive, record{}, broken, store.StateActive, nil},
-		{"unavailable before the timer", store.StateKeyUnavailable, outage, disabled, store.StateKeyUnavailable, nil},
-		{"unavailable suspends", store.StateKeyUnavailable, long, disabled, store.StateSuspended, []string{EventStateChanged}},
-		{"unavailable suspends on a throttled probe", store.StateKeyUnavailable, long, throttle, store.StateSuspended, []string{EventStateChanged}},
-		{"unavailable recovers", store.StateKeyUnavailable, outage, ok, store.StateActive, []string{EventStateChanged}},
-		{"suspended recovers", store.StateSuspended, long, ok, store.StateActive, []string{EventStateChanged}},
-		{"suspended archives", store.StateSuspended, week, denied, store.StateSuspended, []string{EventArchived}},
-		{"archived stays on a passing probe", store.StateSuspended, archived, ok, store.StateSuspended, nil},
-		{"deletion scheduled", store.StateActive, record{}, observation{Class: kms.PendingDeletion, DeletionDate: now.Add(hours(10 * 24))}, store.StateDeletionPending, []string{EventStateChanged}},
-		{"deletion seen late warns once", store.StateActive, record{}, observation{Class: kms.PendingDeletion, DeletionDate: now.Add(hours(12))}, store.StateDeletionPending, []string{EventStateChanged, EventDeletionWarning}},
-		{"pending, next threshold", store.StateDeletionPending, pending, observation{Class: kms.PendingDeletion}, store.StateDeletionPending, nil},
-		{"pending, deletion cancelled, key left disabled", store.StateDeletionPending, pending, disabled, store.StateKeyUnavailable, []string{EventStateChanged}},
-		{"pending, key gone", store.StateDeletionPending, pending, notFound, store.StateDestroyed, []string{EventStateChanged}},
-		{"pending, deletion cancelled and key enabled", store.StateDeletionPending, pending, ok, store.StateActive, []string{EventStateChanged}},
-		{"pending, throttled", store.StateDeletionPending, pending, throttle, store.StateDeletionPending, nil},
+		{"active ok", tenant.StateActive, record{}, ok, tenant.StateActive, nil},
+		{"active disabled", tenant.StateActive, record{}, disabled, tenant.StateKeyUnavailable, []string{EventStateChanged}},
+		{"active denied", tenant.StateActive, record{}, denied, tenant.StateKeyUnavailable, []string{EventStateChanged}},
+		{"active not found is not destruction", tenant.StateActive, record{}, notFound, tenant.StateKeyUnavailable, []string{EventStateChanged}},
+		{"active throttled", tenant.StateActive, record{}, throttle, tenant.StateActive, nil},
+		{"active broken wrapping", tenant.StateActive, record{}, broken, tenant.StateActive, nil},
+		{"unavailable before the timer", tenant.StateKeyUnavailable, outage, disabled, tenant.StateKeyUnavailable, nil},
+		{"unavailable suspends", tenant.StateKeyUnavailable, long, disabled, tenant.StateSuspended, []string{EventStateChanged}},
+		{"unavailable suspends on a throttled probe", tenant.StateKeyUnavailable, long, throttle, tenant.StateSuspended, []string{EventStateChanged}},
+		{"unavailable recovers", tenant.StateKeyUnavailable, outage, ok, tenant.StateActive, []string{EventStateChanged}},
+		{"suspended recovers", tenant.StateSuspended, long, ok, tenant.StateActive, []string{EventStateChanged}},
+		{"suspended archives", tenant.StateSuspended, week, denied, tenant.StateSuspended, []string{EventArchived}},
+		{"archived stays on a passing probe", tenant.StateSuspended, archived, ok, tenant.StateSuspended, nil},
+		{"deletion scheduled", tenant.StateActive, record{}, observation{Class: kms.PendingDeletion, DeletionDate: now.Add(hours(10 * 24))}, tenant.StateDeletionPending, []string{EventStateChanged}},
+		{"deletion seen late warns once", tenant.StateActive, record{}, observation{Class: kms.PendingDeletion, DeletionDate: now.Add(hours(12))}, tenant.StateDeletionPending, []string{EventStateChanged, EventDeletionWarning}},
+		{"pending, next threshold", tenant.StateDeletionPending, pending, observation{Class: kms.PendingDeletion}, tenant.StateDeletionPending, nil},
+		{"pending, deletion cancelled, key left disabled", tenant.StateDeletionPending, pending, disabled, tenant.StateKeyUnavailable, []string{EventStateChanged}},
+		{"pending, key gone", tenant.StateDeletionPending, pending, notFound, tenant.StateDestroyed, []string{EventStateChanged}},
+		{"pending, deletion cancelled and key enabled", tenant.StateDeletionPending, pending, ok, tenant.StateActive, []string{EventStateChanged}},
+		{"pending, throttled", tenant.StateDeletionPending, pending, throttle, tenant.StateDeletionPending, nil},
 	}
 	for _, c := range cases {
 		d := mach.decide("acme", c.state, c.rec, c.obs, now)
@@ -79,7 +79,7 @@ func TestDecide(t *testing.T) {
 // one), and no further one on the next probe.
 func TestDeletionWarnOnce(t *testing.T) {
 	o := observation{Class: kms.PendingDeletion, DeletionDate: now.Add(hours(12))}
-	d := mach.decide("acme", store.StateActive, record{}, o, now)
+	d := mach.decide("acme", tenant.StateActive, record{}, o, now)
 	if d.Record.Warned != hours(24) || d.Events[1].Threshold != "24h0m0s" {
 		t.Fatalf("decide() = %+v, want one warning at the 1-day threshold", d)
 	}

@@ -6,12 +6,13 @@ import (
 	"time"
 
 	"github.com/byok-dev/byok/internal/store"
+	"github.com/byok-dev/byok/internal/tenant"
 )
 
 // Status is what the monitor knows about one tenant.
 type Status struct {
 	Tenant string
-	State  store.State
+	State  tenant.State
 	// Halted: the tenant's background work must not run (see Halted).
 	Halted bool
 	// Degraded: the last probe failed transiently; the state is unchanged
@@ -69,8 +70,8 @@ func (m *Monitor) Halted(ctx context.Context, tenant string) (bool, error) {
 	return halted(t.State), nil
 }
 
-func halted(s store.State) bool {
-	return s == store.StateSuspended || s == store.StateDestroyed || s == store.StateShredded
+func halted(s tenant.State) bool {
+	return s == tenant.StateSuspended || s == tenant.StateDestroyed || s == tenant.StateShredded
 }
 
 // Health returns up to limit of the tenant's newest health records.
@@ -81,7 +82,7 @@ func (m *Monitor) Health(ctx context.Context, tenant string, limit int) ([]*stor
 	return m.cfg.Store.Health(ctx, tenant, limit)
 }
 
-func (m *Monitor) tenant(ctx context.Context, id string) (*store.Tenant, error) {
+func (m *Monitor) tenant(ctx context.Context, id string) (*tenant.Tenant, error) {
 	t, err := m.cfg.Store.GetTenant(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errorf(ErrTenantNotFound, []error{err}, "tenant %s not found", store.Clip(id))
@@ -116,12 +117,12 @@ func (m *Monitor) Restore(ctx context.Context, tenant string) error {
 	return m.restore(ctx, t, res.Key.ID, res.RequestID, now)
 }
 
-func (m *Monitor) restorable(t *store.Tenant) error {
+func (m *Monitor) restorable(t *tenant.Tenant) error {
 	r, err := readRecord(t.Settings)
 	if err != nil {
 		return err
 	}
-	if r.ArchivedAt.IsZero() || t.State != store.StateSuspended {
+	if r.ArchivedAt.IsZero() || t.State != tenant.StateSuspended {
 		return errorf(ErrNotArchived, nil, "tenant %s is %s and not archived", t.ID, t.State)
 	}
 	if until := r.ArchivedAt.Add(m.cfg.RestoreWindow); m.cfg.Now().After(until) {
@@ -130,9 +131,9 @@ func (m *Monitor) restorable(t *store.Tenant) error {
 	return nil
 }
 
-func (m *Monitor) restore(ctx context.Context, t *store.Tenant, key, requestID string, now time.Time) error {
-	d := decision{State: store.StateActive, Events: []Event{{Type: EventRestored, Tenant: t.ID,
-		OldState: t.State, NewState: store.StateActive, Reason: "restored", Key: key, KMSRequestID: requestID, Time: now}}}
+func (m *Monitor) restore(ctx context.Context, t *tenant.Tenant, key, requestID string, now time.Time) error {
+	d := decision{State: tenant.StateActive, Events: []Event{{Type: EventRestored, Tenant: t.ID,
+		OldState: t.State, NewState: tenant.StateActive, Reason: "restored", Key: key, KMSRequestID: requestID, Time: now}}}
 	err := m.store(ctx, t, d)
 	if errors.Is(err, store.ErrConflict) {
 		return errorf(ErrNotArchived, []error{err}, "tenant %s changed while being restored; try again", t.ID)

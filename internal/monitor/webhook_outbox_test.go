@@ -16,6 +16,7 @@ import (
 	"github.com/byok-dev/byok/internal/store/postgres"
 	"github.com/byok-dev/byok/internal/store/postgres/pgtest"
 	"github.com/byok-dev/byok/internal/store/sqlite"
+	"github.com/byok-dev/byok/internal/tenant"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
@@ -51,7 +52,7 @@ func withTenant(t *testing.T, s store.Store, err error) store.Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	_, err = s.CreateTenant(ctx, &store.Tenant{ID: "acme", Name: "Acme", ExternalID: "ext-acme-0000", State: store.StateActive})
+	_, err = s.CreateTenant(ctx, &tenant.Tenant{ID: "acme", Name: "Acme", ExternalID: "ext-acme-0000", State: tenant.StateActive})
 	if err != nil && !errors.Is(err, store.ErrConflict) {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/byok-dev/byok/internal/monitor"
 	"github.com/byok-dev/byok/internal/store"
+	"github.com/byok-dev/byok/internal/tenant"
 )
 
 // claimFailing is a real store whose claims fail while fail is set, as
@@ -106,7 +107,7 @@ func TestMonitorStoresEventsWithChange(t *testing.T) {
 	e.disable(t)
 	e.step(m, time.Minute)
 	waitDeliveries(t, w, "hook", 1)
-	if got := r.events(); len(got) != 1 || got[0].NewState != store.StateKeyUnavailable {
+	if got := r.events(); len(got) != 1 || got[0].NewState != tenant.StateKeyUnavailable {
 		t.Fatalf("receiver got %+v, want the state change", got)
 	}
 	if n := w.Dropped(); n != 0 {

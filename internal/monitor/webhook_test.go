@@ -15,6 +15,7 @@ import (
 
 	"github.com/byok-dev/byok/internal/monitor"
 	"github.com/byok-dev/byok/internal/store"
+	"github.com/byok-dev/byok/internal/tenant"
 )
 
 // receiver is a webhook endpoint that verifies each delivery as the
@@ -209,8 +210,8 @@ func TestWebhooks(t *testing.T) {
 		t.Fatalf("dead receiver deliveries = %+v, want exactly 3 failed attempts", ds)
 	}
 	got := flaky.events()
-	if len(got) != 1 || got[0].Type != monitor.EventStateChanged || got[0].Tenant != "acme" || got[0].NewState != store.StateKeyUnavailable ||
-		got[0].OldState != store.StateActive || got[0].Reason != "key_disabled" || got[0].KMSRequestID == "" || got[0].Time.IsZero() {
+	if len(got) != 1 || got[0].Type != monitor.EventStateChanged || got[0].Tenant != "acme" || got[0].NewState != tenant.StateKeyUnavailable ||
+		got[0].OldState != tenant.StateActive || got[0].Reason != "key_disabled" || got[0].KMSRequestID == "" || got[0].Time.IsZero() {
 		t.Fatalf("tenant webhook got %+v, want acme's state change with reason and request id", got)
 	}
 	tenants := map[string]bool{}

@@ -3,7 +3,7 @@ package onboarding
 import (
 	"encoding/json"
 
-	"github.com/byok-dev/byok/internal/tenant"
+	"github.com/byok-dev/byok/internal/platform"
 )
 
 // Artifact is one file handed to the customer.
@@ -21,7 +21,7 @@ func (m *Model) Artifacts() []Artifact {
 		{"key-policy-statements.json", indentJSON(m.KeyPolicyStatements())},
 		{"key-policy.json", m.KeyPolicy().JSON()},
 	}
-	if m.Pattern == tenant.AssumedRole {
+	if m.Pattern == platform.AssumedRole {
 		out = append(out, Artifact{"trust-policy.json", m.TrustPolicy().JSON()})
 	}
 	if p := m.RolePolicy(); p != nil {

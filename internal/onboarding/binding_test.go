@@ -4,14 +4,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/byok-dev/byok/internal/tenant"
+	"github.com/byok-dev/byok/internal/platform"
 )
 
 // The fixes name the exact condition to add, with the tenant's id, and the
 // statement it goes in.
 func TestTenantBindingFixes(t *testing.T) {
 	cfg := testConfig(t, "", false)
-	m := mustModel(t, cfg, request(tenant.Direct, tenant.KeySpecSymmetric, mrkID))
+	m := mustModel(t, cfg, request(platform.Direct, platform.KeySpecSymmetric, mrkID))
 	condition := `"StringEquals": {"kms:EncryptionContext:byok:tenant": "tenant-42"}`
 	for _, tc := range []struct {
 		name string
@@ -51,7 +51,7 @@ func TestTenantBindingFixes(t *testing.T) {
 // A key shared by several tenants of one customer lists each; the other
 // statements are left alone, and the policy it came from is unchanged.
 func TestForTenants(t *testing.T) {
-	m := mustModel(t, testConfig(t, "", false), request(tenant.Direct, tenant.KeySpecSymmetric, mrkID))
+	m := mustModel(t, testConfig(t, "", false), request(platform.Direct, platform.KeySpecSymmetric, mrkID))
 	p := m.KeyPolicy()
 	before := string(p.JSON())
 	shared := p.ForTenants("tenant-42", "tenant-43")

@@ -12,7 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
-	"github.com/byok-dev/byok/internal/tenant"
+	"github.com/byok-dev/byok/internal/platform"
 	"github.com/byok-dev/byok/kms/awskms"
 )
 
@@ -44,7 +44,7 @@ func (r *run) checkRegion(context.Context) {
 	region, err := r.v.Config.Region(r.t.Region)
 	if err != nil {
 		r.noKey = "the hosting region is unknown"
-		r.fail(CheckRegion, string(tenant.CodeUnknownRegion), err.(*tenant.Error).Reason, "use one of the platform's hosting regions")
+		r.fail(CheckRegion, string(platform.CodeUnknownRegion), err.(*platform.Error).Reason, "use one of the platform's hosting regions")
 		return
 	}
 	r.region = region
@@ -55,10 +55,10 @@ func (r *run) checkKeyARN(context.Context) {
 	if r.skipped(CheckKeyARN, r.noKey) {
 		return
 	}
-	a, err := tenant.ParseKeyARN("key_arn", r.t.KeyARN)
+	a, err := platform.ParseKeyARN("key_arn", r.t.KeyARN)
 	if err != nil {
 		r.noKey = "the key ARN is not valid"
-		e := err.(*tenant.Error)
+		e := err.(*platform.Error)
 		r.fail(CheckKeyARN, string(e.Code), e.Reason, "copy the key ARN from the KMS console: arn:aws:kms:<region>:<account>:key/<key id>")
 		return
 	}
@@ -83,7 +83,7 @@ func (r *run) checkAlias(context.Context) {
 	switch {
 	case r.key.Kind != awskms.AliasARN:
 		r.pass(CheckAlias, "not an alias")
-	case r.v.Config.Policy.AliasARNs == tenant.AliasResolve:
+	case r.v.Config.Policy.AliasARNs == platform.AliasResolve:
 		r.add(&Check{ID: CheckAlias, Status: Info, Code: "alias_resolved",
 			Message: r.key.Alias + " is resolved in each region to the key it names; the resolved key ARN is recorded, so moving the alias later does not change the tenant's key"})
 	default:
@@ -134,10 +134,10 @@ func (r *run) checkRole(context.Context) {
 	if r.skipped(CheckRoleARN, r.noKey) {
 		return
 	}
-	role, err := tenant.ParseRoleARN("role_arn", r.t.RoleARN)
+	role, err := platform.ParseRoleARN("role_arn", r.t.RoleARN)
 	if err != nil {
 		r.noAccess = "the role ARN is not valid"
-		r.fail(CheckRoleARN, string(tenant.CodeInvalidRoleARN), err.(*tenant.Error).Reason, "copy the role ARN from the IAM console: arn:aws:iam::<account>:role/<name>")
+		r.fail(CheckRoleARN, string(platform.CodeInvalidRoleARN), err.(*platform.Error).Reason, "copy the role ARN from the IAM console: arn:aws:iam::<account>:role/<name>")
 		return
 	}
 	if role.Account != r.key.Account {
@@ -168,9 +168,9 @@ func (r *run) checkExternalID(ctx context.Context) {
 	if r.t.RoleARN == "" || r.skipped(CheckExternalID, r.noKey, r.noAccess) {
 		return
 	}
-	if err := tenant.CheckExternalID(r.t.ExternalID); err != nil {
+	if err := platform.CheckExternalID(r.t.ExternalID); err != nil {
 		r.noAccess = "the tenant's External ID is not valid"
-		r.fail(CheckExternalID, string(tenant.CodeInvalidExternalID), err.(*tenant.Error).Reason, "give the tenant a new External ID")
+		r.fail(CheckExternalID, string(platform.CodeInvalidExternalID), err.(*platform.Error).Reason, "give the tenant a new External ID")
 		return
 	}
 	out, err := r.assume(ctx, r.t.ExternalID)
@@ -251,7 +251,7 @@ func (r *run) statementFix(action string) string {
 // isCryptoAction reports whether action is one of the cryptographic actions,
 // named as AWS names them in a denial (kms:ReEncryptFrom, kms:GenerateDataKey).
 func isCryptoAction(action string) bool {
-	for _, a := range CryptoActions(tenant.KeySpecSymmetric) {
+	for _, a := range CryptoActions(platform.KeySpecSymmetric) {
 		if a == action || (strings.HasSuffix(a, "*") && strings.HasPrefix(action, strings.TrimSuffix(a, "*"))) {
 			return true
 		}
@@ -304,7 +304,7 @@ func (r *run) checkDescribe(ctx context.Context) {
 // allow only one kind, and an RSA key answers GetPublicKey with its spec.
 func (r *run) guessSpec(ctx context.Context) string {
 	specs := r.v.Config.Policy.KeySpecs
-	if !slices.ContainsFunc(specs, tenant.IsRSA) || !slices.Contains(specs, tenant.KeySpecSymmetric) {
+	if !slices.ContainsFunc(specs, platform.IsRSA) || !slices.Contains(specs, platform.KeySpecSymmetric) {
 		return specs[0]
 	}
 	out, err := call(ctx, r, func(ctx context.Context) (*kms.GetPublicKeyOutput, error) {
@@ -313,7 +313,7 @@ func (r *run) guessSpec(ctx context.Context) string {
 	if err == nil {
 		return string(out.KeySpec)
 	}
-	return tenant.KeySpecSymmetric
+	return platform.KeySpecSymmetric
 }
 
 func (r *run) noMeta() string {
@@ -388,7 +388,7 @@ func (r *run) noCrypto() []string {
 	return []string{r.noKey, r.noAccess, r.noUse}
 }
 
-func (r *run) isRSA() bool { return tenant.IsRSA(r.spec) }
+func (r *run) isRSA() bool { return platform.IsRSA(r.spec) }
 
 func (r *run) checkGenerateDataKey(ctx context.Context) {
 	id := PermissionCheck("kms:GenerateDataKey")

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/byok-dev/byok/internal/tenant"
+	"github.com/byok-dev/byok/internal/platform"
 	"gopkg.in/yaml.v3"
 )
 
@@ -71,7 +71,7 @@ func (m *Model) CloudFormation() []byte {
 
 func (m *Model) cfnParameters() omap {
 	p := omap{}
-	if m.Pattern == tenant.AssumedRole {
+	if m.Pattern == platform.AssumedRole {
 		p = append(p,
 			kv{"RoleName", omap{{"Type", "String"}, {"Default", m.RoleName}, {"AllowedPattern", `[\w+=,.@-]{1,64}`},
 				{"Description", "Name of the IAM role the platform assumes"}}},
@@ -136,7 +136,7 @@ func (m *Model) cfnConditions() omap {
 func (m *Model) cfnRefs() refs {
 	r := refs{root: sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root"), platform: m.PlatformPrincipal,
 		externalID: ref("ExternalId"), grantee: m.PlatformPrincipal, tenant: m.TenantID}
-	if m.Pattern == tenant.AssumedRole {
+	if m.Pattern == platform.AssumedRole {
 		r.grantee = sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${RoleName}")
 	}
 	keyID := fnIf("CreateKey", ref("Key"), ref("ExistingKeyId"))
@@ -164,7 +164,7 @@ func (m *Model) cfnTags() []any {
 func (m *Model) cfnResources() omap {
 	r := m.cfnRefs()
 	res := omap{}
-	if m.Pattern == tenant.AssumedRole {
+	if m.Pattern == platform.AssumedRole {
 		res = append(res, kv{"Role", m.cfnRole(r)}, kv{"RolePolicy", m.cfnRolePolicy(r)})
 	}
 	res = append(res, kv{"Key", m.cfnKey(r)})
@@ -210,12 +210,12 @@ func (m *Model) cfnKey(r refs) omap {
 		{"KeyUsage", "ENCRYPT_DECRYPT"},
 		{"MultiRegion", m.MultiRegion},
 	}
-	if !tenant.IsRSA(m.KeySpec) {
+	if !platform.IsRSA(m.KeySpec) {
 		props = append(props, kv{"EnableKeyRotation", true})
 	}
 	props = append(props, kv{"KeyPolicy", keyPolicy(r, m.KeySpec)}, kv{"Tags", m.cfnTags()})
 	key := omap{{"Type", "AWS::KMS::Key"}, {"Condition", "CreateKey"}}
-	if m.Pattern == tenant.AssumedRole {
+	if m.Pattern == platform.AssumedRole {
 		// KMS refuses a key policy naming a role that does not exist yet.
 		key = append(key, kv{"DependsOn", "Role"})
 	}
@@ -233,7 +233,7 @@ func (m *Model) cfnOutputs() omap {
 		keyARN = fnIf("IsReplicaStack", getAtt("ReplicaKey", "Arn"), keyARN)
 	}
 	out = append(out, kv{"KeyArn", omap{{"Description", "Give this key ARN to the platform"}, {"Value", keyARN}}})
-	if m.Pattern == tenant.AssumedRole {
+	if m.Pattern == platform.AssumedRole {
 		roleOut := m.primaryOnly(omap{{"Description", "Give this role ARN to the platform"}})
 		out = append(out, kv{"RoleArn", append(roleOut, kv{"Value", getAtt("Role", "Arn")})})
 	}

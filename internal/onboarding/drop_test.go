@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/byok-dev/byok/internal/tenant"
+	"github.com/byok-dev/byok/internal/platform"
 )
 
 // clonePolicy deep-copies the parts of p that the cases alter.
@@ -86,7 +86,7 @@ func actionDrops(m *Model, policy string, useSid, readSid string, field func(*si
 	return cases
 }
 
-func runDrops(t *testing.T, cfg *tenant.Config, m *Model, base func() *side, cases []dropCase) {
+func runDrops(t *testing.T, cfg *platform.Config, m *Model, base func() *side, cases []dropCase) {
 	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -108,10 +108,10 @@ func rolePolicyField(s *side) **Policy { return &s.rolePolicy }
 // Dropping any one action of the key policy the platform generated makes
 // validation name exactly that action.
 func TestDropKeyPolicyAction(t *testing.T) {
-	for _, spec := range []string{tenant.KeySpecSymmetric, tenant.KeySpecRSA3072} {
+	for _, spec := range []string{platform.KeySpecSymmetric, platform.KeySpecRSA3072} {
 		t.Run(spec, func(t *testing.T) {
 			cfg := testConfig(t, "  key_specs: [SYMMETRIC_DEFAULT, RSA_3072]\n", false)
-			m := mustModel(t, cfg, request(tenant.Direct, spec, mrkID))
+			m := mustModel(t, cfg, request(platform.Direct, spec, mrkID))
 			runDrops(t, cfg, m, func() *side { return sideFromModel(m) }, actionDrops(m, "key-policy", SidUse, SidRead, keyPolicyField))
 		})
 	}
@@ -124,7 +124,7 @@ func TestDropKeyPolicyAction(t *testing.T) {
 // generated policy is proven needed.
 func TestDropAssumedRoleAction(t *testing.T) {
 	cfg := testConfig(t, "", false)
-	m := mustModel(t, cfg, request(tenant.AssumedRole, tenant.KeySpecSymmetric, mrkID))
+	m := mustModel(t, cfg, request(platform.AssumedRole, platform.KeySpecSymmetric, mrkID))
 	t.Run("key-policy-path", func(t *testing.T) {
 		base := func() *side { s := sideFromModel(m); s.rolePolicy = nil; return s }
 		runDrops(t, cfg, m, base, actionDrops(m, "key-policy", SidUse, SidRead, keyPolicyField))
@@ -146,7 +146,7 @@ func TestDropAssumedRoleAction(t *testing.T) {
 // Dropping a whole statement names every action it held.
 func TestDropStatement(t *testing.T) {
 	cfg := testConfig(t, "", false)
-	direct := mustModel(t, cfg, request(tenant.Direct, tenant.KeySpecSymmetric, mrkID))
+	direct := mustModel(t, cfg, request(platform.Direct, platform.KeySpecSymmetric, mrkID))
 	// Without kms:Encrypt nor kms:GenerateDataKey there is no ciphertext, so
 	// Decrypt and ReEncrypt are skipped, not failed; without DescribeKey the
 	// rotation check is skipped.
@@ -154,7 +154,7 @@ func TestDropStatement(t *testing.T) {
 		{name: "use", want: []string{"kms:Encrypt", "kms:GenerateDataKey"}, edit: func(s *side) { s.keyPolicy = dropStatement(s.keyPolicy, SidUse) }},
 		{name: "read", want: []string{"kms:DescribeKey"}, edit: func(s *side) { s.keyPolicy = dropStatement(s.keyPolicy, SidRead) }},
 	})
-	assumed := mustModel(t, cfg, request(tenant.AssumedRole, tenant.KeySpecSymmetric, mrkID))
+	assumed := mustModel(t, cfg, request(platform.AssumedRole, platform.KeySpecSymmetric, mrkID))
 	runDrops(t, cfg, assumed, func() *side { return sideFromModel(assumed) }, []dropCase{
 		{name: "trust", want: []string{"sts:AssumeRole"}, edit: func(s *side) {
 			s.trust = clonePolicy(s.trust)

@@ -8,7 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/byok-dev/byok/awsemu"
-	"github.com/byok-dev/byok/internal/tenant"
+	"github.com/byok-dev/byok/internal/platform"
 )
 
 func wantCheck(t *testing.T, rep *Report, id string, status Status, code string) {
@@ -26,7 +26,7 @@ func TestValidationFailures(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		policy  string // configuration policy lines used to validate
-		pattern tenant.AccessPattern
+		pattern platform.AccessPattern
 		spec    string
 		side    func(*side)
 		target  func(*Target)
@@ -49,9 +49,9 @@ func TestValidationFailures(t *testing.T) {
 			id: CheckKeyState, status: Fail, code: "key_disabled", skipped: PermissionCheck("kms:Encrypt")},
 		{name: "pending-deletion", after: scheduleDeletion,
 			id: CheckKeyState, status: Fail, code: "key_pending_deletion", skipped: PermissionCheck("kms:Decrypt")},
-		{name: "rsa-when-symmetric-only", spec: tenant.KeySpecRSA3072,
+		{name: "rsa-when-symmetric-only", spec: platform.KeySpecRSA3072,
 			id: CheckKeySpec, status: Fail, code: "key_spec_not_allowed"},
-		{name: "rsa-allowed", policy: both, spec: tenant.KeySpecRSA3072,
+		{name: "rsa-allowed", policy: both, spec: platform.KeySpecRSA3072,
 			id: PermissionCheck("kms:GetPublicKey"), status: Pass, code: "ok"},
 		{name: "symmetric-when-rsa-only", policy: "  key_specs: [RSA_3072]\n",
 			id: CheckKeySpec, status: Fail, code: "key_spec_not_allowed"},
@@ -68,35 +68,35 @@ func TestValidationFailures(t *testing.T) {
 			id:     PermissionCheck("kms:Decrypt"), status: Pass, code: "ok"},
 		{name: "key-not-found", target: func(tg *Target) { tg.KeyARN = keyARN(hostRegion, "mrk-ffffffffffffffffffffffffffffffff") },
 			id: PermissionCheck("kms:DescribeKey"), status: Fail, code: "key_not_found", skipped: PermissionCheck("kms:Encrypt")},
-		{name: "role-assumable-without-external-id", pattern: tenant.AssumedRole,
+		{name: "role-assumable-without-external-id", pattern: platform.AssumedRole,
 			side: func(s *side) { s.trust = clonePolicy(s.trust); s.trust.Statement[0].Condition = nil },
 			id:   CheckConfusedDeputy, status: Fail, code: "role_assumable_without_external_id"},
-		{name: "wrong-external-id", pattern: tenant.AssumedRole, target: func(tg *Target) { tg.ExternalID = "another-tenants-id" },
+		{name: "wrong-external-id", pattern: platform.AssumedRole, target: func(tg *Target) { tg.ExternalID = "another-tenants-id" },
 			id: CheckExternalID, status: Fail, code: "role_not_assumable", skipped: PermissionCheck("kms:Decrypt")},
-		{name: "invalid-external-id", pattern: tenant.AssumedRole, target: func(tg *Target) { tg.ExternalID = "short" },
+		{name: "invalid-external-id", pattern: platform.AssumedRole, target: func(tg *Target) { tg.ExternalID = "short" },
 			id: CheckExternalID, status: Fail, code: "invalid_external_id", skipped: CheckConfusedDeputy},
-		{name: "malformed-role-arn", pattern: tenant.AssumedRole, target: func(tg *Target) { tg.RoleARN = "arn:aws:iam::222222222222:user/x" },
+		{name: "malformed-role-arn", pattern: platform.AssumedRole, target: func(tg *Target) { tg.RoleARN = "arn:aws:iam::222222222222:user/x" },
 			id: CheckRoleARN, status: Fail, code: "invalid_role_arn", skipped: CheckExternalID},
-		{name: "role-in-other-account", pattern: tenant.AssumedRole, target: func(tg *Target) { tg.RoleARN = "arn:aws:iam::333333333333:role/x" },
+		{name: "role-in-other-account", pattern: platform.AssumedRole, target: func(tg *Target) { tg.RoleARN = "arn:aws:iam::333333333333:role/x" },
 			id: CheckRoleARN, status: Fail, code: "role_wrong_account", skipped: PermissionCheck("kms:DescribeKey")},
 		{name: "policy-predates-tenant-binding", side: func(s *side) { s.keyPolicy = unbound(s.keyPolicy, SidUse, SidRead, s.spec) },
 			id: CheckTenantBinding, status: Warn, code: CodeKeyNotBoundToTenant},
-		{name: "role-policy-predates-tenant-binding", pattern: tenant.AssumedRole,
+		{name: "role-policy-predates-tenant-binding", pattern: platform.AssumedRole,
 			side: func(s *side) { s.rolePolicy = unbound(s.rolePolicy, SidRoleUse, SidRoleRead, s.spec) },
 			id:   CheckTenantBinding, status: Warn, code: CodeKeyNotBoundToTenant},
 		{name: "policy-bound-to-another-tenant", side: func(s *side) { s.keyPolicy = s.keyPolicy.forTenantsPtr("tenant-7") },
 			id: PermissionCheck("kms:GenerateDataKey"), status: Fail, code: "missing_permission"},
-		{name: "rotation-off", side: func(s *side) { s.spec = tenant.KeySpecSymmetric }, after: disableRotation,
+		{name: "rotation-off", side: func(s *side) { s.spec = platform.KeySpecSymmetric }, after: disableRotation,
 			id: CheckRotation, status: Info, code: "rotation_disabled"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			pattern, spec := tc.pattern, tc.spec
 			if pattern == "" {
-				pattern = tenant.Direct
+				pattern = platform.Direct
 			}
 			if spec == "" {
-				spec = tenant.KeySpecSymmetric
+				spec = platform.KeySpecSymmetric
 			}
 			m := mustModel(t, testConfig(t, both, false), request(pattern, spec, mrkID))
 			s := sideFromModel(m)

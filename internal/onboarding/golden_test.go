@@ -12,18 +12,18 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/byok-dev/byok/internal/tenant"
+	"github.com/byok-dev/byok/internal/platform"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
 
 func goldenModels(t *testing.T) map[string]*Model {
 	both := "  key_specs: [SYMMETRIC_DEFAULT, RSA_3072]\n"
-	newKey := request(tenant.AssumedRole, tenant.KeySpecRSA3072, mrkID)
+	newKey := request(platform.AssumedRole, platform.KeySpecRSA3072, mrkID)
 	newKey.KeyARN, newKey.CustomerAccount = "", customerAccount
 	return map[string]*Model{
-		"direct":                   mustModel(t, testConfig(t, both, false), request(tenant.Direct, tenant.KeySpecSymmetric, mrkID)),
-		"assumed-role":             mustModel(t, testConfig(t, both, true), request(tenant.AssumedRole, tenant.KeySpecSymmetric, mrkID)),
+		"direct":                   mustModel(t, testConfig(t, both, false), request(platform.Direct, platform.KeySpecSymmetric, mrkID)),
+		"assumed-role":             mustModel(t, testConfig(t, both, true), request(platform.AssumedRole, platform.KeySpecSymmetric, mrkID)),
 		"assumed-role-rsa-new-key": mustModel(t, testConfig(t, both, false), newKey),
 	}
 }

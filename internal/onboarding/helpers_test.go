@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/byok-dev/byok/awsemu"
-	"github.com/byok-dev/byok/internal/tenant"
+	"github.com/byok-dev/byok/internal/platform"
 )
 
 const (
@@ -30,7 +30,7 @@ func keyARN(region, id string) string {
 }
 
 // testConfig is a platform configuration for the emulator's regions.
-func testConfig(t testing.TB, yamlPolicy string, roleIsPrincipal bool) *tenant.Config {
+func testConfig(t testing.TB, yamlPolicy string, roleIsPrincipal bool) *platform.Config {
 	t.Helper()
 	principal := `platform_account_id: "` + platformAccount + `"`
 	if roleIsPrincipal {
@@ -38,7 +38,7 @@ func testConfig(t testing.TB, yamlPolicy string, roleIsPrincipal bool) *tenant.C
 	}
 	src := "regions:\n  - name: " + hostRegion + "\n    " + principal + "\n    replica_regions: [" + replicaRegion + "]\n" +
 		"  - name: " + otherRegion + "\n    " + principal + "\npolicy:\n  require_multi_region: true\n" + yamlPolicy
-	cfg, err := tenant.Parse(strings.NewReader(src), nil)
+	cfg, err := platform.Parse(strings.NewReader(src), nil)
 	if err != nil {
 		t.Fatalf("Parse() err = %v", err)
 	}
@@ -74,7 +74,7 @@ func (s *side) world() *awsemu.World {
 	cust := awsemu.Account{ID: customerAccount,
 		Users: []awsemu.User{{Name: "admin", AccessKeyID: "AKIACUSTOMERADMIN001", SecretAccessKey: "admin-secret",
 			Policies: map[string]string{"all": allowAll}}},
-		Keys: []awsemu.Key{{ID: s.keyID, Region: s.keyRegion, Spec: s.spec, Disabled: s.disabled, Rotation: !tenant.IsRSA(s.spec),
+		Keys: []awsemu.Key{{ID: s.keyID, Region: s.keyRegion, Spec: s.spec, Disabled: s.disabled, Rotation: !platform.IsRSA(s.spec),
 			MultiRegion: s.multiRegion, Replicas: s.replicas, Aliases: s.aliases}}}
 	if s.roleName != "" {
 		role := awsemu.Role{Name: s.roleName, TrustPolicy: policyJSON(s.trust), Policies: map[string]string{}}
@@ -138,13 +138,13 @@ func sideFromModel(m *Model) *side {
 	if s.multiRegion {
 		s.replicas = m.ReplicaRegions
 	}
-	if m.Pattern == tenant.AssumedRole {
+	if m.Pattern == platform.AssumedRole {
 		s.roleName, s.trust, s.rolePolicy = m.RoleName, m.TrustPolicy(), m.RolePolicy()
 	}
 	return s
 }
 
-func mustModel(t testing.TB, cfg *tenant.Config, req Request) *Model {
+func mustModel(t testing.TB, cfg *platform.Config, req Request) *Model {
 	t.Helper()
 	m, err := NewModel(cfg, req)
 	if err != nil {
@@ -153,20 +153,20 @@ func mustModel(t testing.TB, cfg *tenant.Config, req Request) *Model {
 	return m
 }
 
-func request(pattern tenant.AccessPattern, spec, id string) Request {
+func request(pattern platform.AccessPattern, spec, id string) Request {
 	return Request{TenantID: "tenant-42", ExternalID: testExternalID, Region: hostRegion, Pattern: pattern,
 		KeyARN: keyARN(hostRegion, id), KeySpec: spec}
 }
 
 func target(m *Model) Target {
 	t := Target{TenantID: m.TenantID, ExternalID: m.ExternalID, Region: m.Region, KeyARN: m.Key.String(), CustomerAccount: customerAccount}
-	if m.Pattern == tenant.AssumedRole {
+	if m.Pattern == platform.AssumedRole {
 		t.RoleARN = m.RoleARN()
 	}
 	return t
 }
 
-func validate(t *testing.T, ts *awsemu.TestServer, cfg *tenant.Config, tg Target, asRole bool) *Report {
+func validate(t *testing.T, ts *awsemu.TestServer, cfg *platform.Config, tg Target, asRole bool) *Report {
 	t.Helper()
 	v := &Validator{Config: cfg, AWS: platformAWS(t, ts, asRole)}
 	return v.Validate(context.Background(), tg)

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/byok-dev/byok/internal/tenant"
+	"github.com/byok-dev/byok/internal/platform"
 	"github.com/byok-dev/byok/kms/awskms"
 )
 
@@ -16,7 +16,7 @@ type Request struct {
 	TenantID   string
 	ExternalID string // required for the assumed-role pattern
 	Region     string // a hosting region of the configuration
-	Pattern    tenant.AccessPattern
+	Pattern    platform.AccessPattern
 	// CustomerAccount is the customer's AWS account; it may be left empty
 	// when KeyARN is set, whose account it then is.
 	CustomerAccount string
@@ -42,7 +42,7 @@ type Model struct {
 	ExternalID string
 	Region     string
 	Partition  string
-	Pattern    tenant.AccessPattern
+	Pattern    platform.AccessPattern
 	// PlatformPrincipal is the ARN customers grant (platform role or
 	// account root), from the region's configuration.
 	PlatformPrincipal string
@@ -58,8 +58,8 @@ type Model struct {
 }
 
 // NewModel checks req against cfg and returns the model of its artifacts.
-// Bad input is a *tenant.Error with a stable code.
-func NewModel(cfg *tenant.Config, req Request) (*Model, error) {
+// Bad input is a *platform.Error with a stable code.
+func NewModel(cfg *platform.Config, req Request) (*Model, error) {
 	region, err := cfg.Region(req.Region)
 	if err != nil {
 		return nil, err
@@ -72,7 +72,7 @@ func NewModel(cfg *tenant.Config, req Request) (*Model, error) {
 		MultiRegion: cfg.Policy.RequireMultiRegion, ReplicaRegions: slices.Clone(region.ReplicaRegions),
 		rawKeyARN: req.KeyARN,
 	}
-	for _, check := range []func(*tenant.Config) error{m.checkIDs, m.checkKey, m.checkSpec, m.checkRole, m.checkToken} {
+	for _, check := range []func(*platform.Config) error{m.checkIDs, m.checkKey, m.checkSpec, m.checkRole, m.checkToken} {
 		if err := check(cfg); err != nil {
 			return nil, err
 		}
@@ -81,43 +81,43 @@ func NewModel(cfg *tenant.Config, req Request) (*Model, error) {
 	return m, nil
 }
 
-func (m *Model) checkIDs(*tenant.Config) error {
-	if err := tenant.CheckTenantID(m.TenantID); err != nil {
+func (m *Model) checkIDs(*platform.Config) error {
+	if err := platform.CheckTenantID(m.TenantID); err != nil {
 		return err
 	}
-	if err := tenant.CheckPattern(m.Pattern); err != nil {
+	if err := platform.CheckPattern(m.Pattern); err != nil {
 		return err
 	}
-	if m.Pattern == tenant.AssumedRole || m.ExternalID != "" {
-		return tenant.CheckExternalID(m.ExternalID)
+	if m.Pattern == platform.AssumedRole || m.ExternalID != "" {
+		return platform.CheckExternalID(m.ExternalID)
 	}
 	return nil
 }
 
-func (m *Model) checkKey(cfg *tenant.Config) error {
+func (m *Model) checkKey(cfg *platform.Config) error {
 	if err := m.setKey(cfg); err != nil {
 		return err
 	}
 	if m.CustomerAccount == "" {
-		return &tenant.Error{Code: tenant.CodeMissingField, Field: "customer_account",
+		return &platform.Error{Code: platform.CodeMissingField, Field: "customer_account",
 			Reason: "the customer's AWS account id is needed (or a key ARN, which names it)"}
 	}
-	return tenant.CheckAccount("customer_account", m.CustomerAccount)
+	return platform.CheckAccount("customer_account", m.CustomerAccount)
 }
 
 // setKey parses the existing key, when there is one. The artifacts name keys
 // by key ARN only: an alias may move, a policy naming it would not follow.
-func (m *Model) setKey(cfg *tenant.Config) error {
+func (m *Model) setKey(cfg *platform.Config) error {
 	raw := m.rawKeyARN
 	if raw == "" {
 		return nil
 	}
-	a, err := tenant.ParseKeyARN("key_arn", raw)
+	a, err := platform.ParseKeyARN("key_arn", raw)
 	if err != nil {
 		return err
 	}
 	fail := func(format string, args ...any) error {
-		return &tenant.Error{Code: tenant.CodeInvalidKeyARN, Field: "key_arn", Reason: fmt.Sprintf(format, args...)}
+		return &platform.Error{Code: platform.CodeInvalidKeyARN, Field: "key_arn", Reason: fmt.Sprintf(format, args...)}
 	}
 	switch {
 	case a.Kind != awskms.KeyARN:
@@ -134,25 +134,25 @@ func (m *Model) setKey(cfg *tenant.Config) error {
 	return nil
 }
 
-func (m *Model) checkSpec(cfg *tenant.Config) error {
+func (m *Model) checkSpec(cfg *platform.Config) error {
 	if m.KeySpec == "" {
 		m.KeySpec = cfg.Policy.KeySpecs[0]
 	}
 	if !cfg.Policy.AllowsKeySpec(m.KeySpec) {
-		return &tenant.Error{Code: tenant.CodeInvalidKeySpec, Field: "key_spec",
+		return &platform.Error{Code: platform.CodeInvalidKeySpec, Field: "key_spec",
 			Reason: fmt.Sprintf("%q is not allowed here (%s)", m.KeySpec, strings.Join(cfg.Policy.KeySpecs, ", "))}
 	}
 	return nil
 }
 
-func (m *Model) checkRole(*tenant.Config) error {
-	if m.Pattern != tenant.AssumedRole {
+func (m *Model) checkRole(*platform.Config) error {
+	if m.Pattern != platform.AssumedRole {
 		return nil
 	}
 	if m.RoleName == "" {
 		m.RoleName = defaultRoleName(m.TenantID)
 	}
-	return tenant.CheckRoleName("role_name", m.RoleName)
+	return platform.CheckRoleName("role_name", m.RoleName)
 }
 
 // defaultRoleName is byok-<tenant>, with the characters IAM refuses in role
@@ -162,7 +162,7 @@ func defaultRoleName(tenantID string) string {
 	return n[:min(len(n), 64)]
 }
 
-func (m *Model) setDefaults(*tenant.Config) {
+func (m *Model) setDefaults(*platform.Config) {
 	if m.Token == "" {
 		m.Token = m.TenantID
 	}
@@ -172,10 +172,10 @@ var tokenRe = regexp.MustCompile(`^[A-Za-z0-9_.:/=+@-]{1,128}$`)
 
 // checkToken keeps the token within what a CloudFormation parameter and an
 // AWS tag value accept without quoting trouble.
-func (m *Model) checkToken(*tenant.Config) error {
+func (m *Model) checkToken(*platform.Config) error {
 	if m.Token == "" || tokenRe.MatchString(m.Token) {
 		return nil
 	}
-	return &tenant.Error{Code: tenant.CodeInvalidToken, Field: "token",
+	return &platform.Error{Code: platform.CodeInvalidToken, Field: "token",
 		Reason: "a token is 1 to 128 of A-Z a-z 0-9 _ . : / = + @ -"}
 }

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/byok-dev/byok/internal/tenant"
+	"github.com/byok-dev/byok/internal/platform"
 )
 
 func TestNewModelBadInput(t *testing.T) {
@@ -12,27 +12,27 @@ func TestNewModelBadInput(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		edit func(*Request)
-		want tenant.Code
+		want platform.Code
 	}{
-		{"unknown region", func(r *Request) { r.Region = "ap-south-1" }, tenant.CodeUnknownRegion},
-		{"tenant id", func(r *Request) { r.TenantID = "a b" }, tenant.CodeInvalidTenantID},
-		{"pattern", func(r *Request) { r.Pattern = "" }, tenant.CodeInvalidPattern},
-		{"external id", func(r *Request) { r.ExternalID = "short" }, tenant.CodeInvalidExternalID},
-		{"malformed key ARN", func(r *Request) { r.KeyARN = "arn:aws:kms:eu-west-1:x:key/y" }, tenant.CodeInvalidKeyARN},
-		{"oversized key ARN", func(r *Request) { r.KeyARN = strings.Repeat("a", tenant.MaxFieldLen+1) }, tenant.CodeFieldTooLong},
-		{"alias ARN", func(r *Request) { r.KeyARN = "arn:aws:kms:eu-west-1:222222222222:alias/a" }, tenant.CodeInvalidKeyARN},
-		{"key in other region", func(r *Request) { r.KeyARN = keyARN(otherRegion, mrkID) }, tenant.CodeInvalidKeyARN},
-		{"single-Region key", func(r *Request) { r.KeyARN = keyARN(hostRegion, singleKeyID) }, tenant.CodeInvalidKeyARN},
-		{"key in other account", func(r *Request) { r.CustomerAccount = "333333333333" }, tenant.CodeInvalidKeyARN},
-		{"no account", func(r *Request) { r.KeyARN = "" }, tenant.CodeMissingField},
-		{"bad account", func(r *Request) { r.KeyARN, r.CustomerAccount = "", "12" }, tenant.CodeInvalidAccount},
-		{"key spec", func(r *Request) { r.KeySpec = tenant.KeySpecRSA4096 }, tenant.CodeInvalidKeySpec},
-		{"role name", func(r *Request) { r.RoleName = "a/b" }, tenant.CodeInvalidRoleARN},
-		{"token", func(r *Request) { r.Token = "a b" }, tenant.CodeInvalidToken},
+		{"unknown region", func(r *Request) { r.Region = "ap-south-1" }, platform.CodeUnknownRegion},
+		{"tenant id", func(r *Request) { r.TenantID = "a b" }, platform.CodeInvalidTenantID},
+		{"pattern", func(r *Request) { r.Pattern = "" }, platform.CodeInvalidPattern},
+		{"external id", func(r *Request) { r.ExternalID = "short" }, platform.CodeInvalidExternalID},
+		{"malformed key ARN", func(r *Request) { r.KeyARN = "arn:aws:kms:eu-west-1:x:key/y" }, platform.CodeInvalidKeyARN},
+		{"oversized key ARN", func(r *Request) { r.KeyARN = strings.Repeat("a", platform.MaxFieldLen+1) }, platform.CodeFieldTooLong},
+		{"alias ARN", func(r *Request) { r.KeyARN = "arn:aws:kms:eu-west-1:222222222222:alias/a" }, platform.CodeInvalidKeyARN},
+		{"key in other region", func(r *Request) { r.KeyARN = keyARN(otherRegion, mrkID) }, platform.CodeInvalidKeyARN},
+		{"single-Region key", func(r *Request) { r.KeyARN = keyARN(hostRegion, singleKeyID) }, platform.CodeInvalidKeyARN},
+		{"key in other account", func(r *Request) { r.CustomerAccount = "333333333333" }, platform.CodeInvalidKeyARN},
+		{"no account", func(r *Request) { r.KeyARN = "" }, platform.CodeMissingField},
+		{"bad account", func(r *Request) { r.KeyARN, r.CustomerAccount = "", "12" }, platform.CodeInvalidAccount},
+		{"key spec", func(r *Request) { r.KeySpec = platform.KeySpecRSA4096 }, platform.CodeInvalidKeySpec},
+		{"role name", func(r *Request) { r.RoleName = "a/b" }, platform.CodeInvalidRoleARN},
+		{"token", func(r *Request) { r.Token = "a b" }, platform.CodeInvalidToken},
 	} {
-		req := request(tenant.AssumedRole, tenant.KeySpecSymmetric, mrkID)
+		req := request(platform.AssumedRole, platform.KeySpecSymmetric, mrkID)
 		tc.edit(&req)
-		if _, err := NewModel(cfg, req); tenant.CodeOf(err) != tc.want {
+		if _, err := NewModel(cfg, req); platform.CodeOf(err) != tc.want {
 			t.Errorf("%s: NewModel() err = %v, want code %s", tc.name, err, tc.want)
 		}
 	}
@@ -40,13 +40,13 @@ func TestNewModelBadInput(t *testing.T) {
 
 func TestDefaultRoleName(t *testing.T) {
 	cfg := testConfig(t, "", false)
-	req := request(tenant.AssumedRole, "", mrkID)
+	req := request(platform.AssumedRole, "", mrkID)
 	req.TenantID = "org:" + strings.Repeat("x", 100)
 	m := mustModel(t, cfg, req)
-	if err := tenant.CheckRoleName("role_name", m.RoleName); err != nil || !strings.HasPrefix(m.RoleName, "byok-org-x") {
+	if err := platform.CheckRoleName("role_name", m.RoleName); err != nil || !strings.HasPrefix(m.RoleName, "byok-org-x") {
 		t.Errorf("RoleName = %q (%v), want a valid byok-org-x… name", m.RoleName, err)
 	}
-	if m.KeySpec != tenant.KeySpecSymmetric || m.Token != req.TenantID {
+	if m.KeySpec != platform.KeySpecSymmetric || m.Token != req.TenantID {
 		t.Errorf("defaults: KeySpec %q, Token %q", m.KeySpec, m.Token)
 	}
 }

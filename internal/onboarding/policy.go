@@ -5,7 +5,7 @@ import (
 	"maps"
 	"slices"
 
-	"github.com/byok-dev/byok/internal/tenant"
+	"github.com/byok-dev/byok/internal/platform"
 )
 
 // Policy is an IAM policy document: a key policy, a trust policy or an
@@ -71,7 +71,7 @@ func UseActions(spec string) []string {
 // cannot generate data keys. The generated policies grant them in their own
 // statement ([SidUse], [SidRoleUse]) under [TenantCondition].
 func CryptoActions(spec string) []string {
-	if tenant.IsRSA(spec) {
+	if platform.IsRSA(spec) {
 		return []string{"kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*"}
 	}
 	return []string{"kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*"}
@@ -84,7 +84,7 @@ func CryptoActions(spec string) []string {
 // automatically, GetPublicKey, under which the platform wraps tenant keys
 // itself.
 func ReadActions(spec string) []string {
-	if tenant.IsRSA(spec) {
+	if platform.IsRSA(spec) {
 		return []string{"kms:DescribeKey", "kms:GetPublicKey"}
 	}
 	return []string{"kms:DescribeKey", "kms:GetKeyRotationStatus"}
@@ -100,7 +100,7 @@ func ReadActions(spec string) []string {
 // The platform binds RSA wrappings to their tenant with a keyed tag instead
 // (kms/awskms, "RSA keys").
 func TenantCondition(spec, tenantID string) map[string]map[string]any {
-	if tenant.IsRSA(spec) {
+	if platform.IsRSA(spec) {
 		return nil
 	}
 	return map[string]map[string]any{"StringEquals": {TenantConditionKey: tenantID}}
@@ -180,7 +180,7 @@ func rolePolicy(r refs, spec string) Policy {
 func (m *Model) jsonRefs() refs {
 	r := refs{root: m.rootARN(), platform: m.PlatformPrincipal, externalID: m.ExternalID, grantee: m.PlatformPrincipal,
 		tenant: m.TenantID}
-	if m.Pattern == tenant.AssumedRole {
+	if m.Pattern == platform.AssumedRole {
 		r.grantee = m.RoleARN()
 	}
 	for _, k := range m.KeyARNs() {
@@ -195,7 +195,7 @@ func (m *Model) rootARN() string {
 
 // RoleARN is the customer role's ARN (assumed-role pattern), or "".
 func (m *Model) RoleARN() string {
-	if m.Pattern != tenant.AssumedRole {
+	if m.Pattern != platform.AssumedRole {
 		return ""
 	}
 	return "arn:" + m.Partition + ":iam::" + m.CustomerAccount + ":role/" + m.RoleName
@@ -229,7 +229,7 @@ func (m *Model) KeyPolicy() Policy { return keyPolicy(m.jsonRefs(), m.KeySpec) }
 // may assume it, only with the tenant's External ID. Nil for the direct
 // pattern.
 func (m *Model) TrustPolicy() *Policy {
-	if m.Pattern != tenant.AssumedRole {
+	if m.Pattern != platform.AssumedRole {
 		return nil
 	}
 	p := trustPolicy(m.jsonRefs())
@@ -240,7 +240,7 @@ func (m *Model) TrustPolicy() *Policy {
 // replicas. Nil for the direct pattern and before the customer has a key
 // (the templates then name the key they create).
 func (m *Model) RolePolicy() *Policy {
-	if m.Pattern != tenant.AssumedRole || m.Key == nil {
+	if m.Pattern != platform.AssumedRole || m.Key == nil {
 		return nil
 	}
 	p := rolePolicy(m.jsonRefs(), m.KeySpec)

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"text/template"
 
-	"github.com/byok-dev/byok/internal/tenant"
+	"github.com/byok-dev/byok/internal/platform"
 )
 
 // Terraform returns the customer's Terraform configuration (HCL), the
@@ -37,7 +37,7 @@ type tfData struct {
 
 func (m *Model) tfData() tfData {
 	r := m.tfRefs()
-	d := tfData{M: m, AssumedRole: m.Pattern == tenant.AssumedRole, RSA: tenant.IsRSA(m.KeySpec),
+	d := tfData{M: m, AssumedRole: m.Pattern == platform.AssumedRole, RSA: platform.IsRSA(m.KeySpec),
 		KeyPolicy: heredocJSON(keyPolicy(r, m.KeySpec))}
 	if d.AssumedRole {
 		d.TrustPolicy, d.RolePolicy = heredocJSON(trustPolicy(r)), heredocJSON(rolePolicy(r, m.KeySpec))
@@ -53,7 +53,7 @@ func (m *Model) tfData() tfData {
 func (m *Model) tfRefs() refs {
 	r := refs{root: "arn:${local.partition}:iam::${local.account}:root", platform: m.PlatformPrincipal,
 		externalID: "${var.external_id}", grantee: m.PlatformPrincipal, tenant: m.TenantID}
-	if m.Pattern == tenant.AssumedRole {
+	if m.Pattern == platform.AssumedRole {
 		r.grantee = "arn:${local.partition}:iam::${local.account}:role/${var.role_name}"
 	}
 	r.keys = []any{"arn:${local.partition}:kms:" + m.Region + ":${local.account}:key/${local.key_id}"}

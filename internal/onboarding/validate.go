@@ -15,7 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
-	"github.com/byok-dev/byok/internal/tenant"
+	"github.com/byok-dev/byok/internal/platform"
 	"github.com/byok-dev/byok/kms/awskms"
 )
 
@@ -23,7 +23,7 @@ import (
 // own AWS access: every permission the platform needs is exercised by the
 // call that needs it.
 type Validator struct {
-	Config *tenant.Config
+	Config *platform.Config
 	// AWS is the platform's base SDK configuration (its credentials; its
 	// BaseEndpoint for an emulator). Its Region is ignored: each call goes to
 	// the region it concerns.
@@ -66,7 +66,7 @@ type run struct {
 	t   Target
 	rep *Report
 
-	region *tenant.Region
+	region *platform.Region
 	key    awskms.ARN // as given: may be an alias
 	keyARN string     // the key ARN, alias resolved once described
 	creds  aws.CredentialsProvider

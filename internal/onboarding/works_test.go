@@ -3,23 +3,23 @@ package onboarding
 import (
 	"testing"
 
-	"github.com/byok-dev/byok/internal/tenant"
+	"github.com/byok-dev/byok/internal/platform"
 )
 
 // The generated artifacts, and nothing else, make the customer's side work.
 func TestArtifactsWork(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
-		pattern tenant.AccessPattern
+		pattern platform.AccessPattern
 		spec    string
 		asRole  bool
 	}{
-		{"direct/account", tenant.Direct, tenant.KeySpecSymmetric, false},
-		{"direct/platform-role", tenant.Direct, tenant.KeySpecSymmetric, true},
-		{"assumed-role/account", tenant.AssumedRole, tenant.KeySpecSymmetric, false},
-		{"assumed-role/platform-role", tenant.AssumedRole, tenant.KeySpecSymmetric, true},
-		{"direct/rsa", tenant.Direct, tenant.KeySpecRSA3072, false},
-		{"assumed-role/rsa", tenant.AssumedRole, tenant.KeySpecRSA3072, false},
+		{"direct/account", platform.Direct, platform.KeySpecSymmetric, false},
+		{"direct/platform-role", platform.Direct, platform.KeySpecSymmetric, true},
+		{"assumed-role/account", platform.AssumedRole, platform.KeySpecSymmetric, false},
+		{"assumed-role/platform-role", platform.AssumedRole, platform.KeySpecSymmetric, true},
+		{"direct/rsa", platform.Direct, platform.KeySpecRSA3072, false},
+		{"assumed-role/rsa", platform.AssumedRole, platform.KeySpecRSA3072, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -32,7 +32,7 @@ func TestArtifactsWork(t *testing.T) {
 			if !rep.OK() {
 				t.Errorf("OK() = false\n%s", rep)
 			}
-			if tenant.IsRSA(tc.spec) {
+			if platform.IsRSA(tc.spec) {
 				wantCheck(t, rep, CheckTenantBinding, Info, CodeNoEncryptionContext)
 			} else {
 				wantCheck(t, rep, CheckTenantBinding, Pass, "ok")

@@ -16,7 +16,7 @@ import (
 
 	"github.com/byok-dev/byok/client"
 	"github.com/byok-dev/byok/internal/control"
-	"github.com/byok-dev/byok/internal/store"
+	"github.com/byok-dev/byok/internal/tenant"
 )
 
 // TestAPI drives every route through the real client against the real
@@ -351,13 +351,13 @@ func TestAPI(t *testing.T) {
 		wantCode(t, err, "key_disabled", http.StatusLocked)
 	})
 	t.Run("tenant states", func(t *testing.T) {
-		for state, code := range map[store.State]string{store.StateKeyUnavailable: CodeKeyUnavailable,
-			store.StateSuspended: CodeTenantSuspended, store.StateShredded: "tenant_shredded"} {
+		for state, code := range map[tenant.State]string{tenant.StateKeyUnavailable: CodeKeyUnavailable,
+			tenant.StateSuspended: CodeTenantSuspended, tenant.StateShredded: "tenant_shredded"} {
 			tn, err := e.store.GetTenant(bg, "acme")
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := e.store.UpdateTenant(bg, "acme", tn.Revision, func(t *store.Tenant) error { t.State = state; return nil }); err != nil {
+			if _, err := e.store.UpdateTenant(bg, "acme", tn.Revision, func(t *tenant.Tenant) error { t.State = state; return nil }); err != nil {
 				t.Fatal(err)
 			}
 			_, err = member.Encrypt(bg, "acme", []byte("x"), nil)
@@ -429,7 +429,7 @@ func TestStateCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	tn, _ := e.store.GetTenant(bg, "acme")
-	if _, err := e.store.UpdateTenant(bg, "acme", tn.Revision, func(t *store.Tenant) error { t.State = store.StateSuspended; return nil }); err != nil {
+	if _, err := e.store.UpdateTenant(bg, "acme", tn.Revision, func(t *tenant.Tenant) error { t.State = tenant.StateSuspended; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	changed := time.Now()

@@ -11,7 +11,7 @@ import (
 
 	"github.com/byok-dev/byok/envelope"
 	"github.com/byok-dev/byok/internal/monitor"
-	"github.com/byok-dev/byok/internal/store"
+	"github.com/byok-dev/byok/internal/tenant"
 )
 
 // ContextHeader carries a stream's encryption context: comma-separated
@@ -25,12 +25,12 @@ const ContextHeader = "Byok-Context"
 const maxContextHeader = 8 << 10
 
 // stateErrors are the answers for tenants whose state refuses data.
-var stateErrors = map[store.State]*Error{
-	store.StatePending:        apiErr(http.StatusConflict, CodeTenantNotActive, "the tenant is not enabled yet: attach, validate and enable its key first"),
-	store.StateKeyUnavailable: apiErr(http.StatusLocked, CodeKeyUnavailable, "the tenant's key is unavailable (disabled, denied or deleted); data operations resume when the key is back"),
-	store.StateSuspended:      apiErr(http.StatusLocked, CodeTenantSuspended, "the tenant is suspended because its key has been unavailable for too long"),
-	store.StateDestroyed:      apiErr(http.StatusGone, "key_destroyed", "the tenant's key was deleted; its data can never be opened again"),
-	store.StateShredded:       apiErr(http.StatusGone, "tenant_shredded", "the tenant was offboarded; its data can never be opened again"),
+var stateErrors = map[tenant.State]*Error{
+	tenant.StatePending:        apiErr(http.StatusConflict, CodeTenantNotActive, "the tenant is not enabled yet: attach, validate and enable its key first"),
+	tenant.StateKeyUnavailable: apiErr(http.StatusLocked, CodeKeyUnavailable, "the tenant's key is unavailable (disabled, denied or deleted); data operations resume when the key is back"),
+	tenant.StateSuspended:      apiErr(http.StatusLocked, CodeTenantSuspended, "the tenant is suspended because its key has been unavailable for too long"),
+	tenant.StateDestroyed:      apiErr(http.StatusGone, "key_destroyed", "the tenant's key was deleted; its data can never be opened again"),
+	tenant.StateShredded:       apiErr(http.StatusGone, "tenant_shredded", "the tenant was offboarded; its data can never be opened again"),
 }
 
 // admitData refuses data operations for tenants whose state does not allow
@@ -41,7 +41,7 @@ func (s *Server) admitData(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if state.state == store.StatePending && s.cfg.ServePending {
+	if state.state == tenant.StatePending && s.cfg.ServePending {
 		return nil
 	}
 	if e := reasonError(state); e != nil {
@@ -65,7 +65,7 @@ var reasonMessages = map[string]string{
 // reasonError answers a key_unavailable tenant with the specific code of
 // the failure the monitor saw, when it recorded one.
 func reasonError(st stateEntry) *Error {
-	if st.state != store.StateKeyUnavailable {
+	if st.state != tenant.StateKeyUnavailable {
 		return nil
 	}
 	msg, ok := reasonMessages[st.reason]
@@ -76,7 +76,7 @@ func reasonError(st stateEntry) *Error {
 }
 
 type stateEntry struct {
-	state  store.State
+	state  tenant.State
 	reason string // the monitor's code for why the key is unavailable
 	until  time.Time
 }

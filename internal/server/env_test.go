@@ -27,9 +27,9 @@ import (
 	"github.com/byok-dev/byok/internal/keyfile"
 	"github.com/byok-dev/byok/internal/monitor"
 	"github.com/byok-dev/byok/internal/onboarding"
+	"github.com/byok-dev/byok/internal/platform"
 	"github.com/byok-dev/byok/internal/store"
 	"github.com/byok-dev/byok/internal/store/sqlite"
-	"github.com/byok-dev/byok/internal/tenant"
 	"github.com/byok-dev/byok/keyring"
 	"github.com/byok-dev/byok/kms"
 	"github.com/byok-dev/byok/kms/awskms"
@@ -244,9 +244,9 @@ func (e *env) newKeyring(platformAWS aws.Config) *keyring.Keyring {
 	return kr
 }
 
-func platformConfig(t testing.TB) *tenant.Config {
+func platformConfig(t testing.TB) *platform.Config {
 	t.Helper()
-	cfg, err := tenant.Parse(strings.NewReader(`regions:
+	cfg, err := platform.Parse(strings.NewReader(`regions:
   - name: eu-west-1
     platform_account_id: "111111111111"
     replica_regions: [eu-central-1]

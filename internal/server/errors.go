@@ -10,8 +10,8 @@ import (
 	"github.com/byok-dev/byok/internal/auth"
 	"github.com/byok-dev/byok/internal/control"
 	"github.com/byok-dev/byok/internal/monitor"
+	"github.com/byok-dev/byok/internal/platform"
 	"github.com/byok-dev/byok/internal/store"
-	"github.com/byok-dev/byok/internal/tenant"
 	"github.com/byok-dev/byok/keyring"
 	"github.com/byok-dev/byok/kms"
 )
@@ -230,13 +230,13 @@ func fromStore(err error) *Error {
 }
 
 func fromTenant(err error) *Error {
-	code := tenant.CodeOf(err)
+	code := platform.CodeOf(err)
 	if code == "" {
 		return nil
 	}
 	// The field and reason, without the package prefix and the code the
 	// answer carries anyway.
-	var e *tenant.Error
+	var e *platform.Error
 	if errors.As(err, &e) {
 		return coded(string(code), e.Field+": "+e.Reason)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/byok-dev/byok/internal/store"
+	"github.com/byok-dev/byok/internal/tenant"
 	"github.com/byok-dev/byok/keyring"
 )
 
@@ -74,7 +75,7 @@ func (c *tenantCollector) Collect(ch chan<- prometheus.Metric) {
 		scrapeErr = 1
 	}
 	ch <- prometheus.MustNewConstMetric(descScrapeErr, prometheus.GaugeValue, scrapeErr)
-	for _, st := range store.States {
+	for _, st := range tenant.States {
 		ch <- prometheus.MustNewConstMetric(descTenants, prometheus.GaugeValue, float64(states[st]), string(st))
 	}
 	ch <- prometheus.MustNewConstMetric(descKMSCalls, prometheus.CounterValue, float64(sum.KMSCalls-sum.KMSFailed), "ok")
@@ -85,8 +86,8 @@ func (c *tenantCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descCached, prometheus.GaugeValue, float64(c.keyring.CachedKeys()))
 }
 
-func (c *tenantCollector) read(ctx context.Context) (map[store.State]int, keyring.Stats, error) {
-	states := map[store.State]int{}
+func (c *tenantCollector) read(ctx context.Context) (map[tenant.State]int, keyring.Stats, error) {
+	states := map[tenant.State]int{}
 	var sum keyring.Stats
 	opts := store.ListOptions{Limit: store.MaxPageSize}
 	for {

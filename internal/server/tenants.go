@@ -9,6 +9,7 @@ import (
 
 	"github.com/byok-dev/byok/internal/control"
 	"github.com/byok-dev/byok/internal/onboarding"
+	"github.com/byok-dev/byok/internal/platform"
 	"github.com/byok-dev/byok/internal/store"
 	"github.com/byok-dev/byok/internal/tenant"
 )
@@ -25,7 +26,7 @@ type tenantJSON struct {
 	Settings   json.RawMessage `json:"settings,omitempty"`
 }
 
-func toTenant(t *store.Tenant) *tenantJSON {
+func toTenant(t *tenant.Tenant) *tenantJSON {
 	return &tenantJSON{ID: t.ID, Name: t.Name, ExternalID: t.ExternalID, State: string(t.State),
 		Revision: t.Revision, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt, Settings: store.SettingsOrEmpty(t.Settings)}
 }
@@ -64,7 +65,7 @@ func (s *Server) createTenant(w http.ResponseWriter, r *http.Request, c *call) e
 
 func (s *Server) listTenants(w http.ResponseWriter, r *http.Request, _ *call) error {
 	q := r.URL.Query()
-	opts := store.ListOptions{State: store.State(q.Get("state")), Cursor: q.Get("cursor")}
+	opts := store.ListOptions{State: tenant.State(q.Get("state")), Cursor: q.Get("cursor")}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
@@ -322,9 +323,9 @@ func (s *Server) artifacts(w http.ResponseWriter, r *http.Request, c *call) erro
 	if !ok && format != "bundle" {
 		return apiErr(http.StatusBadRequest, "invalid_format", "format must be one of bundle, key-policy, key-policy-statements, trust-policy, role-policy, cloudformation, terraform")
 	}
-	pattern := tenant.AccessPattern(q.Get("pattern"))
+	pattern := platform.AccessPattern(q.Get("pattern"))
 	if pattern == "" {
-		pattern = tenant.Direct
+		pattern = platform.Direct
 	}
 	m, err := s.cfg.Control.Artifacts(r.Context(), c.tenant, onboarding.Request{Region: q.Get("region"), Pattern: pattern,
 		CustomerAccount: q.Get("account"), RoleName: q.Get("role_name"), KeyARN: q.Get("key_arn"), KeySpec: q.Get("key_spec")})

@@ -53,9 +53,9 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"time"
 
+	"github.com/byok-dev/byok/internal/tenant"
 	"github.com/byok-dev/byok/keyring"
 )
 
@@ -67,21 +67,21 @@ type Store interface {
 
 	// CreateTenant stores a new tenant with Revision 1 and fresh timestamps
 	// and returns it. A duplicate ID or ExternalID is ErrConflict.
-	CreateTenant(ctx context.Context, t *Tenant) (*Tenant, error)
+	CreateTenant(ctx context.Context, t *tenant.Tenant) (*tenant.Tenant, error)
 	// GetTenant returns one tenant, or ErrNotFound.
-	GetTenant(ctx context.Context, id string) (*Tenant, error)
+	GetTenant(ctx context.Context, id string) (*tenant.Tenant, error)
 	// ListTenants returns a page of tenants ordered by ID.
 	ListTenants(ctx context.Context, opts ListOptions) (*TenantPage, error)
 	// UpdateTenant applies mutate to a copy of the tenant and stores it if the
 	// stored revision is still wantRevision (otherwise ErrConflict, and
 	// nothing is written). mutate may not change ID, Revision or timestamps;
 	// an error from mutate is returned as is. It returns the stored tenant.
-	UpdateTenant(ctx context.Context, id string, wantRevision int64, mutate func(*Tenant) error) (*Tenant, error)
+	UpdateTenant(ctx context.Context, id string, wantRevision int64, mutate func(*tenant.Tenant) error) (*tenant.Tenant, error)
 	// UpdateTenantWithEvents is UpdateTenant that also stores events in the
 	// outbox, as EnqueueEvent does, in the same transaction: the change and
 	// its events are stored together or not at all. It returns the stored
 	// tenant and how many outbox entries it stored.
-	UpdateTenantWithEvents(ctx context.Context, id string, wantRevision int64, mutate func(*Tenant) error, events []*OutboxEvent) (*Tenant, int, error)
+	UpdateTenantWithEvents(ctx context.Context, id string, wantRevision int64, mutate func(*tenant.Tenant) error, events []*OutboxEvent) (*tenant.Tenant, int, error)
 	// DeleteTenant deletes a tenant and its attachments. It fails with
 	// ErrConflict while the tenant has key versions: shred them first.
 	DeleteTenant(ctx context.Context, id string) error
@@ -161,66 +161,10 @@ type Store interface {
 	Close() error
 }
 
-// State is a tenant's lifecycle state.
-type State string
-
-// Tenant states; see the design's state diagram.
-const (
-	StatePending         State = "pending"
-	StateActive          State = "active"
-	StateKeyUnavailable  State = "key_unavailable"
-	StateSuspended       State = "suspended"
-	StateDeletionPending State = "deletion_pending"
-	StateDestroyed       State = "destroyed"
-	StateShredded        State = "shredded"
-)
-
-// States lists every valid state.
-var States = []State{StatePending, StateActive, StateKeyUnavailable, StateSuspended,
-	StateDeletionPending, StateDestroyed, StateShredded}
-
-// Valid reports whether s is one of [States].
-func (s State) Valid() bool {
-	for _, v := range States {
-		if s == v {
-			return true
-		}
-	}
-	return false
-}
-
-// Tenant is one customer of the platform.
-type Tenant struct {
-	// ID is the tenant id bound into every ciphertext (see
-	// envelope.ValidTenantID); it never changes.
-	ID string
-	// Name is for people: 1 to MaxNameLen bytes of UTF-8 without control
-	// characters.
-	Name string
-	// ExternalID is the sts:ExternalId the customer's role requires; unique
-	// across tenants.
-	ExternalID string
-	State      State
-	// Revision is 1 on creation and bumped by every update.
-	Revision  int64
-	CreatedAt time.Time
-	UpdatedAt time.Time
-	// Settings is a JSON object for settings that evolve without a schema
-	// change. Empty means {}.
-	Settings json.RawMessage
-}
-
-// Clone returns a deep copy of t.
-func (t *Tenant) Clone() *Tenant {
-	c := *t
-	c.Settings = append(json.RawMessage(nil), t.Settings...)
-	return &c
-}
-
 // ListOptions selects a page of tenants.
 type ListOptions struct {
 	// State, when set, lists only tenants in that state.
-	State State
+	State tenant.State
 	// Cursor is a previous page's Next; empty starts at the beginning.
 	Cursor string
 	// Limit is the page size: 0 means DefaultPageSize, at most MaxPageSize.
@@ -229,7 +173,7 @@ type ListOptions struct {
 
 // TenantPage is one page of tenants.
 type TenantPage struct {
-	Tenants []*Tenant
+	Tenants []*tenant.Tenant
 	// Next is the cursor of the following page; empty on the last page.
 	Next string
 }

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/byok-dev/byok/envelope"
+	"github.com/byok-dev/byok/internal/tenant"
 	"github.com/byok-dev/byok/keyring"
 	"github.com/byok-dev/byok/kms"
 )
@@ -34,9 +35,9 @@ const (
 	MaxPageSize       = 1000
 )
 
-// Validate checks every field a caller sets on a tenant: ID, Name,
+// ValidateTenant checks every field a caller sets on a tenant: ID, Name,
 // ExternalID, State and Settings. Revision and timestamps are the store's.
-func (t *Tenant) Validate() error {
+func ValidateTenant(t *tenant.Tenant) error {
 	if !envelope.ValidTenantID(t.ID) {
 		return Invalid("tenant id %q must be 1 to %d characters of A-Z a-z 0-9 . _ : -", Clip(t.ID), envelope.MaxTenantIDLen)
 	}
@@ -336,7 +337,7 @@ func ParseCursor(c string) (string, error) {
 }
 
 // FinishPage trims a result fetched with limit+1 rows to limit and sets Next.
-func FinishPage(ts []*Tenant, limit int) *TenantPage {
+func FinishPage(ts []*tenant.Tenant, limit int) *TenantPage {
 	if len(ts) <= limit {
 		return &TenantPage{Tenants: ts}
 	}
@@ -345,12 +346,12 @@ func FinishPage(ts []*Tenant, limit int) *TenantPage {
 }
 
 // CheckMutation refuses changes mutate may not make and validates the result.
-func CheckMutation(before, after *Tenant) error {
+func CheckMutation(before, after *tenant.Tenant) error {
 	if after.ID != before.ID || after.Revision != before.Revision ||
 		!after.CreatedAt.Equal(before.CreatedAt) || !after.UpdatedAt.Equal(before.UpdatedAt) {
 		return Invalid("tenant %s: an update may not change id, revision or timestamps", before.ID)
 	}
-	return after.Validate()
+	return ValidateTenant(after)
 }
 
 // BadTenantID returns the ErrInvalid error for a malformed tenant id.

@@ -7,12 +7,13 @@ import (
 
 	"github.com/byok-dev/byok/envelope"
 	"github.com/byok-dev/byok/internal/store"
+	"github.com/byok-dev/byok/internal/tenant"
 )
 
 const tenantCols = `id, name, external_id, state, revision, created_at, updated_at, settings`
 
-func scanTenant(row Row) (*store.Tenant, error) {
-	var t store.Tenant
+func scanTenant(row Row) (*tenant.Tenant, error) {
+	var t tenant.Tenant
 	var settings string
 	err := row.Scan(&t.ID, &t.Name, &t.ExternalID, &t.State, &t.Revision, timeAt(&t.CreatedAt), timeAt(&t.UpdatedAt), &settings)
 	if err != nil {
@@ -23,7 +24,7 @@ func scanTenant(row Row) (*store.Tenant, error) {
 }
 
 // duplicateTenant names which unique key a tenant collided on.
-func (s *Store) duplicateTenant(t *store.Tenant, err error) error {
+func (s *Store) duplicateTenant(t *tenant.Tenant, err error) error {
 	if s.d.Unique(err, "tenants.external_id") {
 		return store.Conflict("tenant %s: external id is already used by another tenant", t.ID)
 	}
@@ -31,8 +32,8 @@ func (s *Store) duplicateTenant(t *store.Tenant, err error) error {
 }
 
 // CreateTenant implements store.Store.
-func (s *Store) CreateTenant(ctx context.Context, in *store.Tenant) (*store.Tenant, error) {
-	if err := in.Validate(); err != nil {
+func (s *Store) CreateTenant(ctx context.Context, in *tenant.Tenant) (*tenant.Tenant, error) {
+	if err := store.ValidateTenant(in); err != nil {
 		return nil, err
 	}
 	t := in.Clone()
@@ -51,14 +52,14 @@ func (s *Store) CreateTenant(ctx context.Context, in *store.Tenant) (*store.Tena
 }
 
 // GetTenant implements store.Store.
-func (s *Store) GetTenant(ctx context.Context, id string) (*store.Tenant, error) {
+func (s *Store) GetTenant(ctx context.Context, id string) (*tenant.Tenant, error) {
 	if !envelope.ValidTenantID(id) {
 		return nil, store.BadTenantID(id)
 	}
 	return s.getTenant(ctx, s.c.Read, id)
 }
 
-func (s *Store) getTenant(ctx context.Context, q Querier, id string) (*store.Tenant, error) {
+func (s *Store) getTenant(ctx context.Context, q Querier, id string) (*tenant.Tenant, error) {
 	t, err := scanTenant(q.QueryRow(ctx, `SELECT `+tenantCols+` FROM tenants WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.NotFound("tenant %s", id)
@@ -89,7 +90,7 @@ func (s *Store) ListTenants(ctx context.Context, opts store.ListOptions) (*store
 // the write is one UPDATE conditional on the revision, so a concurrent
 // update between the read and the write makes this one fail with
 // ErrConflict instead of being lost.
-func (s *Store) UpdateTenant(ctx context.Context, id string, want int64, mutate func(*store.Tenant) error) (*store.Tenant, error) {
+func (s *Store) UpdateTenant(ctx context.Context, id string, want int64, mutate func(*tenant.Tenant) error) (*tenant.Tenant, error) {
 	next, err := s.mutated(ctx, id, want, mutate)
 	if err != nil {
 		return nil, err
@@ -98,7 +99,7 @@ func (s *Store) UpdateTenant(ctx context.Context, id string, want int64, mutate 
 }
 
 // UpdateTenantWithEvents implements store.Store.
-func (s *Store) UpdateTenantWithEvents(ctx context.Context, id string, want int64, mutate func(*store.Tenant) error, events []*store.OutboxEvent) (*store.Tenant, int, error) {
+func (s *Store) UpdateTenantWithEvents(ctx context.Context, id string, want int64, mutate func(*tenant.Tenant) error, events []*store.OutboxEvent) (*tenant.Tenant, int, error) {
 	for _, e := range events {
 		if err := e.Validate(); err != nil {
 			return nil, 0, err
@@ -129,7 +130,7 @@ func (s *Store) UpdateTenantWithEvents(ctx context.Context, id string, want int6
 
 // mutated returns the tenant as mutate changes it, checked, with its next
 // revision, if the stored one is still want.
-func (s *Store) mutated(ctx context.Context, id string, want int64, mutate func(*store.Tenant) error) (*store.Tenant, error) {
+func (s *Store) mutated(ctx context.Context, id string, want int64, mutate func(*tenant.Tenant) error) (*tenant.Tenant, error) {
 	if !envelope.ValidTenantID(id) || want < 1 || mutate == nil {
 		return nil, store.Invalid("update tenant %q: needs a valid id, a revision from 1 and a mutate function", store.Clip(id))
 	}
@@ -152,7 +153,7 @@ func (s *Store) mutated(ctx context.Context, id string, want int64, mutate func(
 	return next, nil
 }
 
-func (s *Store) casTenant(ctx context.Context, q Querier, t *store.Tenant, want int64) error {
+func (s *Store) casTenant(ctx context.Context, q Querier, t *tenant.Tenant, want int64) error {
 	n, err := q.Exec(ctx, `UPDATE tenants SET name = $1, external_id = $2, state = $3, revision = $4,
 		updated_at = $5, settings = $6 WHERE id = $7 AND revision = $8`,
 		t.Name, t.ExternalID, string(t.State), t.Revision, s.d.Time(t.UpdatedAt), string(t.Settings), t.ID, want)

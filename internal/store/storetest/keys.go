@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/byok-dev/byok/internal/store"
+	"github.com/byok-dev/byok/internal/tenant"
 	"github.com/byok-dev/byok/keyring"
 	"github.com/byok-dev/byok/kms"
 )
@@ -314,7 +315,7 @@ func testConcurrent(t *testing.T, s store.Store) {
 		t.Fatalf("ListTenants() = %d tenants, %v; want %d", len(page.Tenants), err, workers*each)
 	}
 	for _, tn := range page.Tenants {
-		if tn.Revision != 2 || tn.State != store.StateActive {
+		if tn.Revision != 2 || tn.State != tenant.StateActive {
 			t.Fatalf("tenant %s = revision %d state %s, want 2 active", tn.ID, tn.Revision, tn.State)
 		}
 	}
@@ -336,7 +337,7 @@ func concurrentStep(s store.Store, id string) error {
 	if _, err := s.ListTenants(ctx, store.ListOptions{Limit: 3}); err != nil {
 		return err
 	}
-	_, err := s.UpdateTenant(ctx, id, 1, func(tn *store.Tenant) error { tn.State = store.StateActive; return nil })
+	_, err := s.UpdateTenant(ctx, id, 1, func(tn *tenant.Tenant) error { tn.State = tenant.StateActive; return nil })
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/byok-dev/byok/internal/store"
+	"github.com/byok-dev/byok/internal/tenant"
 )
 
 func event(id, tenant string, at time.Time) *store.OutboxEvent {
@@ -268,15 +269,15 @@ func testUpdateWithEvents(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	suspend := func(t *store.Tenant) error { t.State = store.StateSuspended; return nil }
+	suspend := func(t *tenant.Tenant) error { t.State = tenant.StateSuspended; return nil }
 
 	_, n, err := s.UpdateTenantWithEvents(ctx, "acme", cur.Revision+1, suspend, []*store.OutboxEvent{event("evt_stale", "acme", t0)})
 	wantErr(t, "UpdateTenantWithEvents(stale revision)", err, store.ErrConflict)
 	// A change that lands between the read and the write (made here from
 	// inside mutate) loses the compare-and-swap in the transaction, and the
 	// events stored in it go with it.
-	racing := func(next *store.Tenant) error {
-		if _, err := s.UpdateTenant(ctx, "acme", cur.Revision, func(t *store.Tenant) error { t.Name = "Raced"; return nil }); err != nil {
+	racing := func(next *tenant.Tenant) error {
+		if _, err := s.UpdateTenant(ctx, "acme", cur.Revision, func(t *tenant.Tenant) error { t.Name = "Raced"; return nil }); err != nil {
 			return err
 		}
 		return suspend(next)
@@ -286,7 +287,7 @@ func testUpdateWithEvents(t *testing.T, s store.Store) {
 	if n+n2 != 0 || len(outbox(t, s, "")) != 0 {
 		t.Fatalf("a lost compare-and-swap stored events: %+v", outbox(t, s, ""))
 	}
-	if cur, err = s.GetTenant(ctx, "acme"); err != nil || cur.Name != "Raced" || cur.State == store.StateSuspended {
+	if cur, err = s.GetTenant(ctx, "acme"); err != nil || cur.Name != "Raced" || cur.State == tenant.StateSuspended {
 		t.Fatalf("after the race the tenant is %+v, %v; want the racing rename only", cur, err)
 	}
 	bad := event("evt_bad", "acme", t0)
@@ -299,17 +300,17 @@ func testUpdateWithEvents(t *testing.T, s store.Store) {
 
 	e1, e2 := event("evt_1", "acme", t0), event("evt_2", "acme", t0)
 	next, n, err := s.UpdateTenantWithEvents(ctx, "acme", cur.Revision, suspend, []*store.OutboxEvent{e1, e2})
-	if err != nil || n != 4 || next.State != store.StateSuspended || next.Revision != cur.Revision+1 {
+	if err != nil || n != 4 || next.State != tenant.StateSuspended || next.Revision != cur.Revision+1 {
 		t.Fatalf("UpdateTenantWithEvents() = %+v, %d, %v; want suspended at the next revision, 4 entries", next, n, err)
 	}
-	if got, _ := s.GetTenant(ctx, "acme"); got.State != store.StateSuspended {
+	if got, _ := s.GetTenant(ctx, "acme"); got.State != tenant.StateSuspended {
 		t.Fatalf("stored state = %s, want suspended", got.State)
 	}
 	if got := outbox(t, s, "b-acme"); len(got) != 2 || got[0].Event != "evt_1" || got[1].Event != "evt_2" {
 		t.Fatalf("b-acme's outbox = %+v, want evt_1 and evt_2", got)
 	}
 	// Without events it is UpdateTenant.
-	if _, n, err := s.UpdateTenantWithEvents(ctx, "acme", next.Revision, func(t *store.Tenant) error { t.Name = "Acme 2"; return nil }, nil); err != nil || n != 0 {
+	if _, n, err := s.UpdateTenantWithEvents(ctx, "acme", next.Revision, func(t *tenant.Tenant) error { t.Name = "Acme 2"; return nil }, nil); err != nil || n != 0 {
 		t.Fatalf("UpdateTenantWithEvents(no events) = %d, %v", n, err)
 	}
 }

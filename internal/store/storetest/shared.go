@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/byok-dev/byok/internal/store"
+	"github.com/byok-dev/byok/internal/tenant"
 	"github.com/byok-dev/byok/keyring"
 	"github.com/byok-dev/byok/kms"
 )
@@ -60,7 +61,7 @@ func raceInstances(t *testing.T, a, b store.Store) {
 	for i := range n {
 		s := []store.Store{a, b}[i%2]
 		wg.Go(func() {
-			_, updates[i] = s.UpdateTenant(ctx, "acme", 1, func(tn *store.Tenant) error {
+			_, updates[i] = s.UpdateTenant(ctx, "acme", 1, func(tn *tenant.Tenant) error {
 				tn.Name = fmt.Sprintf("instance %d", i)
 				return nil
 			})

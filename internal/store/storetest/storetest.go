@@ -25,6 +25,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/byok-dev/byok/internal/store"
+	"github.com/byok-dev/byok/internal/tenant"
 	"github.com/byok-dev/byok/keyring"
 	"github.com/byok-dev/byok/kms"
 )
@@ -97,11 +98,11 @@ func Run(t *testing.T, open Opener) {
 var ctx = context.Background()
 
 // newTenant returns a valid tenant to create.
-func newTenant(id string) *store.Tenant {
-	return &store.Tenant{ID: id, Name: "Tenant " + id, ExternalID: "ext-" + id + "-0000", State: store.StatePending}
+func newTenant(id string) *tenant.Tenant {
+	return &tenant.Tenant{ID: id, Name: "Tenant " + id, ExternalID: "ext-" + id + "-0000", State: tenant.StatePending}
 }
 
-func mustCreate(t *testing.T, s store.Store, id string) *store.Tenant {
+func mustCreate(t *testing.T, s store.Store, id string) *tenant.Tenant {
 	t.Helper()
 	got, err := s.CreateTenant(ctx, newTenant(id))
 	if err != nil {

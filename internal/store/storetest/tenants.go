@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/byok-dev/byok/internal/store"
+	"github.com/byok-dev/byok/internal/tenant"
 )
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -72,22 +73,22 @@ func testCreateConflicts(t *testing.T, s store.Store) {
 }
 
 func testCreateInvalid(t *testing.T, s store.Store) {
-	cases := map[string]func(*store.Tenant){
-		"empty id":            func(tn *store.Tenant) { tn.ID = "" },
-		"id with slash":       func(tn *store.Tenant) { tn.ID = "a/b" },
-		"id too long":         func(tn *store.Tenant) { tn.ID = strings.Repeat("a", 300) },
-		"empty name":          func(tn *store.Tenant) { tn.Name = "" },
-		"name too long":       func(tn *store.Tenant) { tn.Name = strings.Repeat("n", store.MaxNameLen+1) },
-		"name with control":   func(tn *store.Tenant) { tn.Name = "a\x00b" },
-		"name not utf8":       func(tn *store.Tenant) { tn.Name = "a\xffb" },
-		"external id short":   func(tn *store.Tenant) { tn.ExternalID = "short" },
-		"external id long":    func(tn *store.Tenant) { tn.ExternalID = strings.Repeat("e", 129) },
-		"external id charset": func(tn *store.Tenant) { tn.ExternalID = "ext id with spaces" },
-		"empty state":         func(tn *store.Tenant) { tn.State = "" },
-		"unknown state":       func(tn *store.Tenant) { tn.State = "enabled" },
-		"settings not json":   func(tn *store.Tenant) { tn.Settings = settings("{") },
-		"settings array":      func(tn *store.Tenant) { tn.Settings = settings("[1]") },
-		"settings too large": func(tn *store.Tenant) {
+	cases := map[string]func(*tenant.Tenant){
+		"empty id":            func(tn *tenant.Tenant) { tn.ID = "" },
+		"id with slash":       func(tn *tenant.Tenant) { tn.ID = "a/b" },
+		"id too long":         func(tn *tenant.Tenant) { tn.ID = strings.Repeat("a", 300) },
+		"empty name":          func(tn *tenant.Tenant) { tn.Name = "" },
+		"name too long":       func(tn *tenant.Tenant) { tn.Name = strings.Repeat("n", store.MaxNameLen+1) },
+		"name with control":   func(tn *tenant.Tenant) { tn.Name = "a\x00b" },
+		"name not utf8":       func(tn *tenant.Tenant) { tn.Name = "a\xffb" },
+		"external id short":   func(tn *tenant.Tenant) { tn.ExternalID = "short" },
+		"external id long":    func(tn *tenant.Tenant) { tn.ExternalID = strings.Repeat("e", 129) },
+		"external id charset": func(tn *tenant.Tenant) { tn.ExternalID = "ext id with spaces" },
+		"empty state":         func(tn *tenant.Tenant) { tn.State = "" },
+		"unknown state":       func(tn *tenant.Tenant) { tn.State = "enabled" },
+		"settings not json":   func(tn *tenant.Tenant) { tn.Settings = settings("{") },
+		"settings array":      func(tn *tenant.Tenant) { tn.Settings = settings("[1]") },
+		"settings too large": func(tn *tenant.Tenant) {
 			tn.Settings = settings(`{"a":"` + strings.Repeat("x", store.MaxSettingsLen) + `"}`)
 		},
 	}
@@ -116,7 +117,7 @@ func testList(t *testing.T, s store.Store) {
 		id := fmt.Sprintf("t%03d", 24-i) // created out of order
 		tn := newTenant(id)
 		if i%3 == 0 {
-			tn.State = store.StateActive
+			tn.State = tenant.StateActive
 		}
 		if _, err := s.CreateTenant(ctx, tn); err != nil {
 			t.Fatal(err)
@@ -126,7 +127,7 @@ func testList(t *testing.T, s store.Store) {
 	slices.Sort(ids)
 	diff(t, "all pages", listAll(t, s, store.ListOptions{Limit: 10}, 3), ids)
 	diff(t, "one page", listAll(t, s, store.ListOptions{}, 1), ids)
-	active := listAll(t, s, store.ListOptions{State: store.StateActive, Limit: 4}, 3)
+	active := listAll(t, s, store.ListOptions{State: tenant.StateActive, Limit: 4}, 3)
 	if len(active) != 9 {
 		t.Fatalf("ListTenants(active) = %v, want 9 tenants", active)
 	}
@@ -179,8 +180,8 @@ func testListErrors(t *testing.T, s store.Store) {
 func testUpdate(t *testing.T, s store.Store) {
 	created := mustCreate(t, s, "acme")
 	time.Sleep(2 * time.Millisecond)
-	got, err := s.UpdateTenant(ctx, "acme", 1, func(tn *store.Tenant) error {
-		tn.State, tn.Name, tn.ExternalID = store.StateActive, "Acme Corp", "new-external-id"
+	got, err := s.UpdateTenant(ctx, "acme", 1, func(tn *tenant.Tenant) error {
+		tn.State, tn.Name, tn.ExternalID = tenant.StateActive, "Acme Corp", "new-external-id"
 		tn.Settings = settings(`{"immutable_binding":true}`)
 		return nil
 	})
@@ -188,7 +189,7 @@ func testUpdate(t *testing.T, s store.Store) {
 		t.Fatalf("UpdateTenant() err = %v", err)
 	}
 	want := created.Clone()
-	want.State, want.Name, want.ExternalID, want.Revision = store.StateActive, "Acme Corp", "new-external-id", 2
+	want.State, want.Name, want.ExternalID, want.Revision = tenant.StateActive, "Acme Corp", "new-external-id", 2
 	want.Settings, want.UpdatedAt = settings(`{"immutable_binding":true}`), got.UpdatedAt
 	diff(t, "UpdateTenant()", got, want)
 	if !got.UpdatedAt.After(created.UpdatedAt) {
@@ -206,7 +207,7 @@ func testUpdate(t *testing.T, s store.Store) {
 func testUpdateErrors(t *testing.T, s store.Store) {
 	mustCreate(t, s, "acme")
 	mustCreate(t, s, "globex")
-	noop := func(*store.Tenant) error { return nil }
+	noop := func(*tenant.Tenant) error { return nil }
 	_, err := s.UpdateTenant(ctx, "acme", 2, noop)
 	wantErr(t, "UpdateTenant(stale revision)", err, store.ErrConflict)
 	_, err = s.UpdateTenant(ctx, "missing", 1, noop)
@@ -218,26 +219,26 @@ func testUpdateErrors(t *testing.T, s store.Store) {
 	_, err = s.UpdateTenant(ctx, "acme", 1, nil)
 	wantErr(t, "UpdateTenant(nil mutate)", err, store.ErrInvalid)
 
-	mutations := map[string]func(*store.Tenant){
-		"change id":       func(tn *store.Tenant) { tn.ID = "other" },
-		"change revision": func(tn *store.Tenant) { tn.Revision = 7 },
-		"change created":  func(tn *store.Tenant) { tn.CreatedAt = tn.CreatedAt.Add(time.Hour) },
-		"bad state":       func(tn *store.Tenant) { tn.State = "gone" },
-		"bad settings":    func(tn *store.Tenant) { tn.Settings = settings("nope") },
+	mutations := map[string]func(*tenant.Tenant){
+		"change id":       func(tn *tenant.Tenant) { tn.ID = "other" },
+		"change revision": func(tn *tenant.Tenant) { tn.Revision = 7 },
+		"change created":  func(tn *tenant.Tenant) { tn.CreatedAt = tn.CreatedAt.Add(time.Hour) },
+		"bad state":       func(tn *tenant.Tenant) { tn.State = "gone" },
+		"bad settings":    func(tn *tenant.Tenant) { tn.Settings = settings("nope") },
 	}
 	for _, name := range sortedKeys(mutations) {
 		m := mutations[name]
-		_, err = s.UpdateTenant(ctx, "acme", 1, func(tn *store.Tenant) error { m(tn); return nil })
+		_, err = s.UpdateTenant(ctx, "acme", 1, func(tn *tenant.Tenant) error { m(tn); return nil })
 		wantErr(t, "UpdateTenant("+name+")", err, store.ErrInvalid)
 	}
-	_, err = s.UpdateTenant(ctx, "acme", 1, func(tn *store.Tenant) error {
+	_, err = s.UpdateTenant(ctx, "acme", 1, func(tn *tenant.Tenant) error {
 		tn.ExternalID = newTenant("globex").ExternalID
 		return nil
 	})
 	wantErr(t, "UpdateTenant(taken external id)", err, store.ErrConflict)
 
 	refuse := errors.New("refused by caller")
-	_, err = s.UpdateTenant(ctx, "acme", 1, func(tn *store.Tenant) error { tn.Name = "changed"; return refuse })
+	_, err = s.UpdateTenant(ctx, "acme", 1, func(tn *tenant.Tenant) error { tn.Name = "changed"; return refuse })
 	if !errors.Is(err, refuse) {
 		t.Fatalf("UpdateTenant(mutate fails) err = %v, want the mutate error", err)
 	}
@@ -256,9 +257,9 @@ func testUpdateRace(t *testing.T, s store.Store) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			_, errs[i] = s.UpdateTenant(ctx, "acme", 1, func(tn *store.Tenant) error {
+			_, errs[i] = s.UpdateTenant(ctx, "acme", 1, func(tn *tenant.Tenant) error {
 				tn.Name = fmt.Sprintf("winner %d", i)
-				tn.State = store.StateActive
+				tn.State = tenant.StateActive
 				return nil
 			})
 		})

@@ -1,4 +1,4 @@
-package tenant
+package platform
 
 import (
 	"errors"

@@ -1,4 +1,4 @@
-// Package tenant holds what the platform knows before a customer brings a
+// Package platform holds what the platform knows before a customer brings a
 // key: the platform configuration (hosting regions, the principals customers
 // trust, the key policies the platform enforces), tenants' External IDs and
 // the customer-supplied identifiers that must be checked before any AWS call.
@@ -23,4 +23,4 @@
 // Bad input is an [*Error] carrying a stable [Code] (invalid_key_arn,
 // unknown_region, field_too_long, ...) and the field it concerns, so that the
 // HTTP layer and the CLI can print and branch on it.
-package tenant
+package platform
