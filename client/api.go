@@ -12,14 +12,25 @@ import (
 
 // Tenant is one customer of the platform.
 type Tenant struct {
-	ID         string          `json:"id"`
-	Name       string          `json:"name"`
-	ExternalID string          `json:"external_id"`
-	State      string          `json:"state"`
-	Revision   int64           `json:"revision"`
-	CreatedAt  time.Time       `json:"created_at"`
-	UpdatedAt  time.Time       `json:"updated_at"`
-	Settings   json.RawMessage `json:"settings,omitempty"`
+	ID         string    `json:"id"`
+	Name       string    `json:"name"`
+	ExternalID string    `json:"external_id"`
+	State      string    `json:"state"`
+	Revision   int64     `json:"revision"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+	// StateSince is when the tenant entered its State.
+	StateSince time.Time `json:"state_since"`
+	// KeyBinding is the customer key serving each hosting region; nil
+	// until the tenant is enabled.
+	KeyBinding *KeyBinding `json:"key_binding,omitempty"`
+}
+
+// KeyBinding is which customer key serves a tenant in each hosting region.
+type KeyBinding struct {
+	// Regions maps a hosting region to the key's ARN there.
+	Regions map[string]string `json:"regions"`
+	Enabled time.Time         `json:"enabled"`
 }
 
 // CreateTenant is what a new tenant needs; an empty ExternalID lets the

@@ -31,6 +31,7 @@ import (
 	"github.com/byok-dev/byok/internal/store"
 	"github.com/byok-dev/byok/internal/store/postgres"
 	"github.com/byok-dev/byok/internal/store/sqlite"
+	"github.com/byok-dev/byok/internal/tenant"
 	"github.com/byok-dev/byok/keyring"
 	"github.com/byok-dev/byok/kms"
 	"github.com/byok-dev/byok/kms/awskms"
@@ -206,7 +207,7 @@ func serve(ctx context.Context, c *cli, cfg *serveConfig, st serveStore, tokens 
 	if err != nil {
 		return err
 	}
-	mc := monitor.Config{Store: st, Keyring: w.keyring, Providers: w.providers, Notifier: hooks, Logger: log}
+	mc := monitor.Config{Store: st, Keyring: w.keyring, Tenants: w.tenants, Providers: w.providers, Notifier: hooks, Logger: log}
 	cfg.Monitor.apply(&mc, cfg)
 	mon, err := monitor.New(mc)
 	if err != nil {
@@ -249,6 +250,7 @@ func runUntilDone(ctx context.Context, log *slog.Logger, srv *server.Server, job
 // wired holds what serve builds from the configuration.
 type wired struct {
 	keyring   *keyring.Keyring
+	tenants   *tenant.Manager
 	providers map[string]kms.Provider
 	control   *control.Service
 	region    string
@@ -295,12 +297,16 @@ func wire(ctx context.Context, cfg *serveConfig, pcfg *platform.Config, st serve
 	if w.region == "" {
 		w.region = pcfg.RegionNames()[0]
 	}
+	// One tenant manager serves the control plane, the data path's state
+	// checks and the keyring's region gate, so a request reads its tenant
+	// once per cache window.
+	w.tenants = tenant.NewManager(st, 0)
 	w.keyring, err = keyring.New(keyring.Config{Providers: w.providers, Store: st, Region: w.region,
-		Admit: control.RegionGate(st, w.region), Evicted: bus.announce})
+		Admit: control.RegionGate(w.tenants, w.region), Evicted: bus.announce})
 	if err != nil {
 		return nil, err
 	}
-	ccfg := control.Config{Platform: pcfg, Store: st, Keyring: w.keyring,
+	ccfg := control.Config{Platform: pcfg, Store: st, Keyring: w.keyring, Tenants: w.tenants,
 		Validator: &onboarding.Validator{Config: pcfg, AWS: awsCfg, CallTimeout: 10 * time.Second}}
 	if root != nil {
 		ccfg.PlatformKey = root.provider.KeyRef()

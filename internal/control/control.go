@@ -108,12 +108,20 @@ type Config struct {
 	// Receipts signs deletion receipts (NewReceiptSigner over the platform
 	// root key); nil means Offboard refuses with receipt_key_missing.
 	Receipts *ReceiptSigner
+	// Tenants owns the tenants' records; nil means a manager over Store
+	// with tenant.DefaultCacheTTL. Share one with the data path and the
+	// keyring's admission check so that each reads a tenant once per
+	// cache window.
+	Tenants *tenant.Manager
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
 
 // Service is safe for concurrent use.
-type Service struct{ cfg Config }
+type Service struct {
+	cfg     Config
+	tenants *tenant.Manager
+}
 
 // New returns a Service.
 func New(cfg Config) (*Service, error) {
@@ -126,7 +134,10 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{cfg: cfg}, nil
+	if cfg.Tenants == nil {
+		cfg.Tenants = tenant.NewManager(cfg.Store, 0)
+	}
+	return &Service{cfg: cfg, tenants: cfg.Tenants}, nil
 }
 
 // CreateTenant is what a new tenant needs.
@@ -165,9 +176,20 @@ func (s *Service) CreateTenant(ctx context.Context, req CreateTenant) (*tenant.T
 
 // Tenant returns one tenant.
 func (s *Service) Tenant(ctx context.Context, id string) (*tenant.Tenant, error) {
-	t, err := s.cfg.Store.GetTenant(ctx, id)
+	t, err := s.tenants.Get(ctx, id)
 	return t, fromStore(err)
 }
+
+// CachedTenant returns the tenant as the tenant manager's cache has it (at
+// most tenant.DefaultCacheTTL old, or newer after a change this process
+// made), for the data path. It must not be modified.
+func (s *Service) CachedTenant(ctx context.Context, id string) (*tenant.Tenant, error) {
+	t, err := s.tenants.Cached(ctx, id)
+	return t, fromStore(err)
+}
+
+// TenantManager returns the manager that owns the tenants' records.
+func (s *Service) TenantManager() *tenant.Manager { return s.tenants }
 
 // Tenants returns a page of tenants.
 func (s *Service) Tenants(ctx context.Context, opts store.ListOptions) (*store.TenantPage, error) {

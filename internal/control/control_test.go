@@ -227,8 +227,8 @@ func TestEnableNewTenant(t *testing.T) {
 	if !regions[home] || !regions[replica] || len(v.Wrappings) != 2 {
 		t.Fatalf("version 1 wrappings = %+v, want one in %s and one in %s", v.Wrappings, home, replica)
 	}
-	if !strings.Contains(string(res.Tenant.Settings), mrkARN) {
-		t.Fatalf("settings = %s, want the key binding recorded", res.Tenant.Settings)
+	if b := res.Tenant.KeyBinding; b == nil || b.Regions[home] != mrkARN {
+		t.Fatalf("key binding = %+v, want %s recorded", b, mrkARN)
 	}
 	if _, err := e.svc.Enable(ctx, "acme"); Code(err) != CodeAlreadyEnabled {
 		t.Fatalf("second Enable() err = %v, want already_enabled", err)

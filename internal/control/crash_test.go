@@ -144,7 +144,7 @@ func (e *env) crashTarget(t *testing.T) string {
 		return st.To
 	}
 	tn, _ := e.svc.Tenant(ctx, "acme")
-	if b, _ := binding(tn); b.Regions[home] == mrkARN {
+	if tn.KeyBinding.Regions[home] == mrkARN {
 		return mrk2ARN
 	}
 	return mrkARN

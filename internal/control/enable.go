@@ -2,7 +2,6 @@ package control
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -45,13 +44,6 @@ type EnableResult struct {
 	// Rewrapped counts existing versions moved under the customer's key.
 	Rewrapped int
 	Reports   []RegionReport
-}
-
-// Binding is what Enable records in the tenant's settings: which customer
-// key serves each region.
-type Binding struct {
-	Regions map[string]string `json:"regions"` // hosting region -> key ARN
-	Enabled string            `json:"enabled"` // RFC 3339
 }
 
 // Enable validates the tenant's keys and, if every check passes, wraps its
@@ -98,19 +90,19 @@ func failedRegions(reports []RegionReport) []string {
 // under: each attachment's key (an alias resolved by validation) in its
 // region, and its multi-Region replicas in the replica regions the platform
 // requires there.
-func (s *Service) keyRefs(ctx context.Context, t *tenant.Tenant, reports []RegionReport) ([]kms.KeyRef, Binding, error) {
+func (s *Service) keyRefs(ctx context.Context, t *tenant.Tenant, reports []RegionReport) ([]kms.KeyRef, tenant.KeyBinding, error) {
 	atts, err := s.cfg.Store.Attachments(ctx, t.ID)
 	if err != nil {
-		return nil, Binding{}, fromStore(err)
+		return nil, tenant.KeyBinding{}, fromStore(err)
 	}
-	b := Binding{Regions: map[string]string{}, Enabled: s.cfg.Now().UTC().Format("2006-01-02T15:04:05Z")}
+	b := tenant.KeyBinding{Regions: map[string]string{}, Enabled: s.now()}
 	var refs []kms.KeyRef
 	for _, a := range atts {
 		keyARN := resolvedARN(reports, a)
 		b.Regions[a.Region] = keyARN
 		regionRefs, err := s.regionRefs(t, a, keyARN)
 		if err != nil {
-			return nil, Binding{}, err
+			return nil, tenant.KeyBinding{}, err
 		}
 		refs = append(refs, regionRefs...)
 	}
@@ -214,36 +206,14 @@ func underAny(w kms.Wrapped, refs []kms.KeyRef) bool {
 
 // activate makes the tenant active if nobody changed it since it was read,
 // recording its key binding and the regions that now serve it.
-func (s *Service) activate(ctx context.Context, t *tenant.Tenant, b Binding, refs []kms.KeyRef) (*tenant.Tenant, error) {
-	settings, err := settingsWith(t.Settings, settingBinding, b)
-	if err != nil {
-		return nil, err
-	}
-	settings, err = settingsWith(settings, settingRegions, readyRegions(refs, b.Enabled))
-	if err != nil {
-		return nil, err
-	}
+func (s *Service) activate(ctx context.Context, t *tenant.Tenant, b tenant.KeyBinding, refs []kms.KeyRef) (*tenant.Tenant, error) {
 	got, err := s.cfg.Store.UpdateTenant(ctx, t.ID, t.Revision, func(t *tenant.Tenant) error {
-		t.State, t.Settings = tenant.StateActive, settings
+		t.State, t.KeyBinding, t.Regions = tenant.StateActive, &b, readyRegions(refs, b.Enabled)
 		return nil
 	})
+	s.tenants.Forget(t.ID)
 	if err != nil {
 		return nil, fromStore(err)
 	}
 	return got, nil
-}
-
-func settingsWith(raw json.RawMessage, key string, v any) (json.RawMessage, error) {
-	m := map[string]json.RawMessage{}
-	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &m); err != nil {
-			return nil, fmt.Errorf("control: tenant settings are not a JSON object: %w", err)
-		}
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	m[key] = b
-	return json.Marshal(m)
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/byok-dev/byok/internal/platform"
 	"github.com/byok-dev/byok/internal/store"
@@ -25,18 +26,11 @@ type ChangeKey struct {
 	RoleARN string
 }
 
-// keyChange is a key change in progress, recorded in the tenant's settings
-// before any wrapping is made, so that a restarted process knows what to
-// finish. Progress itself is the wrappings in the store.
-type keyChange struct {
-	Region   string       `json:"region"`
-	KeyARN   string       `json:"key_arn"`          // as handed over
-	Resolved string       `json:"resolved_key_arn"` // alias resolved
-	RoleARN  string       `json:"role_arn,omitempty"`
-	From     []kms.KeyRef `json:"from"`
-	To       []kms.KeyRef `json:"to"`
-	Started  string       `json:"started"`
-}
+// keyChange is a key change in progress, recorded in the tenant's model
+// (tenant.KeyChange) before any wrapping is made, so that a restarted
+// process knows what to finish. Progress itself is the wrappings in the
+// store.
+type keyChange = tenant.KeyChange
 
 // KeyChangeResult says what a key change did.
 type KeyChangeResult struct {
@@ -48,15 +42,6 @@ type KeyChangeResult struct {
 	Wrapped int // wrappings made under the new key by this call
 	Dropped int // versions whose old wrappings this call removed
 	Reports []RegionReport
-}
-
-func pendingKeyChange(t *tenant.Tenant) (*keyChange, bool, error) {
-	var kc keyChange
-	ok, err := setting(t.Settings, settingKeyChange, &kc)
-	if err != nil || !ok {
-		return nil, false, err
-	}
-	return &kc, true, nil
 }
 
 func errKeyChangeRunning(id string) error {
@@ -81,11 +66,7 @@ func (s *Service) ChangeKey(ctx context.Context, req ChangeKey) (*KeyChangeResul
 	if s.cfg.Platform.Policy.KeyBinding == platform.BindingImmutable {
 		return nil, &Error{Code: CodeBindingImmutable, Message: fmt.Sprintf("the platform's key binding is immutable: the key of tenant %s cannot be changed", t.ID)}
 	}
-	kc, running, err := pendingKeyChange(t)
-	if err != nil {
-		return nil, err
-	}
-	if running {
+	if kc := t.KeyChange; kc != nil {
 		if kc.Region != req.Region || (req.KeyARN != kc.KeyARN && req.KeyARN != kc.Resolved) {
 			return nil, errKeyChangeRunning(t.ID)
 		}
@@ -107,10 +88,7 @@ func (s *Service) planKeyChange(ctx context.Context, t *tenant.Tenant, req Chang
 	if err != nil {
 		return nil, nil, err
 	}
-	b, err := binding(t)
-	if err != nil {
-		return nil, nil, err
-	}
+	b := t.KeyBinding
 	if b == nil || b.Regions[req.Region] == "" {
 		return nil, nil, &Error{Code: CodeRegionNotReady, Message: fmt.Sprintf("tenant %s has no key bound in %s", t.ID, req.Region)}
 	}
@@ -154,13 +132,11 @@ func (s *Service) boundAttachment(ctx context.Context, id, region string) (*stor
 // claimKeyChange records kc unless another change got there first.
 func (s *Service) claimKeyChange(ctx context.Context, id string, kc *keyChange) error {
 	_, err := s.update(ctx, id, func(t *tenant.Tenant) error {
-		if _, running, err := pendingKeyChange(t); err != nil || running {
-			if err != nil {
-				return err
-			}
+		if t.KeyChange != nil {
 			return errKeyChangeRunning(id)
 		}
-		return putSetting(settingKeyChange, kc)(t)
+		t.KeyChange = kc
+		return nil
 	})
 	return err
 }
@@ -241,29 +217,22 @@ func (s *Service) finishKeyChange(ctx context.Context, id string, kc *keyChange)
 		return fromStore(err)
 	}
 	_, err = s.update(ctx, id, func(t *tenant.Tenant) error {
-		b, err := binding(t)
-		if err != nil {
-			return err
+		if t.KeyBinding == nil {
+			return &Error{Code: CodeWrongState, Message: "tenant " + id + " has no key binding"}
 		}
-		b.Regions[kc.Region] = kc.Resolved
-		regions, err := regionStatus(t)
-		if err != nil {
-			return err
+		t.KeyBinding.Regions[kc.Region] = kc.Resolved
+		if t.Regions == nil {
+			t.Regions = map[string]*tenant.Region{}
 		}
+		regions := t.Regions
 		for _, rs := range regions {
 			rs.Keys = slices.DeleteFunc(rs.Keys, func(k kms.KeyRef) bool { return underAny(kms.Wrapped{Key: k}, kc.From) })
 		}
 		for _, to := range kc.To {
 			addRegionKey(regions, to, true, kc.Started)
 		}
-		if t.Settings, err = settingsWith(t.Settings, settingBinding, b); err != nil {
-			return err
-		}
-		if t.Settings, err = settingsWith(t.Settings, settingRegions, regions); err != nil {
-			return err
-		}
-		t.Settings, err = settingsWithout(t.Settings, settingKeyChange)
-		return err
+		t.KeyChange = nil
+		return nil
 	})
 	return err
 }
@@ -274,7 +243,7 @@ type KeyChangeStatus struct {
 	Region  string
 	From    string
 	To      string
-	Started string
+	Started time.Time
 	// Regions has one entry per region the new key must serve.
 	Regions []RegionProgress
 }
@@ -295,9 +264,9 @@ func (s *Service) KeyChangeStatus(ctx context.Context, id string) (*KeyChangeSta
 	if err != nil {
 		return nil, fromStore(err)
 	}
-	kc, running, err := pendingKeyChange(t)
-	if err != nil || !running {
-		return &KeyChangeStatus{}, err
+	kc := t.KeyChange
+	if kc == nil {
+		return &KeyChangeStatus{}, nil
 	}
 	versions, err := s.cfg.Store.Versions(ctx, id)
 	if err != nil {

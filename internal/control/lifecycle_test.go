@@ -16,6 +16,7 @@ import (
 	"github.com/byok-dev/byok/internal/onboarding"
 	"github.com/byok-dev/byok/internal/platform"
 	"github.com/byok-dev/byok/internal/store"
+	"github.com/byok-dev/byok/internal/tenant"
 	"github.com/byok-dev/byok/keyring"
 	"github.com/byok-dev/byok/kms"
 	"github.com/byok-dev/byok/kms/awskms"
@@ -136,7 +137,7 @@ func (e *env) enable(t *testing.T, id, region, keyARN string) {
 func (e *env) keyringIn(t *testing.T, region string) *keyring.Keyring {
 	t.Helper()
 	cfg := e.cfg
-	cfg.Region, cfg.Admit = region, RegionGate(e.store, region)
+	cfg.Region, cfg.Admit = region, RegionGate(tenant.NewManager(e.store, -1), region)
 	kr, err := keyring.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -297,7 +298,7 @@ func TestChangeKey(t *testing.T) {
 		t.Fatalf("Inventory() = %+v, want the new key in two regions for versions 1-3", inv)
 	}
 	tn, _ := e.svc.Tenant(ctx, "acme")
-	if b, _ := binding(tn); b.Regions[home] != mrk2ARN {
+	if b := tn.KeyBinding; b.Regions[home] != mrk2ARN {
 		t.Fatalf("binding after the change = %+v, want %s", b, mrk2ARN)
 	}
 	if st, _ := e.svc.KeyChangeStatus(ctx, "acme"); st.Running {

@@ -5,21 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"time"
 
 	"github.com/byok-dev/byok/internal/store"
 	"github.com/byok-dev/byok/internal/tenant"
 	"github.com/byok-dev/byok/keyring"
 )
 
-// offboarding is recorded when offboarding begins, before anything is
-// deleted: what the receipt will list, so an interrupted offboarding can
-// finish with a complete receipt after the versions are gone.
-type offboarding struct {
-	Requested time.Time        `json:"requested"`
-	Versions  []ReceiptVersion `json:"versions"`
-	Keys      []ReceiptKey     `json:"keys"`
-}
+// offboarding is what is recorded in the tenant's model from the start of
+// an offboarding (tenant.Offboarding): what the receipt will list, so an
+// interrupted offboarding can finish with a complete receipt after the
+// versions are gone.
+type offboarding = tenant.Offboarding
 
 // Offboard crypto-shreds a tenant: it makes the tenant shredded (so
 // RegionGate refuses it on every instance from now on), deletes every key
@@ -38,11 +34,7 @@ func (s *Service) Offboard(ctx context.Context, id string) (*SignedReceipt, erro
 	if err != nil {
 		return nil, fromStore(err)
 	}
-	var done SignedReceipt
-	if ok, err := setting(t.Settings, settingReceipt, &done); err != nil || ok {
-		if err != nil {
-			return nil, err
-		}
+	if t.Receipt != nil {
 		return nil, shredded(id)
 	}
 	ob, err := s.beginOffboarding(ctx, t)
@@ -55,38 +47,30 @@ func (s *Service) Offboard(ctx context.Context, id string) (*SignedReceipt, erro
 // beginOffboarding records what will be destroyed and makes the tenant
 // shredded; a tenant already shredded keeps the record made then.
 func (s *Service) beginOffboarding(ctx context.Context, t *tenant.Tenant) (*offboarding, error) {
-	var ob offboarding
-	if ok, err := setting(t.Settings, settingOffboard, &ob); err != nil || ok {
-		return &ob, err
+	if t.Offboarding != nil {
+		return t.Offboarding, nil
 	}
 	versions, err := s.cfg.Store.Versions(ctx, t.ID)
 	if err != nil {
 		return nil, fromStore(err)
 	}
-	ob = offboarding{Requested: s.cfg.Now().UTC(), Versions: receiptVersions(versions), Keys: receiptKeys(versions)}
+	ob := &offboarding{Requested: s.cfg.Now().UTC(), Versions: receiptVersions(versions), Keys: receiptKeys(versions)}
 	_, err = s.update(ctx, t.ID, func(t *tenant.Tenant) error {
 		// Of two offboardings at once, the first record wins.
-		if ok, err := setting(t.Settings, settingOffboard, &ob); err != nil || ok {
-			return cmpErr(err, errBegun)
+		if t.Offboarding != nil {
+			ob = t.Offboarding
+			return errBegun
 		}
-		t.State = tenant.StateShredded
-		return putSetting(settingOffboard, ob)(t)
+		t.State, t.Offboarding = tenant.StateShredded, ob
+		return nil
 	})
 	if err != nil && !errors.Is(err, errBegun) {
 		return nil, err
 	}
-	return &ob, nil
+	return ob, nil
 }
 
 var errBegun = errors.New("control: offboarding already begun")
-
-// cmpErr returns err, or def when err is nil.
-func cmpErr(err, def error) error {
-	if err != nil {
-		return err
-	}
-	return def
-}
 
 func (s *Service) finishOffboarding(ctx context.Context, id string, ob *offboarding) (*SignedReceipt, error) {
 	if _, err := s.cfg.Store.ShredTenantKeys(ctx, id); err != nil {
@@ -103,10 +87,12 @@ func (s *Service) finishOffboarding(ctx context.Context, id string, ob *offboard
 	}
 	_, err = s.update(ctx, id, func(t *tenant.Tenant) error {
 		// Of two offboardings at once, the first receipt stored is the one.
-		if ok, err := setting(t.Settings, settingReceipt, sr); err != nil || ok {
-			return cmpErr(err, errBegun)
+		if t.Receipt != nil {
+			sr = t.Receipt
+			return errBegun
 		}
-		return putSetting(settingReceipt, sr)(t)
+		t.Receipt = sr
+		return nil
 	})
 	if err != nil && !errors.Is(err, errBegun) {
 		return nil, err
@@ -158,13 +144,8 @@ func (s *Service) DeletionReceipt(ctx context.Context, id string) (*SignedReceip
 	if err != nil {
 		return nil, fromStore(err)
 	}
-	var sr SignedReceipt
-	ok, err := setting(t.Settings, settingReceipt, &sr)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
+	if t.Receipt == nil {
 		return nil, &Error{Code: CodeWrongState, Message: fmt.Sprintf("tenant %s has not been offboarded", id)}
 	}
-	return &sr, nil
+	return t.Receipt, nil
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/byok-dev/byok/envelope"
+	"github.com/byok-dev/byok/internal/tenant"
 )
 
 // ReceiptFormat names version 1 of the deletion receipt (docs/receipts.md).
@@ -43,27 +44,14 @@ type Receipt struct {
 }
 
 // ReceiptVersion is one destroyed tenant key version.
-type ReceiptVersion struct {
-	Version   uint32    `json:"version"`
-	Created   time.Time `json:"created"`
-	Wrappings int       `json:"wrappings"`
-}
+type ReceiptVersion = tenant.DestroyedVersion
 
 // ReceiptKey is one key whose wrappings were destroyed.
-type ReceiptKey struct {
-	Provider string `json:"provider"`
-	ID       string `json:"id"`
-	Region   string `json:"region,omitempty"`
-	// Versions counts the tenant key versions it wrapped.
-	Versions int `json:"versions"`
-}
+type ReceiptKey = tenant.DestroyedKey
 
 // SignedReceipt is a receipt as handed out: the exact JSON bytes signed and
 // the Ed25519 signature over receiptDomain followed by them.
-type SignedReceipt struct {
-	Receipt   json.RawMessage `json:"receipt"`
-	Signature []byte          `json:"signature"`
-}
+type SignedReceipt = tenant.SignedReceipt
 
 // ReceiptSigner signs deletion receipts with an Ed25519 key derived from the
 // platform root key, so receipts need no key of their own to keep, and

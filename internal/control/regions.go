@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/byok-dev/byok/internal/onboarding"
 	"github.com/byok-dev/byok/internal/platform"
@@ -13,29 +14,19 @@ import (
 	"github.com/byok-dev/byok/kms/awskms"
 )
 
-// RegionStatus is whether a region serves a tenant, and the customer keys
-// its wrappings there are under. It is recorded in the tenant's settings.
-type RegionStatus struct {
-	// Ready is set once every key version has its wrappings for the region;
-	// until then the region serves nothing for the tenant (see RegionGate).
-	Ready bool         `json:"ready"`
-	Keys  []kms.KeyRef `json:"keys"`
-	Since string       `json:"since"` // RFC 3339, when Ready last changed
-}
-
 // readyRegions is the region status of a tenant just enabled under refs.
-func readyRegions(refs []kms.KeyRef, since string) map[string]*RegionStatus {
-	m := map[string]*RegionStatus{}
+func readyRegions(refs []kms.KeyRef, since time.Time) map[string]*tenant.Region {
+	m := map[string]*tenant.Region{}
 	for _, r := range refs {
 		addRegionKey(m, r, true, since)
 	}
 	return m
 }
 
-func addRegionKey(m map[string]*RegionStatus, r kms.KeyRef, ready bool, since string) {
+func addRegionKey(m map[string]*tenant.Region, r kms.KeyRef, ready bool, since time.Time) {
 	rs := m[r.Region]
 	if rs == nil {
-		rs = &RegionStatus{Ready: ready, Since: since}
+		rs = &tenant.Region{Ready: ready, Since: since}
 		m[r.Region] = rs
 	}
 	if !slices.ContainsFunc(rs.Keys, func(k kms.KeyRef) bool { return sameKey(k, r) }) {
@@ -47,32 +38,25 @@ func sameKey(a, b kms.KeyRef) bool {
 	return a.Provider == b.Provider && a.ID == b.ID && a.Region == b.Region
 }
 
-func regionStatus(t *tenant.Tenant) (map[string]*RegionStatus, error) {
-	m := map[string]*RegionStatus{}
-	_, err := setting(t.Settings, settingRegions, &m)
-	return m, err
-}
-
 // RegionGate returns a keyring admission check (keyring.Config.Admit) for a
 // process serving region: it refuses a tenant whose keys are not (yet)
 // wrapped in that region with region_not_ready, and an offboarded tenant
 // with tenant_shredded. Tenants that have not brought their own key are
 // served everywhere, as the platform key is.
-func RegionGate(st store.Store, region string) func(ctx context.Context, tenant string) error {
+//
+// It reads the tenant through the tenant manager's cache, which the data
+// path's own admission check has just filled: a cold unwrap does not read
+// the tenant a second time.
+func RegionGate(tenants *tenant.Manager, region string) func(ctx context.Context, tenant string) error {
 	return func(ctx context.Context, id string) error {
-		t, err := st.GetTenant(ctx, id)
+		t, err := tenants.Cached(ctx, id)
 		if err != nil {
 			return fromStore(err)
 		}
 		if t.State == tenant.StateShredded {
 			return shredded(t.ID)
 		}
-		regions := map[string]*RegionStatus{}
-		ok, err := setting(t.Settings, settingRegions, &regions)
-		if err != nil || !ok {
-			return err
-		}
-		if rs := regions[region]; rs != nil && rs.Ready {
+		if t.ReadyIn(region) {
 			return nil
 		}
 		return &Error{Code: CodeRegionNotReady, Message: fmt.Sprintf("region %s does not serve tenant %s: its keys are not wrapped there (yet)", region, id)}
@@ -161,18 +145,10 @@ func (s *Service) checkNewRegion(t *tenant.Tenant, region string) error {
 	if _, err := s.cfg.Platform.Region(region); err != nil {
 		return invalid(err)
 	}
-	regions, err := regionStatus(t)
-	if err != nil {
-		return err
-	}
-	if rs := regions[region]; rs != nil && rs.Ready {
+	if rs := t.Regions[region]; rs != nil && rs.Ready {
 		return &Error{Code: CodeRegionExists, Message: fmt.Sprintf("region %s already serves tenant %s", region, t.ID)}
 	}
-	_, running, err := pendingKeyChange(t)
-	if err != nil {
-		return err
-	}
-	if running {
+	if t.KeyChange != nil {
 		return errKeyChangeRunning(t.ID)
 	}
 	return nil
@@ -193,11 +169,8 @@ func (s *Service) regionAttachment(ctx context.Context, t *tenant.Tenant, req Ad
 		req.RoleARN = src.RoleARN
 	}
 	if req.KeyARN == "" {
-		b, err := binding(t)
-		if err != nil {
-			return nil, err
-		}
-		if req.KeyARN, err = s.counterpart(src, b, req.Region); err != nil {
+		var err error
+		if req.KeyARN, err = s.counterpart(src, t.KeyBinding, req.Region); err != nil {
 			return nil, err
 		}
 	}
@@ -206,7 +179,7 @@ func (s *Service) regionAttachment(ctx context.Context, t *tenant.Tenant, req Ad
 
 // counterpart finds the tenant's key in another region: the same alias where
 // the platform resolves aliases, else the multi-Region key's replica.
-func (s *Service) counterpart(src *store.Attachment, b *Binding, region string) (string, error) {
+func (s *Service) counterpart(src *store.Attachment, b *tenant.KeyBinding, region string) (string, error) {
 	if a, err := awskms.ParseARN(src.KeyARN); err == nil && a.Kind == awskms.AliasARN && s.cfg.Platform.Policy.AliasARNs == platform.AliasResolve {
 		a.Region = region
 		return a.String(), nil
@@ -246,10 +219,10 @@ func (s *Service) validateKey(ctx context.Context, t *tenant.Tenant, a *store.At
 func (s *Service) markRegions(ctx context.Context, id string, refs []kms.KeyRef, ready bool) error {
 	now := s.now()
 	_, err := s.update(ctx, id, func(t *tenant.Tenant) error {
-		regions, err := regionStatus(t)
-		if err != nil {
-			return err
+		if t.Regions == nil {
+			t.Regions = map[string]*tenant.Region{}
 		}
+		regions := t.Regions
 		for _, r := range refs {
 			rs := regions[r.Region]
 			if rs != nil && rs.Ready && !ready {
@@ -259,7 +232,7 @@ func (s *Service) markRegions(ctx context.Context, id string, refs []kms.KeyRef,
 			addRegionKey(regions, r, ready, now)
 			regions[r.Region].Ready, regions[r.Region].Since = ready, now
 		}
-		return putSetting(settingRegions, regions)(t)
+		return nil
 	})
 	return err
 }
@@ -294,26 +267,26 @@ func (s *Service) finishRegion(ctx context.Context, id string, att *store.Attach
 		return err
 	}
 	_, err := s.update(ctx, id, func(t *tenant.Tenant) error {
-		b, err := binding(t)
-		if err != nil {
-			return err
-		}
-		if b == nil {
+		if t.KeyBinding == nil {
 			return &Error{Code: CodeWrongState, Message: "tenant " + id + " has no key binding"}
 		}
-		b.Regions[att.Region] = keyARN
-		return putSetting(settingBinding, b)(t)
+		t.KeyBinding.Regions[att.Region] = keyARN
+		return nil
 	})
 	return err
 }
 
 // Regions returns which regions serve the tenant and under which keys.
-func (s *Service) Regions(ctx context.Context, id string) (map[string]*RegionStatus, error) {
+func (s *Service) Regions(ctx context.Context, id string) (map[string]*tenant.Region, error) {
 	t, err := s.cfg.Store.GetTenant(ctx, id)
 	if err != nil {
 		return nil, fromStore(err)
 	}
-	return regionStatus(t)
+	if t.Regions == nil {
+		return map[string]*tenant.Region{}, nil
+	}
+	return t.Regions, nil
 }
 
-func (s *Service) now() string { return s.cfg.Now().UTC().Format("2006-01-02T15:04:05Z") }
+// now is the time recorded in a tenant's model, to the second.
+func (s *Service) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Second) }

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/byok-dev/byok/awsemu"
+	"github.com/byok-dev/byok/internal/tenant"
 	"github.com/byok-dev/byok/keyring"
 )
 
@@ -98,7 +99,7 @@ func TestAddRegionErrors(t *testing.T) {
 // must name one.
 func TestAddRegionNeedsAKey(t *testing.T) {
 	e := newLifecycleEnv(t, nil)
-	b := &Binding{Regions: map[string]string{usEast: "arn:aws:kms:us-east-1:222222222222:key/" + plainID}}
+	b := &tenant.KeyBinding{Regions: map[string]string{usEast: "arn:aws:kms:us-east-1:222222222222:key/" + plainID}}
 	a, err := e.svc.attachment(Attach{Tenant: "initech", Region: usEast, KeyARN: b.Regions[usEast]})
 	if err != nil {
 		t.Fatal(err)
@@ -192,13 +193,13 @@ func TestReadErrors(t *testing.T) {
 	wantCode(t, err, CodeNotFound)
 	wantCode(t, e.svc.CheckRetire(ctx, "nobody", mrkARN), CodeNotFound)
 	wantCode(t, e.svc.CheckRetire(ctx, "nobody", "not an arn"), "invalid_key_arn")
-	wantCode(t, RegionGate(e.store, home)(ctx, "nobody"), CodeNotFound)
+	wantCode(t, RegionGate(tenant.NewManager(e.store, -1), home)(ctx, "nobody"), CodeNotFound)
 	// A tenant on the platform key has no region record: served everywhere.
 	pe := newEnvWith(t, envOptions{platformKey: true, config: changeableConfig, world: lifecycleWorld()})
 	if _, err := pe.svc.CreateTenant(ctx, CreateTenant{ID: "acme", Name: "Acme"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := RegionGate(pe.store, apSouth)(ctx, "acme"); err != nil {
+	if err := RegionGate(tenant.NewManager(pe.store, -1), apSouth)(ctx, "acme"); err != nil {
 		t.Fatalf("RegionGate() for a platform-key tenant err = %v, want nil", err)
 	}
 }

@@ -52,19 +52,12 @@ func (s *Service) newVersionRefs(ctx context.Context, t *tenant.Tenant) ([]kms.K
 	for _, w := range latest.Wrappings {
 		refs = appendRef(refs, w.Key)
 	}
-	regions, err := regionStatus(t)
-	if err != nil {
-		return nil, err
-	}
-	for _, rs := range regions {
+	for _, rs := range t.Regions {
 		for _, k := range rs.Keys {
 			refs = appendRef(refs, k)
 		}
 	}
-	if kc, running, err := pendingKeyChange(t); err != nil || running {
-		if err != nil {
-			return nil, err
-		}
+	if kc := t.KeyChange; kc != nil {
 		for _, k := range kc.To {
 			refs = appendRef(refs, k)
 		}

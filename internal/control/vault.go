@@ -17,14 +17,7 @@ import (
 // that keeps its own copy of a tenant's data, protected by that account's
 // key alone, as backup vendors' vaults are: disabling the primary account's
 // key does not lock the vault's copy.
-type Vault struct {
-	Name    string `json:"name"`
-	Region  string `json:"region"`
-	KeyARN  string `json:"key_arn"` // alias resolved
-	RoleARN string `json:"role_arn,omitempty"`
-	Default bool   `json:"default"`
-	Added   string `json:"added"`
-}
+type Vault = tenant.Vault
 
 // AddVault asks for a vault for a tenant.
 type AddVault struct {
@@ -68,22 +61,17 @@ func (s *Service) AddVault(ctx context.Context, req AddVault) (*Vault, []RegionR
 		if err := checkNewVault(t, v.Name); err != nil {
 			return err
 		}
-		vaults, err := vaultsOf(t)
-		if err != nil {
-			return err
+		if t.Vaults == nil {
+			t.Vaults = map[string]*tenant.Vault{}
 		}
-		setVault(vaults, v)
-		return putSetting(settingVaults, vaults)(t)
+		setVault(t.Vaults, v)
+		return nil
 	})
 	return v, reports, err
 }
 
 func checkNewVault(t *tenant.Tenant, name string) error {
-	vaults, err := vaultsOf(t)
-	if err != nil {
-		return err
-	}
-	if vaults[name] != nil {
+	if t.Vaults[name] != nil {
 		return &Error{Code: CodeVaultExists, Message: fmt.Sprintf("tenant %s already has a vault %s", t.ID, name)}
 	}
 	return nil
@@ -100,19 +88,16 @@ func setVault(vaults map[string]*Vault, v *Vault) {
 	vaults[v.Name] = v
 }
 
-func vaultsOf(t *tenant.Tenant) (map[string]*Vault, error) {
-	m := map[string]*Vault{}
-	_, err := setting(t.Settings, settingVaults, &m)
-	return m, err
-}
-
 // Vaults returns the tenant's vaults.
 func (s *Service) Vaults(ctx context.Context, id string) (map[string]*Vault, error) {
 	t, err := s.cfg.Store.GetTenant(ctx, id)
 	if err != nil {
 		return nil, fromStore(err)
 	}
-	return vaultsOf(t)
+	if t.Vaults == nil {
+		return map[string]*Vault{}, nil
+	}
+	return t.Vaults, nil
 }
 
 // ReplicateToVault copies the tenant's key versions into dst, the vault's
@@ -153,11 +138,7 @@ func (s *Service) ReplicateToVault(ctx context.Context, id, name string, dst key
 }
 
 func (s *Service) vault(t *tenant.Tenant, name string) (*Vault, error) {
-	vaults, err := vaultsOf(t)
-	if err != nil {
-		return nil, err
-	}
-	for _, v := range vaults {
+	for _, v := range t.Vaults {
 		if v.Name == name || (name == "" && v.Default) {
 			return v, nil
 		}

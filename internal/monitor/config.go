@@ -7,6 +7,7 @@ import (
 
 	"github.com/byok-dev/byok/internal/platform"
 	"github.com/byok-dev/byok/internal/store"
+	"github.com/byok-dev/byok/internal/tenant"
 	"github.com/byok-dev/byok/keyring"
 	"github.com/byok-dev/byok/kms"
 )
@@ -35,6 +36,9 @@ const (
 type Config struct {
 	Store   store.Store
 	Keyring *keyring.Keyring
+	// Tenants, when set, is told of every state change the monitor
+	// stores, so that the data path sees it at once.
+	Tenants *tenant.Manager
 	// Providers, by provider name, answer Describe for the date of a
 	// scheduled deletion. Optional: without them deletion_pending carries no
 	// date and no dated warnings are sent.

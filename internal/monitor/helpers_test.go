@@ -123,7 +123,7 @@ func (e *env) monitor(t *testing.T, edit func(*monitor.Config)) *monitor.Monitor
 func (e *env) tenant(t *testing.T, id string) {
 	t.Helper()
 	tn, err := e.store.CreateTenant(ctx, &tenant.Tenant{ID: id, Name: id, ExternalID: "ext-" + id + "-0000",
-		State: tenant.StatePending, Settings: []byte(`{"plan":"gold"}`)})
+		State: tenant.StatePending, KeyBinding: &tenant.KeyBinding{Regions: map[string]string{region: keyARN}}})
 	if err != nil {
 		t.Fatal(err)
 	}

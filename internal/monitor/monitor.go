@@ -223,7 +223,7 @@ func (m *Monitor) listProbed(ctx context.Context) (map[string]struct{}, error) {
 				return nil, err
 			}
 			for _, t := range page.Tenants {
-				if r, err := readRecord(t.Settings); err == nil && r.ArchivedAt.IsZero() {
+				if t.Outage.ArchivedAt.IsZero() {
 					ids[t.ID] = struct{}{}
 				}
 			}

@@ -86,15 +86,12 @@ func (m *Monitor) applyTo(ctx context.Context, t *tenant.Tenant, o observation, 
 	if !isMonitored(t.State) {
 		return true, nil // offboarded or destroyed meanwhile
 	}
-	r, err := readRecord(t.Settings)
-	if err != nil {
-		return true, err
-	}
+	r := t.Outage
 	d := m.machine.decide(t.ID, t.State, r, o, now)
 	if d.State == t.State && d.Record == r {
 		return true, nil
 	}
-	err = m.store(ctx, t, d)
+	err := m.store(ctx, t, d)
 	if errors.Is(err, store.ErrConflict) {
 		return false, nil
 	}
@@ -109,19 +106,22 @@ func (m *Monitor) store(ctx context.Context, t *tenant.Tenant, d decision) error
 		d.Events[i].ID = newEventID()
 	}
 	mutate := func(next *tenant.Tenant) error {
-		settings, err := writeRecord(next.Settings, d.Record)
-		next.State, next.Settings = d.State, settings
-		return err
+		next.State, next.Outage = d.State, d.Record
+		return nil
 	}
 	outbox, _ := m.cfg.Notifier.(OutboxNotifier)
+	var stored *tenant.Tenant
 	var err error
 	if outbox != nil && len(d.Events) > 0 {
-		err = m.storeWithEvents(ctx, t, mutate, d.Events, outbox)
+		stored, err = m.storeWithEvents(ctx, t, mutate, d.Events, outbox)
 	} else {
-		_, err = m.cfg.Store.UpdateTenant(ctx, t.ID, t.Revision, mutate)
+		stored, err = m.cfg.Store.UpdateTenant(ctx, t.ID, t.Revision, mutate)
 	}
 	if err != nil {
 		return err
+	}
+	if m.cfg.Tenants != nil {
+		m.cfg.Tenants.Observe(stored)
 	}
 	m.count(func(s *Stats) { s.Changes++ })
 	for _, ev := range d.Events {
@@ -134,19 +134,20 @@ func (m *Monitor) store(ctx context.Context, t *tenant.Tenant, d decision) error
 	return nil
 }
 
-func (m *Monitor) storeWithEvents(ctx context.Context, t *tenant.Tenant, mutate func(*tenant.Tenant) error, evs []Event, n OutboxNotifier) error {
+func (m *Monitor) storeWithEvents(ctx context.Context, t *tenant.Tenant, mutate func(*tenant.Tenant) error, evs []Event, n OutboxNotifier) (*tenant.Tenant, error) {
 	outs := make([]*store.OutboxEvent, len(evs))
 	for i, ev := range evs {
 		var err error
 		if outs[i], err = n.Outbound(ev); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	if _, _, err := m.cfg.Store.UpdateTenantWithEvents(ctx, t.ID, t.Revision, mutate, outs); err != nil {
-		return err
+	stored, _, err := m.cfg.Store.UpdateTenantWithEvents(ctx, t.ID, t.Revision, mutate, outs)
+	if err != nil {
+		return nil, err
 	}
 	n.Stored()
-	return nil
+	return stored, nil
 }
 
 func (m *Monitor) count(f func(*Stats)) {

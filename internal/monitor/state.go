@@ -1,80 +1,16 @@
 package monitor
 
 import (
-	"encoding/json"
-	"fmt"
 	"time"
 
 	"github.com/byok-dev/byok/internal/tenant"
 	"github.com/byok-dev/byok/kms"
 )
 
-// settingsKey is the member of a tenant's Settings that holds the monitor's
-// record. It lives with the state so that one compare-and-swap changes
-// both.
-const settingsKey = "monitor"
-
-// record is what the monitor keeps about a tenant between probes.
-type record struct {
-	// Since is when the current outage began (the first definitive failure).
-	Since time.Time `json:"unavailable_since,omitzero"`
-	// Reason is the stable code of the failure that began it.
-	Reason string `json:"reason,omitempty"`
-	// DeletionDate is when the customer's key is scheduled to be deleted.
-	DeletionDate time.Time `json:"deletion_date,omitzero"`
-	// Warned is the smallest deletion warning threshold already sent.
-	Warned time.Duration `json:"warned,omitempty"`
-	// ArchivedAt is when the tenant was archived.
-	ArchivedAt time.Time `json:"archived_at,omitzero"`
-}
-
-// Reason returns the stable code of the failure that made a tenant
-// key_unavailable or suspended (key_disabled, key_access_denied,
-// key_not_found, ...), from the tenant's Settings; "" when none is recorded.
-// The data plane answers with it, so callers learn why.
-func Reason(settings json.RawMessage) string {
-	r, err := readRecord(settings)
-	if err != nil {
-		return ""
-	}
-	return r.Reason
-}
-
-func readRecord(settings json.RawMessage) (record, error) {
-	var all map[string]json.RawMessage
-	var r record
-	if len(settings) == 0 {
-		return r, nil
-	}
-	if err := json.Unmarshal(settings, &all); err != nil {
-		return r, fmt.Errorf("monitor: tenant settings: %w", err)
-	}
-	if raw, ok := all[settingsKey]; ok {
-		if err := json.Unmarshal(raw, &r); err != nil {
-			return r, fmt.Errorf("monitor: tenant settings: %w", err)
-		}
-	}
-	return r, nil
-}
-
-// writeRecord replaces the monitor's member of settings, keeping the rest.
-func writeRecord(settings json.RawMessage, r record) (json.RawMessage, error) {
-	all := map[string]json.RawMessage{}
-	if len(settings) > 0 {
-		if err := json.Unmarshal(settings, &all); err != nil {
-			return nil, fmt.Errorf("monitor: tenant settings: %w", err)
-		}
-	}
-	delete(all, settingsKey)
-	if r != (record{}) {
-		raw, err := json.Marshal(r)
-		if err != nil {
-			return nil, err
-		}
-		all[settingsKey] = raw
-	}
-	return json.Marshal(all)
-}
+// record is what the monitor keeps about a tenant between probes: the
+// tenant's Outage, stored with its state so that one compare-and-swap
+// changes both.
+type record = tenant.Outage
 
 // observation is what one probe (and, for a scheduled deletion, Describe)
 // saw.

@@ -1,7 +1,6 @@
 package monitor
 
 import (
-	"encoding/json"
 	"testing"
 	"time"
 
@@ -86,25 +85,6 @@ func TestDeletionWarnOnce(t *testing.T) {
 	again := mach.decide("acme", d.State, d.Record, observation{Class: kms.PendingDeletion}, now.Add(time.Hour))
 	if len(again.Events) != 0 || again.Record != d.Record {
 		t.Fatalf("decide() again = %+v, want nothing new", again)
-	}
-}
-
-func TestRecordRoundTrip(t *testing.T) {
-	r := record{Since: now, Reason: "key_disabled", DeletionDate: now.Add(time.Hour), Warned: hours(24), ArchivedAt: now}
-	settings, err := writeRecord(json.RawMessage(`{"plan":"gold","monitor":{"reason":"old"}}`), r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := readRecord(settings)
-	if err != nil || got != r {
-		t.Fatalf("readRecord(writeRecord(r)) = %+v, %v; want %+v", got, err, r)
-	}
-	cleared, _ := writeRecord(settings, record{})
-	if string(cleared) != `{"plan":"gold"}` {
-		t.Fatalf("writeRecord(empty) = %s, want the monitor's member gone and the rest kept", cleared)
-	}
-	if _, err := readRecord(json.RawMessage(`{"monitor":7}`)); err == nil {
-		t.Fatal("readRecord(malformed) err = nil")
 	}
 }
 

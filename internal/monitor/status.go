@@ -37,10 +37,7 @@ func (m *Monitor) Status(ctx context.Context, tenant string) (*Status, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := readRecord(t.Settings)
-	if err != nil {
-		return nil, err
-	}
+	r := t.Outage
 	st := &Status{Tenant: t.ID, State: t.State, Halted: halted(t.State), UnavailableSince: r.Since,
 		Reason: r.Reason, DeletionDate: r.DeletionDate, ArchivedAt: r.ArchivedAt}
 	if !r.ArchivedAt.IsZero() {
@@ -118,10 +115,7 @@ func (m *Monitor) Restore(ctx context.Context, tenant string) error {
 }
 
 func (m *Monitor) restorable(t *tenant.Tenant) error {
-	r, err := readRecord(t.Settings)
-	if err != nil {
-		return err
-	}
+	r := t.Outage
 	if r.ArchivedAt.IsZero() || t.State != tenant.StateSuspended {
 		return errorf(ErrNotArchived, nil, "tenant %s is %s and not archived", t.ID, t.State)
 	}

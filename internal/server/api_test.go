@@ -16,6 +16,7 @@ import (
 
 	"github.com/byok-dev/byok/client"
 	"github.com/byok-dev/byok/internal/control"
+	"github.com/byok-dev/byok/internal/onboarding"
 	"github.com/byok-dev/byok/internal/tenant"
 )
 
@@ -412,13 +413,19 @@ func grepLines(s, substr string) string {
 	return strings.Join(out, "\n")
 }
 
-// TestStateCache checks that a state change reaches the data plane within
-// StateCacheTTL, and not before (the cache saves a query per record).
+// TestStateCache checks that a state change made by another instance
+// reaches the data plane within the tenant cache's TTL, and not before (the
+// cache saves a query per record).
 func TestStateCache(t *testing.T) {
 	e := newEnv(t)
 	e.onboard("acme")
 	cfg := e.server.cfg
-	cfg.Registry, cfg.StateCacheTTL = nil, 300*time.Millisecond
+	svc, err := control.New(control.Config{Platform: platformConfig(t), Store: e.store, Keyring: e.keyring,
+		Validator: &onboarding.Validator{Config: platformConfig(t)}, Tenants: tenant.NewManager(e.store, 300*time.Millisecond)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Registry, cfg.Control = nil, svc
 	srv, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/byok-dev/byok/internal/control"
+	"github.com/byok-dev/byok/internal/onboarding"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -17,7 +19,12 @@ import (
 // JSON access log whose encoding is paid for but whose bytes are dropped.
 func benchServer(b *testing.B, e *env) string {
 	cfg := e.server.cfg
-	cfg.StateCacheTTL = DefaultStateCacheTTL
+	svc, err := control.New(control.Config{Platform: platformConfig(b), Store: e.store, Keyring: e.keyring,
+		Validator: &onboarding.Validator{Config: platformConfig(b)}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.Control = svc
 	cfg.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
 	cfg.Registry = prometheus.NewRegistry()
 	s, err := New(cfg)

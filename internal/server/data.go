@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/byok-dev/byok/envelope"
-	"github.com/byok-dev/byok/internal/monitor"
 	"github.com/byok-dev/byok/internal/tenant"
 )
 
@@ -37,17 +36,17 @@ var stateErrors = map[tenant.State]*Error{
 // them. A tenant whose key deletion is pending still serves: the monitor
 // warns the customer meanwhile.
 func (s *Server) admitData(ctx context.Context, id string) error {
-	state, err := s.tenantState(ctx, id)
+	t, err := s.tenantState(ctx, id)
 	if err != nil {
 		return err
 	}
-	if state.state == tenant.StatePending && s.cfg.ServePending {
+	if t.State == tenant.StatePending && s.cfg.ServePending {
 		return nil
 	}
-	if e := reasonError(state); e != nil {
+	if e := reasonError(t); e != nil {
 		return e
 	}
-	if e, ok := stateErrors[state.state]; ok {
+	if e, ok := stateErrors[t.State]; ok {
 		return e
 	}
 	return nil
@@ -64,38 +63,22 @@ var reasonMessages = map[string]string{
 
 // reasonError answers a key_unavailable tenant with the specific code of
 // the failure the monitor saw, when it recorded one.
-func reasonError(st stateEntry) *Error {
-	if st.state != tenant.StateKeyUnavailable {
+func reasonError(t *tenant.Tenant) *Error {
+	if t.State != tenant.StateKeyUnavailable {
 		return nil
 	}
-	msg, ok := reasonMessages[st.reason]
+	msg, ok := reasonMessages[t.Outage.Reason]
 	if !ok {
 		return nil
 	}
-	return apiErr(http.StatusLocked, st.reason, msg)
+	return apiErr(http.StatusLocked, t.Outage.Reason, msg)
 }
 
-type stateEntry struct {
-	state  tenant.State
-	reason string // the monitor's code for why the key is unavailable
-	until  time.Time
-}
-
-// tenantState returns the tenant's state, read at most once per
-// StateCacheTTL: the data plane would otherwise query the database on every
-// record. Failures are not cached.
-func (s *Server) tenantState(ctx context.Context, id string) (stateEntry, error) {
-	now := time.Now()
-	if v, ok := s.states.Load(id); ok && now.Before(v.(stateEntry).until) {
-		return v.(stateEntry), nil
-	}
-	t, err := s.cfg.Control.Tenant(ctx, id)
-	if err != nil {
-		return stateEntry{}, err
-	}
-	e := stateEntry{state: t.State, reason: monitor.Reason(t.Settings), until: now.Add(s.cfg.StateCacheTTL)}
-	s.states.Store(id, e)
-	return e, nil
+// tenantState returns the tenant as the tenant manager's cache has it: the
+// data plane would otherwise query the database on every record, and the
+// keyring's admission check on a cold unwrap reads the same entry.
+func (s *Server) tenantState(ctx context.Context, id string) (*tenant.Tenant, error) {
+	return s.cfg.Control.CachedTenant(ctx, id)
 }
 
 type recordIn struct {

@@ -30,6 +30,7 @@ import (
 	"github.com/byok-dev/byok/internal/platform"
 	"github.com/byok-dev/byok/internal/store"
 	"github.com/byok-dev/byok/internal/store/sqlite"
+	"github.com/byok-dev/byok/internal/tenant"
 	"github.com/byok-dev/byok/keyring"
 	"github.com/byok-dev/byok/kms"
 	"github.com/byok-dev/byok/kms/awskms"
@@ -137,7 +138,7 @@ func newEnv(t testing.TB) *env {
 	e.receipts = receipts
 	svc, err := control.New(control.Config{Platform: platformConfig(t), Store: st, Keyring: e.keyring,
 		Validator:   &onboarding.Validator{Config: platformConfig(t), AWS: platformAWS, CallTimeout: 5 * time.Second},
-		PlatformKey: e.root.KeyRef(), Receipts: receipts})
+		PlatformKey: e.root.KeyRef(), Receipts: receipts, Tenants: tenant.NewManager(st, -1)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +146,7 @@ func newEnv(t testing.TB) *env {
 	e.hooks = runWebhooks(t, st)
 	e.server, err = New(Config{Control: svc, Keyring: e.keyring, Store: st, Auth: e.tokens, Audit: e.audit, Webhooks: e.hooks,
 		Logger: slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Registry: e.reg,
-		MaxBatch: 100, StateCacheTTL: time.Nanosecond})
+		MaxBatch: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +236,7 @@ func (e *env) newKeyring(platformAWS aws.Config) *keyring.Keyring {
 		t.Fatal(err)
 	}
 	e.root, e.rootKey = rootKey(t)
-	kr, err := keyring.New(keyring.Config{Store: e.store, Region: home, Admit: control.RegionGate(e.store, home), Providers: map[string]kms.Provider{
+	kr, err := keyring.New(keyring.Config{Store: e.store, Region: home, Admit: control.RegionGate(tenant.NewManager(e.store, -1), home), Providers: map[string]kms.Provider{
 		awskms.ProviderName:   m.Instrument(awskms.ProviderName, provider),
 		localkms.ProviderName: m.Instrument(localkms.ProviderName, e.root)}})
 	if err != nil {

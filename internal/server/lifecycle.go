@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/byok-dev/byok/internal/control"
+	"github.com/byok-dev/byok/internal/tenant"
 	"github.com/byok-dev/byok/keyring"
 )
 
@@ -71,7 +72,6 @@ func (s *Server) offboard(w http.ResponseWriter, r *http.Request, c *call) error
 	if err != nil {
 		return err
 	}
-	s.states.Delete(c.tenant)
 	writeJSON(w, http.StatusOK, rc)
 	return nil
 }
@@ -90,11 +90,8 @@ func (s *Server) regions(w http.ResponseWriter, r *http.Request, c *call) error 
 	if err != nil {
 		return err
 	}
-	if rs == nil {
-		rs = map[string]*control.RegionStatus{}
-	}
 	writeJSON(w, http.StatusOK, struct {
-		Regions map[string]*control.RegionStatus `json:"regions"`
+		Regions map[string]*tenant.Region `json:"regions"`
 	}{rs})
 	return nil
 }

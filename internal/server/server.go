@@ -35,7 +35,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -63,7 +62,6 @@ const (
 	DefaultTimeout         = 30 * time.Second
 	DefaultStreamTimeout   = time.Hour
 	DefaultShutdownTimeout = 15 * time.Second
-	DefaultStateCacheTTL   = 250 * time.Millisecond
 )
 
 // Config wires a Server. Control, Keyring, Store and Auth are required;
@@ -103,11 +101,6 @@ type Config struct {
 	// ShutdownTimeout is how long Serve waits for requests in flight after its
 	// context is canceled.
 	ShutdownTimeout time.Duration
-	// StateCacheTTL is how long a tenant's state, read for data operations,
-	// is reused before it is read again: a state change (the monitor
-	// suspending a tenant) is honoured within it. Default 250 ms. Revocation
-	// does not wait for it: the keyring refuses an evicted key at once.
-	StateCacheTTL time.Duration
 	// ServePending lets pending tenants that already have a key version (under
 	// the platform key) use the data plane; by default only active tenants
 	// (and those whose key deletion is pending, with a warning) do.
@@ -126,7 +119,7 @@ func (c *Config) validate() error {
 		return errors.New("server: Config.Auth is required")
 	case (c.TLSCert == "") != (c.TLSKey == ""):
 		return errors.New("server: TLSCert and TLSKey go together")
-	case c.MaxBody < 0 || c.MaxDataBody < 0 || c.MaxBatch < 0 || c.Timeout < 0 || c.StreamTimeout < 0 || c.StateCacheTTL < 0:
+	case c.MaxBody < 0 || c.MaxDataBody < 0 || c.MaxBatch < 0 || c.Timeout < 0 || c.StreamTimeout < 0:
 		return errors.New("server: limits may not be negative")
 	}
 	return nil
@@ -151,7 +144,6 @@ func (c *Config) setDefaults() {
 	dur(&c.Timeout, DefaultTimeout)
 	dur(&c.StreamTimeout, DefaultStreamTimeout)
 	dur(&c.ShutdownTimeout, DefaultShutdownTimeout)
-	dur(&c.StateCacheTTL, DefaultStateCacheTTL)
 	if c.Audit == nil {
 		c.Audit = audit.Discard
 	}
@@ -169,7 +161,6 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics
 	handler http.Handler
-	states  sync.Map // tenant id -> stateEntry
 }
 
 // New returns a Server; it registers its metrics on cfg.Registry.

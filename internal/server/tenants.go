@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/json"
 	"net/http"
 	"path"
 	"strconv"
@@ -23,12 +22,24 @@ type tenantJSON struct {
 	Revision   int64           `json:"revision"`
 	CreatedAt  time.Time       `json:"created_at"`
 	UpdatedAt  time.Time       `json:"updated_at"`
-	Settings   json.RawMessage `json:"settings,omitempty"`
+	StateSince time.Time       `json:"state_since"`
+	KeyBinding *keyBindingJSON `json:"key_binding,omitempty"`
+}
+
+// keyBindingJSON is the customer key the tenant is bound to in each hosting
+// region, from its enablement on.
+type keyBindingJSON struct {
+	Regions map[string]string `json:"regions"`
+	Enabled time.Time         `json:"enabled"`
 }
 
 func toTenant(t *tenant.Tenant) *tenantJSON {
-	return &tenantJSON{ID: t.ID, Name: t.Name, ExternalID: t.ExternalID, State: string(t.State),
-		Revision: t.Revision, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt, Settings: store.SettingsOrEmpty(t.Settings)}
+	out := &tenantJSON{ID: t.ID, Name: t.Name, ExternalID: t.ExternalID, State: string(t.State),
+		Revision: t.Revision, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt, StateSince: t.StateSince}
+	if b := t.KeyBinding; b != nil {
+		out.KeyBinding = &keyBindingJSON{Regions: b.Regions, Enabled: b.Enabled}
+	}
+	return out
 }
 
 type attachmentJSON struct {

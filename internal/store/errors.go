@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/byok-dev/byok/internal/tenant"
 	"github.com/byok-dev/byok/keyring"
 )
 
@@ -31,6 +32,9 @@ var (
 	// ErrSchemaTooNew means the database was migrated by a newer release;
 	// this release refuses to use it rather than misread it.
 	ErrSchemaTooNew = &Error{"schema_too_new", "database schema is newer than this release"}
+	// ErrCorrupt means a stored row cannot be read: damaged, or written by
+	// a newer release.
+	ErrCorrupt = &Error{"store_corrupt", "stored data cannot be read"}
 )
 
 // Code returns the stable code of the store error inside err, or "" when err
@@ -64,6 +68,17 @@ func NotFound(format string, args ...any) error {
 // Conflict returns an error matching ErrConflict.
 func Conflict(format string, args ...any) error {
 	return newErr([]error{ErrConflict}, format, args...)
+}
+
+// Stale returns an error matching ErrConflict and tenant.ErrStale: an
+// update made against a revision that is no longer the stored one.
+func Stale(format string, args ...any) error {
+	return newErr([]error{ErrConflict, tenant.ErrStale}, format, args...)
+}
+
+// Corrupt returns an error for a stored row this release cannot read.
+func Corrupt(err error) error {
+	return newErr([]error{ErrCorrupt, err}, "%v", err)
 }
 
 // Invalid returns an error matching ErrInvalid.

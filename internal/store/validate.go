@@ -1,9 +1,7 @@
 package store
 
 import (
-	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -22,7 +20,6 @@ const (
 	MaxNameLen        = 256
 	MinExternalIDLen  = 8
 	MaxExternalIDLen  = 128
-	MaxSettingsLen    = 64 << 10
 	MaxRegionLen      = 32
 	MaxARNLen         = 2048
 	MaxWrappings      = 32
@@ -36,7 +33,9 @@ const (
 )
 
 // ValidateTenant checks every field a caller sets on a tenant: ID, Name,
-// ExternalID, State and Settings. Revision and timestamps are the store's.
+// ExternalID and State; the tenant's typed members are checked when they
+// are encoded (tenant.MarshalModel). Revision and timestamps are the
+// store's.
 func ValidateTenant(t *tenant.Tenant) error {
 	if !envelope.ValidTenantID(t.ID) {
 		return Invalid("tenant id %q must be 1 to %d characters of A-Z a-z 0-9 . _ : -", Clip(t.ID), envelope.MaxTenantIDLen)
@@ -50,7 +49,7 @@ func ValidateTenant(t *tenant.Tenant) error {
 	if !t.State.Valid() {
 		return Invalid("tenant %s: unknown state %q", t.ID, Clip(string(t.State)))
 	}
-	return validSettings(t.ID, t.Settings)
+	return nil
 }
 
 func validName(s string) bool {
@@ -73,30 +72,6 @@ func ValidExternalID(s string) bool {
 		}
 	}
 	return true
-}
-
-func validSettings(id string, s json.RawMessage) error {
-	if len(s) == 0 {
-		return nil
-	}
-	if len(s) > MaxSettingsLen {
-		return Invalid("tenant %s: settings exceed %d bytes", id, MaxSettingsLen)
-	}
-	if !json.Valid(s) || bytes.IndexByte(s, 0) >= 0 {
-		return Invalid("tenant %s: settings are not valid JSON", id)
-	}
-	if trimmed := bytes.TrimSpace(s); trimmed[0] != '{' {
-		return Invalid("tenant %s: settings must be a JSON object", id)
-	}
-	return nil
-}
-
-// SettingsOrEmpty returns s, or {} when s is empty, as stored.
-func SettingsOrEmpty(s json.RawMessage) json.RawMessage {
-	if len(s) == 0 {
-		return json.RawMessage("{}")
-	}
-	return s
 }
 
 // ValidRegion reports whether s looks like a region name (eu-west-1): 1 to
@@ -347,8 +322,8 @@ func FinishPage(ts []*tenant.Tenant, limit int) *TenantPage {
 
 // CheckMutation refuses changes mutate may not make and validates the result.
 func CheckMutation(before, after *tenant.Tenant) error {
-	if after.ID != before.ID || after.Revision != before.Revision ||
-		!after.CreatedAt.Equal(before.CreatedAt) || !after.UpdatedAt.Equal(before.UpdatedAt) {
+	if after.ID != before.ID || after.Revision != before.Revision || !after.CreatedAt.Equal(before.CreatedAt) ||
+		!after.UpdatedAt.Equal(before.UpdatedAt) || !after.StateSince.Equal(before.StateSince) {
 		return Invalid("tenant %s: an update may not change id, revision or timestamps", before.ID)
 	}
 	return ValidateTenant(after)

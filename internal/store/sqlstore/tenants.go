@@ -10,16 +10,18 @@ import (
 	"github.com/byok-dev/byok/internal/tenant"
 )
 
-const tenantCols = `id, name, external_id, state, revision, created_at, updated_at, settings`
+const tenantCols = `id, name, external_id, state, state_since, revision, created_at, updated_at, model`
 
 func scanTenant(row Row) (*tenant.Tenant, error) {
 	var t tenant.Tenant
-	var settings string
-	err := row.Scan(&t.ID, &t.Name, &t.ExternalID, &t.State, &t.Revision, timeAt(&t.CreatedAt), timeAt(&t.UpdatedAt), &settings)
+	var doc string
+	err := row.Scan(&t.ID, &t.Name, &t.ExternalID, &t.State, timeAt(&t.StateSince), &t.Revision, timeAt(&t.CreatedAt), timeAt(&t.UpdatedAt), &doc)
 	if err != nil {
 		return nil, err
 	}
-	t.Settings = []byte(settings)
+	if err := tenant.UnmarshalModel([]byte(doc), &t); err != nil {
+		return nil, store.Corrupt(err)
+	}
 	return &t, nil
 }
 
@@ -38,10 +40,13 @@ func (s *Store) CreateTenant(ctx context.Context, in *tenant.Tenant) (*tenant.Te
 	}
 	t := in.Clone()
 	now := store.Now()
-	t.Revision, t.CreatedAt, t.UpdatedAt = 1, now, now
-	t.Settings = store.SettingsOrEmpty(t.Settings)
-	_, err := s.c.Write.Exec(ctx, `INSERT INTO tenants (`+tenantCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		t.ID, t.Name, t.ExternalID, string(t.State), t.Revision, s.d.Time(t.CreatedAt), s.d.Time(t.UpdatedAt), string(t.Settings))
+	t.Revision, t.CreatedAt, t.UpdatedAt, t.StateSince = 1, now, now, now
+	doc, err := marshalModel(t)
+	if err != nil {
+		return nil, err
+	}
+	_, err = s.c.Write.Exec(ctx, `INSERT INTO tenants (`+tenantCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		t.ID, t.Name, t.ExternalID, string(t.State), s.d.Time(t.StateSince), t.Revision, s.d.Time(t.CreatedAt), s.d.Time(t.UpdatedAt), doc)
 	if s.d.Unique(err, "") {
 		return nil, s.duplicateTenant(t, err)
 	}
@@ -139,7 +144,7 @@ func (s *Store) mutated(ctx context.Context, id string, want int64, mutate func(
 		return nil, err
 	}
 	if cur.Revision != want {
-		return nil, store.Conflict("tenant %s: stale revision %d, the tenant is at revision %d", id, want, cur.Revision)
+		return nil, store.Stale("tenant %s: stale revision %d, the tenant is at revision %d", id, want, cur.Revision)
 	}
 	next := cur.Clone()
 	if err := mutate(next); err != nil {
@@ -149,14 +154,20 @@ func (s *Store) mutated(ctx context.Context, id string, want int64, mutate func(
 		return nil, err
 	}
 	next.Revision, next.UpdatedAt = want+1, store.Now()
-	next.Settings = store.SettingsOrEmpty(next.Settings)
+	if next.State != cur.State {
+		next.StateSince = next.UpdatedAt
+	}
 	return next, nil
 }
 
 func (s *Store) casTenant(ctx context.Context, q Querier, t *tenant.Tenant, want int64) error {
-	n, err := q.Exec(ctx, `UPDATE tenants SET name = $1, external_id = $2, state = $3, revision = $4,
-		updated_at = $5, settings = $6 WHERE id = $7 AND revision = $8`,
-		t.Name, t.ExternalID, string(t.State), t.Revision, s.d.Time(t.UpdatedAt), string(t.Settings), t.ID, want)
+	doc, err := marshalModel(t)
+	if err != nil {
+		return err
+	}
+	n, err := q.Exec(ctx, `UPDATE tenants SET name = $1, external_id = $2, state = $3, state_since = $4, revision = $5,
+		updated_at = $6, model = $7 WHERE id = $8 AND revision = $9`,
+		t.Name, t.ExternalID, string(t.State), s.d.Time(t.StateSince), t.Revision, s.d.Time(t.UpdatedAt), doc, t.ID, want)
 	if s.d.Unique(err, "") {
 		return s.duplicateTenant(t, err)
 	}
@@ -170,7 +181,17 @@ func (s *Store) casTenant(ctx context.Context, q Querier, t *tenant.Tenant, want
 	if _, err := s.getTenant(ctx, q, t.ID); err != nil {
 		return err
 	}
-	return store.Conflict("tenant %s: stale revision %d, updated concurrently", t.ID, want)
+	return store.Stale("tenant %s: stale revision %d, updated concurrently", t.ID, want)
+}
+
+// marshalModel is the stored document of t, or the ErrInvalid error that
+// says why it cannot be stored.
+func marshalModel(t *tenant.Tenant) (string, error) {
+	b, err := tenant.MarshalModel(t)
+	if err != nil {
+		return "", store.Invalid("%v", err)
+	}
+	return string(b), nil
 }
 
 // DeleteTenant implements store.Store.

@@ -16,7 +16,6 @@ package storetest
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"testing"
@@ -161,8 +160,6 @@ func diff(t *testing.T, what string, got, want any) {
 		t.Fatalf("%s mismatch (-want +got):\n%s", what, d)
 	}
 }
-
-func settings(s string) json.RawMessage { return json.RawMessage(s) }
 
 func ref(tenant string, v uint32) store.VersionRef {
 	return store.VersionRef{Tenant: tenant, Version: v}

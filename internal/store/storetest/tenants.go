@@ -11,6 +11,7 @@ import (
 
 	"github.com/byok-dev/byok/internal/store"
 	"github.com/byok-dev/byok/internal/tenant"
+	"github.com/byok-dev/byok/kms"
 )
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -25,12 +26,15 @@ func sortedKeys[V any](m map[string]V) []string {
 func testCreateGet(t *testing.T, s store.Store) {
 	before := store.Now()
 	in := newTenant("acme")
-	in.Settings = settings(`{"vaults": ["default"], "n": 1}`)
+	in.KeyBinding = &tenant.KeyBinding{Regions: map[string]string{"eu-west-1": "arn:aws:kms:eu-west-1:222222222222:key/k"},
+		Enabled: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	in.Regions = map[string]*tenant.Region{"eu-west-1": {Ready: true, Keys: []kms.KeyRef{{Provider: "aws-kms", ID: "k", Region: "eu-west-1"}}}}
+	in.Outage = tenant.Outage{Reason: "key_disabled", Warned: time.Hour}
 	got, err := s.CreateTenant(ctx, in)
 	if err != nil {
 		t.Fatalf("CreateTenant() err = %v", err)
 	}
-	if got.Revision != 1 || got.CreatedAt.Before(before) || !got.UpdatedAt.Equal(got.CreatedAt) {
+	if got.Revision != 1 || got.CreatedAt.Before(before) || !got.UpdatedAt.Equal(got.CreatedAt) || !got.StateSince.Equal(got.CreatedAt) {
 		t.Fatalf("CreateTenant() = revision %d created %v updated %v, want revision 1 and fresh equal times",
 			got.Revision, got.CreatedAt, got.UpdatedAt)
 	}
@@ -38,7 +42,7 @@ func testCreateGet(t *testing.T, s store.Store) {
 		t.Fatalf("CreateTenant() modified its argument: %+v", in)
 	}
 	want := in.Clone()
-	want.Revision, want.CreatedAt, want.UpdatedAt = 1, got.CreatedAt, got.UpdatedAt
+	want.Revision, want.CreatedAt, want.UpdatedAt, want.StateSince = 1, got.CreatedAt, got.UpdatedAt, got.CreatedAt
 	diff(t, "CreateTenant()", got, want)
 	read, err := s.GetTenant(ctx, "acme")
 	if err != nil {
@@ -48,11 +52,12 @@ func testCreateGet(t *testing.T, s store.Store) {
 
 	plain, err := s.CreateTenant(ctx, newTenant("plain"))
 	if err != nil {
-		t.Fatalf("CreateTenant(no settings) err = %v", err)
+		t.Fatalf("CreateTenant(plain) err = %v", err)
 	}
-	if string(plain.Settings) != "{}" {
-		t.Fatalf("CreateTenant(no settings).Settings = %s, want {}", plain.Settings)
+	if read, _ := s.GetTenant(ctx, "plain"); read.KeyBinding != nil || read.Regions != nil || read.Outage != (tenant.Outage{}) {
+		t.Fatalf("GetTenant(plain) = %+v, want no key binding, regions or outage", read)
 	}
+	_ = plain
 }
 
 func testCreateConflicts(t *testing.T, s store.Store) {
@@ -86,10 +91,8 @@ func testCreateInvalid(t *testing.T, s store.Store) {
 		"external id charset": func(tn *tenant.Tenant) { tn.ExternalID = "ext id with spaces" },
 		"empty state":         func(tn *tenant.Tenant) { tn.State = "" },
 		"unknown state":       func(tn *tenant.Tenant) { tn.State = "enabled" },
-		"settings not json":   func(tn *tenant.Tenant) { tn.Settings = settings("{") },
-		"settings array":      func(tn *tenant.Tenant) { tn.Settings = settings("[1]") },
-		"settings too large": func(tn *tenant.Tenant) {
-			tn.Settings = settings(`{"a":"` + strings.Repeat("x", store.MaxSettingsLen) + `"}`)
+		"record too large": func(tn *tenant.Tenant) {
+			tn.KeyBinding = &tenant.KeyBinding{Regions: map[string]string{"r": strings.Repeat("x", tenant.MaxModelLen)}}
 		},
 	}
 	for _, name := range sortedKeys(cases) {
@@ -182,7 +185,7 @@ func testUpdate(t *testing.T, s store.Store) {
 	time.Sleep(2 * time.Millisecond)
 	got, err := s.UpdateTenant(ctx, "acme", 1, func(tn *tenant.Tenant) error {
 		tn.State, tn.Name, tn.ExternalID = tenant.StateActive, "Acme Corp", "new-external-id"
-		tn.Settings = settings(`{"immutable_binding":true}`)
+		tn.KeyChange = &tenant.KeyChange{Region: "eu-west-1", KeyARN: "arn", Started: time.Unix(1, 0).UTC()}
 		return nil
 	})
 	if err != nil {
@@ -190,12 +193,21 @@ func testUpdate(t *testing.T, s store.Store) {
 	}
 	want := created.Clone()
 	want.State, want.Name, want.ExternalID, want.Revision = tenant.StateActive, "Acme Corp", "new-external-id", 2
-	want.Settings, want.UpdatedAt = settings(`{"immutable_binding":true}`), got.UpdatedAt
+	want.KeyChange = &tenant.KeyChange{Region: "eu-west-1", KeyARN: "arn", Started: time.Unix(1, 0).UTC()}
+	want.UpdatedAt, want.StateSince = got.UpdatedAt, got.UpdatedAt
 	diff(t, "UpdateTenant()", got, want)
+	if got.StateSince.Equal(created.StateSince) {
+		t.Fatalf("UpdateTenant(new state) StateSince = %v, want the update's time", got.StateSince)
+	}
+	same, err := s.UpdateTenant(ctx, "acme", 2, func(tn *tenant.Tenant) error { tn.Name = "Acme"; return nil })
+	if err != nil || !same.StateSince.Equal(got.StateSince) {
+		t.Fatalf("UpdateTenant(same state) StateSince = %v, %v; want it unchanged at %v", same.StateSince, err, got.StateSince)
+	}
 	if !got.UpdatedAt.After(created.UpdatedAt) {
 		t.Fatalf("UpdateTenant() UpdatedAt = %v, want after %v", got.UpdatedAt, created.UpdatedAt)
 	}
 	read, _ := s.GetTenant(ctx, "acme")
+	want.Name, want.Revision, want.UpdatedAt = "Acme", 3, same.UpdatedAt
 	diff(t, "GetTenant() after update", read, want)
 	other := newTenant("other")
 	other.ExternalID = created.ExternalID // freed by the update
@@ -210,6 +222,9 @@ func testUpdateErrors(t *testing.T, s store.Store) {
 	noop := func(*tenant.Tenant) error { return nil }
 	_, err := s.UpdateTenant(ctx, "acme", 2, noop)
 	wantErr(t, "UpdateTenant(stale revision)", err, store.ErrConflict)
+	if !errors.Is(err, tenant.ErrStale) {
+		t.Fatalf("UpdateTenant(stale revision) err = %v, want tenant.ErrStale", err)
+	}
 	_, err = s.UpdateTenant(ctx, "missing", 1, noop)
 	wantErr(t, "UpdateTenant(missing)", err, store.ErrNotFound)
 	for name, rev := range map[string]int64{"zero revision": 0, "negative revision": -1} {
@@ -224,7 +239,7 @@ func testUpdateErrors(t *testing.T, s store.Store) {
 		"change revision": func(tn *tenant.Tenant) { tn.Revision = 7 },
 		"change created":  func(tn *tenant.Tenant) { tn.CreatedAt = tn.CreatedAt.Add(time.Hour) },
 		"bad state":       func(tn *tenant.Tenant) { tn.State = "gone" },
-		"bad settings":    func(tn *tenant.Tenant) { tn.Settings = settings("nope") },
+		"change since":    func(tn *tenant.Tenant) { tn.StateSince = tn.StateSince.Add(time.Hour) },
 	}
 	for _, name := range sortedKeys(mutations) {
 		m := mutations[name]
