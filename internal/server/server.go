@@ -80,6 +80,9 @@ type Config struct {
 	// Webhooks serves the webhook routes (subscriptions and their delivery
 	// records); nil answers them 501 not_implemented.
 	Webhooks *monitor.Webhooks
+	// Monitor serves tenant status and restore; nil answers those routes
+	// 501 not_implemented.
+	Monitor Monitor
 	// Attribute, when set, returns the context a request's work runs in once
 	// its caller is known, so that KMS calls made on its behalf are recorded
 	// with the caller and the request id (audit.WithActor does this).
