@@ -113,7 +113,7 @@ type Config struct {
 	StateCacheTTL time.Duration
 	// ServePending lets pending tenants that already have a key version (under
 	// the platform key) use the data plane; by default only active tenants
-	// (and those whose key deletion is pending, with a warning) do.
+	// and those whose key deletion is pending (which KMS refuses) do.
 	ServePending bool
 }
 
