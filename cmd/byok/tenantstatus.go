@@ -29,9 +29,9 @@ func runTenantStatus(ctx context.Context, c *cli, args []string) error {
 		return apiErr(err)
 	}
 	if *health == 0 {
-		st.Health = nil
+		st.Health = []*client.HealthRecord{}
 	}
-	return printStatus(c, r, st)
+	return printStatus(c, r, st, *health > 0)
 }
 
 // runTenantRestore brings an archived tenant back once its customer has
@@ -49,7 +49,7 @@ func runTenantRestore(ctx context.Context, c *cli, args []string) error {
 	if !r.json {
 		fmt.Fprintf(c.stdout, "restored tenant %s: its key answered and it is %s again\n\n", tenant, st.State)
 	}
-	return printStatus(c, r, st)
+	return printStatus(c, r, st, true)
 }
 
 // restoreHints say what to do about the refusals only a restore meets.
@@ -67,7 +67,7 @@ func restoreErr(err error) error {
 	return apiErr(err)
 }
 
-func printStatus(c *cli, r *remote, st *client.TenantStatus) error {
+func printStatus(c *cli, r *remote, st *client.TenantStatus, health bool) error {
 	if r.json {
 		return printJSON(c.stdout, st)
 	}
@@ -77,7 +77,7 @@ func printStatus(c *cli, r *remote, st *client.TenantStatus) error {
 	if err := printVersions(c, st.KeyVersions); err != nil {
 		return err
 	}
-	if err := printRegions(c, st.Regions); err != nil {
+	if err := printRegions(c, st.Regions); err != nil || !health {
 		return err
 	}
 	return printHealth(c, st.Health)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -115,20 +116,32 @@ func (s *Server) restoreTenant(w http.ResponseWriter, r *http.Request, c *call) 
 }
 
 // restoreErr says what to do about a refused restore. A key still unusable
-// is named by its code, without the provider's own text.
+// is named by its code, without the provider's own text; a key service
+// that did not answer is that service's transient failure, to retry; a
+// probe that failed otherwise (the store) is the server's own failure.
 func restoreErr(tenant string, err error) error {
 	switch monitor.Code(err) {
 	case monitor.ErrNotArchived.Code():
 		return apiErr(http.StatusConflict, monitor.ErrNotArchived.Code(), strings.TrimPrefix(err.Error(), "monitor: ")+
 			"; only an archived tenant needs restoring: a key_unavailable or suspended tenant becomes active by itself at the next probe once its key is usable")
 	case monitor.ErrKeyUnavailable.Code():
-		c := kms.ClassOf(err)
-		e := apiErr(http.StatusLocked, monitor.ErrKeyUnavailable.Code(), "tenant "+tenant+" stays archived: its key is still unusable ("+
-			c.Code()+": "+kmsMessages[c]+"); restore it again once the customer has fixed the key")
-		e.Details = map[string]string{"reason": c.Code()}
-		return e
+		return keyStillUnavailable(tenant, err)
 	}
 	return err
+}
+
+func keyStillUnavailable(tenant string, err error) error {
+	c := kms.ClassOf(err)
+	switch {
+	case c == 0:
+		return fmt.Errorf("server: restore tenant %s: %s", tenant, err) // not %w: unclassified, a 500
+	case c.Transient():
+		return coded(c.Code(), "tenant "+tenant+" stays archived: the restore's probe got no answer ("+kmsMessages[c]+")")
+	}
+	e := apiErr(http.StatusLocked, monitor.ErrKeyUnavailable.Code(), "tenant "+tenant+" stays archived: its key is still unusable ("+
+		c.Code()+": "+kmsMessages[c]+"); restore it again once the customer has fixed the key")
+	e.Details = map[string]string{"reason": c.Code()}
+	return e
 }
 
 func healthLimit(r *http.Request) (int, error) {

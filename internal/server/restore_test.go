@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	kmsapi "github.com/aws/aws-sdk-go-v2/service/kms"
 
+	"github.com/byok-dev/byok/awsemu"
 	"github.com/byok-dev/byok/client"
 	"github.com/byok-dev/byok/internal/auth"
 	"github.com/byok-dev/byok/internal/monitor"
@@ -128,8 +129,9 @@ func TestRestore(t *testing.T) {
 	}
 }
 
-// TestRestoreWindow: past the restore window an archived tenant is gone
-// for restore, even with its key back.
+// TestRestoreWindow: a throttled probe leaves an archived tenant to be
+// restored later, and past the restore window it cannot be, even with its
+// key back.
 func TestRestoreWindow(t *testing.T) {
 	e := newEnv(t)
 	e.onboard("acme")
@@ -138,6 +140,14 @@ func TestRestoreWindow(t *testing.T) {
 	e.probe(due)
 	archive(t, e, owner)
 	e.setKey(true)
+	// A key service that does not answer is not the key being unusable.
+	if err := e.aws.SetFaults([]awsemu.Fault{{Kind: awsemu.FaultThrottle}}); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, restoreCall(owner, "acme"), "kms_throttled", http.StatusTooManyRequests)
+	if err := e.aws.SetFaults(nil); err != nil {
+		t.Fatal(err)
+	}
 	e.clock.advance(monitor.DefaultRestoreWindow + time.Second)
 	wantCode(t, restoreCall(owner, "acme"), "restore_window_expired", http.StatusGone)
 	wantCode(t, restoreCall(owner, "nobody"), "tenant_not_found", http.StatusNotFound)
