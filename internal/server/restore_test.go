@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -202,6 +203,24 @@ func TestTenantStatus(t *testing.T) {
 	}
 	if got := e.get(t, "/v1/tenants/acme/status?health=x", e.owner); got["code"] != "invalid_argument" {
 		t.Fatalf("status?health=x = %v, want invalid_argument", got)
+	}
+
+	// An embedding without a monitor says so.
+	cfg := e.server.cfg
+	cfg.Monitor, cfg.Registry = nil, nil
+	bare, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, method := range []string{"GET /v1/tenants/acme/status", "POST /v1/tenants/acme/restore"} {
+		m, path, _ := strings.Cut(method, " ")
+		req := httptest.NewRequest(m, path, nil)
+		req.Header.Set("Authorization", "Bearer "+e.owner)
+		rec := httptest.NewRecorder()
+		bare.Handler().ServeHTTP(rec, req)
+		if rec.Code != http.StatusNotImplemented || !strings.Contains(rec.Body.String(), `"not_implemented"`) {
+			t.Errorf("%s without a monitor = %d %s, want 501 not_implemented", method, rec.Code, rec.Body)
+		}
 	}
 }
 
