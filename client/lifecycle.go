@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 )
 
@@ -94,4 +95,68 @@ func (c *Client) Offboard(ctx context.Context, id string) (*SignedReceipt, error
 func (c *Client) Receipt(ctx context.Context, id string) (*SignedReceipt, error) {
 	var r SignedReceipt
 	return &r, c.call(ctx, http.MethodGet, tenantPath(id, "receipt"), nil, nil, &r)
+}
+
+// TenantStatus is a tenant's status: its state and why, what the key health
+// monitor does about it, its key versions and regions, and its recent
+// probes (newest first). Zero times are absent from the answer.
+type TenantStatus struct {
+	Tenant string `json:"tenant"`
+	State  string `json:"state"`
+	// Halted: the tenant's background work (ingestion, scheduled jobs) is
+	// refused.
+	Halted bool `json:"halted"`
+	// Degraded: the last probe failed transiently; cached keys keep serving.
+	Degraded bool `json:"degraded"`
+	// UnavailableSince and Reason (a stable code such as key_disabled)
+	// describe the current outage.
+	UnavailableSince time.Time `json:"unavailable_since,omitzero"`
+	Reason           string    `json:"reason,omitempty"`
+	// NextProbe is zero when the answering instance does not probe the
+	// tenant (archived, not monitored, another instance leads the probes).
+	NextProbe    time.Time `json:"next_probe,omitzero"`
+	DeletionDate time.Time `json:"deletion_date,omitzero"`
+	// ArchivedAt is set once the tenant is archived; Restore brings it
+	// back until RestoreUntil.
+	ArchivedAt   time.Time                `json:"archived_at,omitzero"`
+	RestoreUntil time.Time                `json:"restore_until,omitzero"`
+	KeyVersions  []*KeyVersion            `json:"key_versions"`
+	Regions      map[string]*RegionStatus `json:"regions"`
+	Health       []*HealthRecord          `json:"health"`
+}
+
+// KeyVersion is a tenant key version and the keys that wrap it.
+type KeyVersion struct {
+	Version   uint32     `json:"version"`
+	Created   time.Time  `json:"created"`
+	Wrappings []Wrapping `json:"wrappings"`
+}
+
+// Wrapping names a key that wraps a key version, never the wrapped bytes.
+type Wrapping struct {
+	Provider  string `json:"provider"`
+	Key       string `json:"key"`
+	Region    string `json:"region,omitempty"`
+	Algorithm string `json:"algorithm"`
+}
+
+// Status returns the tenant's status with up to health (0: the server's
+// default of 10) of its newest key health records.
+func (c *Client) Status(ctx context.Context, id string, health int) (*TenantStatus, error) {
+	q := url.Values{}
+	if health > 0 {
+		q.Set("health", strconv.Itoa(health))
+	}
+	var s TenantStatus
+	return &s, c.call(ctx, http.MethodGet, tenantPath(id, "status"), q, nil, &s)
+}
+
+// Restore brings an archived tenant back: the server probes its key and, if
+// the probe passes within the restore window, makes it active, answering
+// its status. Codes: tenant_not_archived (nothing to restore),
+// key_unavailable (the key is still unusable; Details holds its code as
+// {"reason": ...}), restore_window_expired.
+func (c *Client) Restore(ctx context.Context, id string) (*TenantStatus, error) {
+	var s TenantStatus
+	return &s, c.call(ctx, http.MethodPost, tenantPath(id, "restore"), nil, nil, &s)
 }

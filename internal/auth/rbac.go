@@ -7,9 +7,10 @@
 //   - owner: everything, including managing tokens of any role.
 //   - super_admin: everything on every tenant, including tokens below owner.
 //   - admin: configures keys (artifacts, attach, validate, enable, rotate,
-//     change, offboard), manages webhooks and reads state and health, for
-//     its tenant, or for every tenant (and creates tenants and platform-wide
-//     webhooks) when platform-scoped.
+//     change), renames, restores and offboards tenants, manages webhooks,
+//     and reads state, health, the audit log and webhook deliveries, for
+//     its tenant, or for every tenant (and lists and creates tenants and
+//     manages platform-wide webhooks) when platform-scoped.
 //   - member: data operations (encrypt, decrypt) for its tenant.
 //   - auditor: reads the audit log, state, webhooks and their deliveries of
 //     its tenant, or of all.
@@ -82,6 +83,7 @@ const (
 	KeyRotate      Action = "key.rotate"      // tenant
 	KeyChange      Action = "key.change"      // tenant
 	TenantOffboard Action = "tenant.offboard" // tenant
+	TenantRestore  Action = "tenant.restore"  // tenant: bring an archived tenant back
 	DataEncrypt    Action = "data.encrypt"    // tenant
 	DataDecrypt    Action = "data.decrypt"    // tenant
 	AuditRead      Action = "audit.read"      // tenant, or platform-wide
@@ -138,7 +140,7 @@ var rolePermissions = map[Role]map[Action]bool{
 	RoleOwner:      all(),
 	RoleSuperAdmin: all(),
 	RoleAdmin: set(TenantCreate, TenantList, TenantRead, TenantUpdate, KeyArtifacts, KeyAttach, KeyValidate,
-		KeyEnable, KeyRotate, KeyChange, TenantOffboard, AuditRead, WebhookManage, WebhookRead),
+		KeyEnable, KeyRotate, KeyChange, TenantOffboard, TenantRestore, AuditRead, WebhookManage, WebhookRead),
 	RoleMember:  set(TenantRead, DataEncrypt, DataDecrypt),
 	RoleAuditor: set(TenantList, TenantRead, AuditRead, WebhookRead),
 	RoleService: set(TenantRead, DataEncrypt, DataDecrypt),
@@ -150,7 +152,7 @@ var platformActions = set(TenantCreate, TenantList, TokenManage, PlatformRead)
 
 func all() map[Action]bool {
 	return set(TenantCreate, TenantList, TenantRead, TenantUpdate, KeyArtifacts, KeyAttach, KeyValidate, KeyEnable,
-		KeyRotate, KeyChange, TenantOffboard, DataEncrypt, DataDecrypt, AuditRead, TokenManage, PlatformRead,
+		KeyRotate, KeyChange, TenantOffboard, TenantRestore, DataEncrypt, DataDecrypt, AuditRead, TokenManage, PlatformRead,
 		WebhookManage, WebhookRead)
 }
 

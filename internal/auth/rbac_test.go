@@ -7,13 +7,13 @@ import (
 
 func TestAllowedMatrix(t *testing.T) {
 	tenantActions := []Action{TenantRead, TenantUpdate, KeyArtifacts, KeyAttach, KeyValidate, KeyEnable, KeyRotate,
-		KeyChange, TenantOffboard, DataEncrypt, DataDecrypt, AuditRead, WebhookManage, WebhookRead}
+		KeyChange, TenantOffboard, TenantRestore, DataEncrypt, DataDecrypt, AuditRead, WebhookManage, WebhookRead}
 	platform := []Action{TenantCreate, TenantList, TokenManage, PlatformRead}
 	want := map[Role]map[Action]bool{
 		RoleOwner:      all(),
 		RoleSuperAdmin: all(),
 		RoleAdmin: set(TenantCreate, TenantList, TenantRead, TenantUpdate, KeyArtifacts, KeyAttach, KeyValidate,
-			KeyEnable, KeyRotate, KeyChange, TenantOffboard, AuditRead, WebhookManage, WebhookRead),
+			KeyEnable, KeyRotate, KeyChange, TenantOffboard, TenantRestore, AuditRead, WebhookManage, WebhookRead),
 		RoleMember:  set(TenantRead, DataEncrypt, DataDecrypt),
 		RoleAuditor: set(TenantList, TenantRead, AuditRead, WebhookRead),
 		RoleService: set(TenantRead, DataEncrypt, DataDecrypt),

@@ -134,3 +134,18 @@ func (m *Monitor) restore(ctx context.Context, t *tenant.Tenant, key, requestID 
 	}
 	return err
 }
+
+// NextProbe returns when this instance's scheduler will next probe the
+// tenant's key. ok is false when it has no probe scheduled: the tenant is
+// not probed (archived, pending, destroyed), the scheduler has not listed
+// it yet, or another instance leads the probes (a schedule left overdue by
+// more than an interval is one this instance stopped running).
+func (m *Monitor) NextProbe(tenant string) (at time.Time, ok bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e := m.tenants[tenant]
+	if e == nil || m.cfg.Now().Sub(e.due) > m.cfg.Interval+m.cfg.Jitter {
+		return time.Time{}, false
+	}
+	return e.due, true
+}

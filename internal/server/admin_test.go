@@ -28,6 +28,7 @@ func adminRoutes(t *testing.T, e *env, run subtest) {
 	auditRoutes(t, e, run)
 	keyChangeRoute(e, run)
 	webhookRoutes(t, e, run)
+	restoreRoutes(e, run)
 }
 
 // tokenRoutes issues, lists and revokes a token through the client and

@@ -33,8 +33,10 @@ var stateErrors = map[tenant.State]*Error{
 }
 
 // admitData refuses data operations for tenants whose state does not allow
-// them. A tenant whose key deletion is pending still serves: the monitor
-// warns the customer meanwhile.
+// them. A tenant whose key deletion is pending is not refused here, since
+// the customer may still cancel; AWS KMS refuses the key itself, so its
+// data operations fail with key_pending_deletion once its cached keys are
+// evicted.
 func (s *Server) admitData(ctx context.Context, id string) error {
 	t, err := s.tenantState(ctx, id)
 	if err != nil {

@@ -113,6 +113,10 @@ type env struct {
 	hooks *monitor.Webhooks
 	// receipts signs deletion receipts.
 	receipts *control.ReceiptSigner
+	// monitor probes on clock, which only the test moves (see probe).
+	monitor   *monitor.Monitor
+	clock     *testClock
+	providers map[string]kms.Provider
 	// owner is a platform owner's token; other a member token of tenant
 	// "other"; members holds member tokens by tenant.
 	owner, other string
@@ -144,7 +148,8 @@ func newEnv(t testing.TB) *env {
 	}
 	e.issueTokens(svc)
 	e.hooks = runWebhooks(t, st)
-	e.server, err = New(Config{Control: svc, Keyring: e.keyring, Store: st, Auth: e.tokens, Audit: e.audit, Webhooks: e.hooks,
+	e.monitor = e.newMonitor()
+	e.server, err = New(Config{Control: svc, Keyring: e.keyring, Store: st, Auth: e.tokens, Audit: e.audit, Webhooks: e.hooks, Monitor: e.monitor,
 		Logger: slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Registry: e.reg,
 		MaxBatch: 100})
 	if err != nil {
@@ -236,9 +241,10 @@ func (e *env) newKeyring(platformAWS aws.Config) *keyring.Keyring {
 		t.Fatal(err)
 	}
 	e.root, e.rootKey = rootKey(t)
-	kr, err := keyring.New(keyring.Config{Store: e.store, Region: home, Admit: control.RegionGate(tenant.NewManager(e.store, -1), home), Providers: map[string]kms.Provider{
+	e.providers = map[string]kms.Provider{
 		awskms.ProviderName:   m.Instrument(awskms.ProviderName, provider),
-		localkms.ProviderName: m.Instrument(localkms.ProviderName, e.root)}})
+		localkms.ProviderName: m.Instrument(localkms.ProviderName, e.root)}
+	kr, err := keyring.New(keyring.Config{Store: e.store, Region: home, Admit: control.RegionGate(tenant.NewManager(e.store, -1), home), Providers: e.providers})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,3 +342,41 @@ func asClientErr(err error, target **client.Error) bool {
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// testClock is the monitor's clock in tests: the time the test set.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// newMonitor returns the key health monitor with its default timers on the
+// test's clock; it runs only when a test calls probe.
+func (e *env) newMonitor() *monitor.Monitor {
+	e.clock = &testClock{now: time.Now().UTC()}
+	m, err := monitor.New(monitor.Config{Store: e.store, Keyring: e.keyring, Providers: e.providers, Notifier: e.hooks,
+		Now: e.clock.Now, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return m
+}
+
+// probe moves the monitor's clock by d and runs one scheduling pass,
+// waiting for its probes. A d of at least monitor.DefaultInterval plus
+// its jitter makes every monitored tenant's probe due.
+func (e *env) probe(d time.Duration) {
+	e.clock.advance(d)
+	e.monitor.RunOnce(bg)
+}

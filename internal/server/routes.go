@@ -64,6 +64,8 @@ var routes = []route{
 	{method: "POST", path: "/v1/tenants/{id}/regions", action: auth.KeyAttach, body: bodyControl, audit: true, handler: (*Server).addRegion},
 	{method: "POST", path: "/v1/tenants/{id}/offboard", action: auth.TenantOffboard, body: bodyNone, audit: true, handler: (*Server).offboard},
 	{method: "GET", path: "/v1/tenants/{id}/receipt", action: auth.TenantRead, body: bodyNone, handler: (*Server).receipt},
+	{method: "GET", path: "/v1/tenants/{id}/status", action: auth.TenantRead, body: bodyNone, handler: (*Server).tenantStatus},
+	{method: "POST", path: "/v1/tenants/{id}/restore", action: auth.TenantRestore, body: bodyNone, audit: true, handler: (*Server).restoreTenant},
 
 	{method: "GET", path: "/v1/tenants/{id}/key-change", action: auth.TenantRead, body: bodyNone, handler: (*Server).keyChangeStatus},
 	{method: "GET", path: "/v1/tenants/{id}/audit", action: auth.AuditRead, body: bodyNone, handler: (*Server).auditTail},

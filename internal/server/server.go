@@ -78,6 +78,9 @@ type Config struct {
 	// Webhooks serves the webhook routes (subscriptions and their delivery
 	// records); nil answers them 501 not_implemented.
 	Webhooks *monitor.Webhooks
+	// Monitor serves tenant status and restore; nil answers those routes
+	// 501 not_implemented.
+	Monitor Monitor
 	// Attribute, when set, returns the context a request's work runs in once
 	// its caller is known, so that KMS calls made on its behalf are recorded
 	// with the caller and the request id (audit.WithActor does this).
@@ -103,7 +106,7 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// ServePending lets pending tenants that already have a key version (under
 	// the platform key) use the data plane; by default only active tenants
-	// (and those whose key deletion is pending, with a warning) do.
+	// and those whose key deletion is pending (which KMS refuses) do.
 	ServePending bool
 }
 
