@@ -93,10 +93,25 @@ type Validator interface {
 
 var _ Validator = (*onboarding.Validator)(nil)
 
+// Store is what the control plane needs of the database: tenants, their
+// key attachments and their key versions.
+type Store interface {
+	keyring.Store
+	tenant.Store
+	CreateTenant(ctx context.Context, t *tenant.Tenant) (*tenant.Tenant, error)
+	ListTenants(ctx context.Context, opts store.ListOptions) (*store.TenantPage, error)
+	ShredTenantKeys(ctx context.Context, id string) (int, error)
+	PutAttachment(ctx context.Context, a *store.Attachment) (*store.Attachment, error)
+	Attachments(ctx context.Context, tenant string) ([]*store.Attachment, error)
+	DeleteAttachment(ctx context.Context, tenant, region string) error
+}
+
+var _ Store = store.Store(nil)
+
 // Config wires a Service.
 type Config struct {
 	Platform  *platform.Config
-	Store     store.Store
+	Store     Store
 	Keyring   *keyring.Keyring
 	Validator Validator
 	// PlatformKey wraps the keys of tenants that have not brought their own

@@ -32,9 +32,22 @@ const (
 	RevocationPromise = 60 * time.Second
 )
 
+// Store is what the monitor needs of the database: tenants' states and
+// their key health history.
+type Store interface {
+	tenant.Store
+	ListTenants(ctx context.Context, opts store.ListOptions) (*store.TenantPage, error)
+	UpdateTenantWithEvents(ctx context.Context, id string, wantRevision int64, mutate func(*tenant.Tenant) error, events []*store.OutboxEvent) (*tenant.Tenant, int, error)
+	AddHealth(ctx context.Context, r *store.HealthRecord) error
+	Health(ctx context.Context, tenant string, limit int) ([]*store.HealthRecord, error)
+	PruneHistory(ctx context.Context, before time.Time) (int, error)
+}
+
+var _ Store = store.Store(nil)
+
 // Config configures a Monitor. Zero durations and sizes take the defaults.
 type Config struct {
-	Store   store.Store
+	Store   Store
 	Keyring *keyring.Keyring
 	// Tenants, when set, is told of every state change the monitor
 	// stores, so that the data path sees it at once.

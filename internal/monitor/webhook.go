@@ -32,9 +32,27 @@ const (
 	DefaultReplayWindow = 5 * time.Minute
 )
 
+// WebhookStore is what webhook delivery needs of the database:
+// subscriptions, their delivery records and the outbox.
+type WebhookStore interface {
+	CreateWebhook(ctx context.Context, w *store.Webhook) (*store.Webhook, error)
+	Webhooks(ctx context.Context, tenant string) ([]*store.Webhook, error)
+	Webhook(ctx context.Context, id string) (*store.Webhook, error)
+	DeleteWebhook(ctx context.Context, id string) error
+	AddDelivery(ctx context.Context, d *store.Delivery) error
+	Deliveries(ctx context.Context, webhook string, limit int) ([]*store.Delivery, error)
+	EnqueueEvent(ctx context.Context, e *store.OutboxEvent) (int, error)
+	ClaimOutbox(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*store.Outbound, error)
+	RescheduleOutbox(ctx context.Context, seq int64, claim string, attempts int, next time.Time) error
+	DeleteOutbox(ctx context.Context, seq int64, claim string) error
+	Outbox(ctx context.Context, webhook string, limit int) ([]*store.Outbound, error)
+}
+
+var _ WebhookStore = store.Store(nil)
+
 // WebhookConfig configures Webhooks. Zero values take the defaults.
 type WebhookConfig struct {
-	Store store.Store
+	Store WebhookStore
 	// MaxAttempts bounds the attempts per delivery (default 10); retry n
 	// waits BaseDelay·2^(n-1) capped at MaxDelay, its second half at random
 	// (defaults 5 s and 10 min: the last attempt comes 15 to 30 minutes

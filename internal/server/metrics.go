@@ -22,7 +22,7 @@ type metrics struct {
 	handler  http.Handler
 }
 
-func newMetrics(reg *prometheus.Registry, st store.Store, kr *keyring.Keyring) (*metrics, error) {
+func newMetrics(reg *prometheus.Registry, st Store, kr *keyring.Keyring) (*metrics, error) {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "byok_http_requests_total",
 			Help: "HTTP requests by route, method and status."}, []string{"route", "method", "status"}),
@@ -47,7 +47,7 @@ func (m *metrics) observe(rt *route, status int, d time.Duration) {
 // and sums the keyring's per-tenant counters. It pages through the store, so
 // a scrape costs one query per thousand tenants.
 type tenantCollector struct {
-	store   store.Store
+	store   Store
 	keyring *keyring.Keyring
 }
 

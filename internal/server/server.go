@@ -64,13 +64,24 @@ const (
 	DefaultShutdownTimeout = 15 * time.Second
 )
 
+// Store is what the server reads directly; everything else goes through
+// the control plane. A store that is also a store.AuditStore serves the
+// audit routes.
+type Store interface {
+	ListTenants(ctx context.Context, opts store.ListOptions) (*store.TenantPage, error)
+	Versions(ctx context.Context, tenant string) ([]*keyring.Version, error)
+	Health(ctx context.Context, tenant string, limit int) ([]*store.HealthRecord, error)
+}
+
+var _ Store = store.Store(nil)
+
 // Config wires a Server. Control, Keyring, Store and Auth are required;
 // zero limits take the defaults above.
 type Config struct {
 	Control *control.Service
 	Keyring *keyring.Keyring
 	// Store serves readiness, health history and the tenants-per-state gauge.
-	Store store.Store
+	Store Store
 	Auth  Authenticator
 	// Audit receives every control-plane action and every data-plane call
 	// (with its record count); nil means audit.Discard.
