@@ -29,8 +29,8 @@
 //
 // [Service.ChangeKey] moves a tenant to another customer key where the
 // platform's key binding is changeable. It records the change in the
-// tenant's settings, wraps every version under the new key in every region
-// it must serve, then removes the old wrappings version by version (each
+// tenant's record (tenant.KeyChange), wraps every version under the new key
+// in every region it must serve, then removes the old wrappings version by version (each
 // version in one store transaction, and only once it has all its new
 // wrappings), then binds the new key. Whenever the process stops, every
 // version is completely wrapped under the old key, the new one or both; a

@@ -23,7 +23,7 @@ type offboarding = tenant.Offboarding
 // this process's cache and deletes the tenant's key attachments. No
 // ciphertext of the tenant opens again. It returns a deletion receipt
 // signed by the platform key (docs/receipts.md), which is also kept in the
-// tenant's settings; [Service.DeletionReceipt] returns it later. An
+// tenant's record; [Service.DeletionReceipt] returns it later. An
 // interrupted Offboard finishes when called again; once finished, it fails
 // with tenant_shredded.
 func (s *Service) Offboard(ctx context.Context, id string) (*SignedReceipt, error) {

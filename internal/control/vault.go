@@ -36,7 +36,7 @@ type AddVault struct {
 var vaultNameRe = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
 
 // AddVault validates the vault's key in its region, as onboarding validates
-// a tenant's key, and records the vault in the tenant's settings.
+// a tenant's key, and records the vault in the tenant's record.
 func (s *Service) AddVault(ctx context.Context, req AddVault) (*Vault, []RegionReport, error) {
 	if !vaultNameRe.MatchString(req.Name) {
 		return nil, nil, &Error{Code: CodeInvalid, Message: fmt.Sprintf("vault name %q: use 1 to 64 characters of a-z 0-9 _ -", req.Name)}

@@ -30,11 +30,11 @@
 // the probe is recorded as degraded and cached keys keep serving.
 //
 // Every change is a compare-and-swap on the tenant's revision
-// (store.Store.UpdateTenant), retried on conflict after rereading and
+// (Store.UpdateTenant), retried on conflict after rereading and
 // deciding again, so instances probing at once neither corrupt the state
 // nor announce a change twice. The monitor's own bookkeeping (when the
-// outage began, the deletion date, warnings sent, archival) lives in the
-// "monitor" member of the tenant's Settings, changed in the same write.
+// outage began, the deletion date, warnings sent, archival) is the
+// tenant's Outage (package internal/tenant), changed in the same write.
 //
 // # Archive and restore
 //
