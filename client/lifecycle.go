@@ -91,6 +91,22 @@ func (c *Client) Offboard(ctx context.Context, id string) (*SignedReceipt, error
 	return &r, c.call(ctx, http.MethodPost, tenantPath(id, "offboard"), nil, nil, &r)
 }
 
+// ReceiptKey is a public key that verifies deletion receipts, with the
+// signer id receipts signed by it carry.
+type ReceiptKey struct {
+	Signer    string `json:"signer"`
+	PublicKey []byte `json:"public_key"` // Ed25519
+}
+
+// ReceiptKeys returns the public keys the platform publishes for verifying
+// deletion receipts: one per version of its root key. It needs no token.
+func (c *Client) ReceiptKeys(ctx context.Context) ([]ReceiptKey, error) {
+	var out struct {
+		Keys []ReceiptKey `json:"keys"`
+	}
+	return out.Keys, c.call(ctx, http.MethodGet, "/v1/receipt-keys", nil, nil, &out)
+}
+
 // Receipt returns the signed deletion receipt of an offboarded tenant.
 func (c *Client) Receipt(ctx context.Context, id string) (*SignedReceipt, error) {
 	var r SignedReceipt

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/byok-dev/byok/client"
+	"github.com/byok-dev/byok/internal/control"
 )
 
 func runTenantRename(ctx context.Context, c *cli, args []string) error {
@@ -64,7 +65,8 @@ func runTenantOffboard(ctx context.Context, c *cli, args []string) error {
 }
 
 func runTenantReceipt(ctx context.Context, c *cli, args []string) error {
-	r := newRemote(c, "tenant receipt", "byok tenant receipt [--json] TENANT")
+	r := newRemote(c, "tenant receipt", "byok tenant receipt [--json] [--verify] TENANT")
+	verify := r.fs.Bool("verify", false, "check the receipt's signature against the keys the server publishes")
 	tenant, cl, err := r.forTenant(args)
 	if err != nil {
 		return err
@@ -73,7 +75,14 @@ func runTenantReceipt(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return apiErr(err)
 	}
-	return printReceipt(c, r, sr)
+	if !*verify {
+		return printReceipt(c, r, sr)
+	}
+	ks, err := cl.ReceiptKeys(ctx)
+	if err != nil {
+		return apiErr(err)
+	}
+	return verifyAndPrint(c, r, &control.SignedReceipt{Receipt: sr.Receipt, Signature: sr.Signature}, publicKeys(ks))
 }
 
 // printReceipt prints the signed receipt as the server gave it (--json: the

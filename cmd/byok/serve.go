@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/hkdf"
 	"crypto/sha256"
 	"errors"
@@ -313,6 +314,9 @@ func wire(ctx context.Context, cfg *serveConfig, pcfg *platform.Config, st serve
 		if ccfg.Receipts, err = control.NewReceiptSigner(root.latest); err != nil {
 			return nil, err
 		}
+		if ccfg.ReceiptKeys, err = root.receiptKeys(); err != nil {
+			return nil, err
+		}
 	}
 	w.control, err = control.New(ccfg)
 	return w, err
@@ -338,6 +342,20 @@ func (r *rootKey) integrityKey() ([]byte, error) {
 	material := r.file.Oldest().Key.Material()
 	defer clear(material)
 	return hkdf.Key(sha256.New, material, nil, "byok rsa binding tag v1", awskms.IntegrityKeySize)
+}
+
+// receiptKeys are the public keys of every root key version's receipt
+// signer: receipts signed before a root key rotation keep verifying.
+func (r *rootKey) receiptKeys() ([]ed25519.PublicKey, error) {
+	var keys []ed25519.PublicKey
+	for _, e := range r.file.Entries {
+		s, err := control.NewReceiptSigner(e.Key)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, s.PublicKey())
+	}
+	return keys, nil
 }
 
 func openAudit(st serveStore, root *rootKey) (*audit.Log, error) {

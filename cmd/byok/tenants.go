@@ -8,7 +8,7 @@ import (
 )
 
 const (
-	tenantUsage = "byok tenant create|list|show|status|rename|restore|offboard|receipt [flags] [args]"
+	tenantUsage = "byok tenant create|list|show|status|rename|restore|offboard|receipt|verify-receipt [flags] [args]"
 	keyUsage    = "byok key artifacts|attach|validate|enable|rotate|change|regions|add-region [flags] TENANT [args]"
 	statusUsage = "byok status [--json] [TENANT]"
 )
@@ -33,7 +33,7 @@ func runTenant(ctx context.Context, c *cli, args []string) error {
 	return subcommand(ctx, c, "tenant", tenantUsage, args, map[string]func(context.Context, *cli, []string) error{
 		"create": runTenantCreate, "list": runTenantList, "show": runTenantShow,
 		"rename": runTenantRename, "offboard": runTenantOffboard, "receipt": runTenantReceipt,
-		"status": runTenantStatus, "restore": runTenantRestore,
+		"status": runTenantStatus, "restore": runTenantRestore, "verify-receipt": runTenantVerifyReceipt,
 	})
 }
 

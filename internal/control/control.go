@@ -72,6 +72,7 @@ package control
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"time"
@@ -123,6 +124,10 @@ type Config struct {
 	// Receipts signs deletion receipts (NewReceiptSigner over the platform
 	// root key); nil means Offboard refuses with receipt_key_missing.
 	Receipts *ReceiptSigner
+	// ReceiptKeys are the public keys that verify the receipts signed so
+	// far: one per version of the platform root key, since each version
+	// derives its own signing key. The platform publishes them.
+	ReceiptKeys []ed25519.PublicKey
 	// Tenants owns the tenants' records; nil means a manager over Store
 	// with tenant.DefaultCacheTTL. Share one with the data path and the
 	// keyring's admission check so that each reads a tenant once per
@@ -203,8 +208,8 @@ func (s *Service) CachedTenant(ctx context.Context, id string) (*tenant.Tenant, 
 	return t, fromStore(err)
 }
 
-// TenantManager returns the manager that owns the tenants' records.
-func (s *Service) TenantManager() *tenant.Manager { return s.tenants }
+// ReceiptKeys returns the public keys that verify deletion receipts.
+func (s *Service) ReceiptKeys() []ed25519.PublicKey { return s.cfg.ReceiptKeys }
 
 // Tenants returns a page of tenants.
 func (s *Service) Tenants(ctx context.Context, opts store.ListOptions) (*store.TenantPage, error) {

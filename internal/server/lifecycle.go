@@ -85,6 +85,23 @@ func (s *Server) receipt(w http.ResponseWriter, r *http.Request, c *call) error 
 	return nil
 }
 
+// receiptKeys publishes the public keys that verify deletion receipts. It
+// needs no token: anyone handed a receipt may check it.
+func (s *Server) receiptKeys(w http.ResponseWriter, _ *http.Request, _ *call) error {
+	type key struct {
+		Signer    string `json:"signer"`
+		PublicKey []byte `json:"public_key"`
+	}
+	out := struct {
+		Keys []key `json:"keys"`
+	}{Keys: []key{}}
+	for _, pub := range s.cfg.Control.ReceiptKeys() {
+		out.Keys = append(out.Keys, key{Signer: control.SignerID(pub), PublicKey: pub})
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
 func (s *Server) regions(w http.ResponseWriter, r *http.Request, c *call) error {
 	rs, err := s.cfg.Control.Regions(r.Context(), c.tenant)
 	if err != nil {

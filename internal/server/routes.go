@@ -46,6 +46,7 @@ var routes = []route{
 	{method: "GET", path: "/readyz", body: bodyNone, handler: (*Server).readyz},
 	{method: "GET", path: "/metrics", body: bodyNone, handler: (*Server).metricsHandler},
 	{method: "GET", path: "/v1/openapi.json", body: bodyNone, handler: (*Server).openapi},
+	{method: "GET", path: "/v1/receipt-keys", body: bodyNone, handler: (*Server).receiptKeys},
 
 	{method: "POST", path: "/v1/tenants", action: auth.TenantCreate, body: bodyControl, audit: true, handler: (*Server).createTenant},
 	{method: "GET", path: "/v1/tenants", action: auth.TenantList, body: bodyNone, handler: (*Server).listTenants},
