@@ -102,7 +102,7 @@ func (r rotationConfig) check() error {
 	case r.CheckEvery < 0 || r.CheckEvery > 0 && r.CheckEvery < time.Second:
 		return configErr("rotation.check_every", fmt.Sprintf("%s is not a useful check interval", r.CheckEvery), "give at least 1s, or leave it out for 1h")
 	case r.CheckEvery > 0 && r.Period == 0:
-		return configErr("rotation.check_every", "is set but rotation.period is not", "set rotation.period too, e.g. 2160h (90 days)")
+		return configErr("rotation.check_every", "set without rotation.period", "set rotation.period too, e.g. 2160h (90 days)")
 	}
 	return nil
 }
@@ -188,9 +188,9 @@ func (k keyringConfig) check() error {
 	case b.Burst < 0 || b.MaxWait < 0:
 		return configErr("keyring.budget", "burst and max_wait must not be negative", "give a burst of at least 1 and a max_wait such as 100ms")
 	case b.Rate > 0 && b.Burst == 0:
-		return configErr("keyring.budget.burst", "is required with keyring.budget.rate", "set how many calls a tenant may make at once, at least 1")
+		return configErr("keyring.budget.burst", "missing, and keyring.budget.rate needs it", "set how many calls a tenant may make at once, at least 1")
 	case b.Rate == 0 && (b.Burst != 0 || b.MaxWait != 0):
-		return configErr("keyring.budget.rate", "is not set, so burst and max_wait do nothing", "set rate (KMS calls per second per tenant), or remove the budget")
+		return configErr("keyring.budget.rate", "missing, and burst and max_wait do nothing without it", "set rate (KMS calls per second per tenant), or remove the budget")
 	}
 	return nil
 }

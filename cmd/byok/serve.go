@@ -120,7 +120,7 @@ func (c *serveConfig) check() error {
 	case (c.TLS.Cert == "") != (c.TLS.Key == ""):
 		return errors.New("byok.yaml: tls.cert and tls.key go together")
 	case c.AWS.EmulatorClock && c.AWS.Endpoint == "":
-		return configErr("aws.emulator_clock", "needs aws.endpoint", "set aws.endpoint to the AWS emulator (byok kms-emulator); AWS itself has no clock to follow")
+		return configErr("aws.emulator_clock", "set without aws.endpoint", "set aws.endpoint to the AWS emulator (byok kms-emulator); AWS itself has no clock to follow")
 	}
 	for _, err := range []error{c.Monitor.check(), c.Rotation.check(), c.Keyring.check()} {
 		if err != nil {
