@@ -28,6 +28,10 @@ type monitorConfig struct {
 	SuspendAfter  time.Duration `yaml:"suspend_after"`
 	ArchiveAfter  time.Duration `yaml:"archive_after"`
 	RestoreWindow time.Duration `yaml:"restore_window"`
+	// Rate bounds probes per second across all tenants, Concurrency the
+	// probes in flight: the platform's KMS quota is shared with the data path.
+	Rate        float64 `yaml:"rate"`
+	Concurrency int     `yaml:"concurrency"`
 }
 
 // check names the field and the fix of the first problem; the monitor
@@ -50,6 +54,10 @@ func (m monitorConfig) check() error {
 		return configErr("monitor.jitter", fmt.Sprintf("%s exceeds monitor.interval (%s)", m.Jitter, interval), "set a jitter no longer than the interval")
 	case m.Interval != 0 && m.Interval < time.Second:
 		return configErr("monitor.interval", fmt.Sprintf("%s is shorter than the monitor's 1s tick", m.Interval), "set at least 1s")
+	case m.Rate < 0 || math.IsNaN(m.Rate) || math.IsInf(m.Rate, 0):
+		return configErr("monitor.rate", fmt.Sprintf("%v is not a rate", m.Rate), "give the most probes per second across all tenants, e.g. 50, or leave it out for 50")
+	case m.Concurrency < 0:
+		return configErr("monitor.concurrency", fmt.Sprintf("%d is negative", m.Concurrency), "give the most probes in flight, e.g. 32, or leave it out for 32")
 	case archive < suspend:
 		return configErr("monitor.archive_after", fmt.Sprintf("%s is shorter than monitor.suspend_after (%s)", archive, suspend),
 			"a tenant is suspended before it is archived: set archive_after at least as long as suspend_after")
@@ -62,6 +70,7 @@ func (m monitorConfig) check() error {
 func (m monitorConfig) apply(mc *monitor.Config, leader func(context.Context) bool) {
 	mc.Interval, mc.Jitter, mc.ProbeTimeout = m.Interval, m.Jitter, m.ProbeTimeout
 	mc.SuspendAfter, mc.ArchiveAfter, mc.RestoreWindow = m.SuspendAfter, m.ArchiveAfter, m.RestoreWindow
+	mc.Rate, mc.Concurrency = m.Rate, m.Concurrency
 	mc.Leader = leader
 }
 
@@ -137,6 +146,7 @@ func rotateDue(ctx context.Context, svc *control.Service, sink audit.Sink, log *
 	if err != nil && ctx.Err() == nil {
 		log.Error("scheduled rotation: listing tenants", "err", err.Error())
 	}
+	log.Debug("scheduled rotation pass", "rotations", len(rs))
 	for _, r := range rs {
 		e := audit.Event{Time: time.Now().UTC(), Tenant: r.Tenant, Actor: "system:rotation", Action: string(auth.KeyRotate),
 			Outcome: "ok", Count: 1, Details: map[string]string{"scheduled": "true"}}

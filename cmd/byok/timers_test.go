@@ -396,3 +396,50 @@ func TestDevEmulatorClock(t *testing.T) {
 	advance("2160h")
 	eventually(t, "a scheduled rotation 90 days on", func() bool { return keyVersion(t, api) == 2 })
 }
+
+// yamlAfter returns the first YAML block of doc after heading.
+func yamlAfter(t *testing.T, doc, heading string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "docs", doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "\n"+heading+"\n")
+	_, rest, ok2 := strings.Cut(rest, "```yaml\n")
+	block, _, ok3 := strings.Cut(rest, "```")
+	if !ok || !ok2 || !ok3 {
+		t.Fatalf("%s has no YAML block under %q", doc, heading)
+	}
+	return block
+}
+
+// The byok.yaml that docs/api.md shows, and the service settings that
+// docs/configuration.md lists, are what byok serve reads: unknown fields
+// would be refused.
+func TestServeConfigDocs(t *testing.T) {
+	dir := t.TempDir()
+	head := "listen: 127.0.0.1:8443\ndatabase:\n  sqlite: x.db\nplatform_config: p.yaml\n"
+	for name, body := range map[string]string{
+		"api.yaml":      yamlAfter(t, "api.md", "## Running"),
+		"settings.yaml": head + yamlAfter(t, "configuration.md", "## Service settings"),
+	} {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := loadServeConfig(path)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		m, r, k := cfg.Monitor, cfg.Rotation, cfg.Keyring
+		if m.Interval != monitor.DefaultInterval || m.SuspendAfter != monitor.DefaultSuspendAfter || m.ArchiveAfter != monitor.DefaultArchiveAfter ||
+			m.RestoreWindow != monitor.DefaultRestoreWindow || m.ProbeTimeout != monitor.DefaultProbeTimeout || m.Jitter != monitor.DefaultJitter ||
+			m.Rate != monitor.DefaultRate || m.Concurrency != monitor.DefaultConcurrency {
+			t.Errorf("%s: monitor %+v; the documented values are the monitor's defaults", name, m)
+		}
+		if r.Period != 2160*time.Hour || r.CheckEvery != defaultRotationCheck || k.TTL != defaultKeyringTTL || k.RefreshWindow != defaultKeyringTTL/5 || k.Budget.Rate != 5 {
+			t.Errorf("%s: rotation %+v, keyring %+v; not what the docs say", name, r, k)
+		}
+	}
+}
