@@ -112,4 +112,3 @@ func TestScaleOutScheduledRotation(t *testing.T) {
 		t.Errorf("%d scheduled rotations in the audit chain, want 2:\n%s", n, tail.String())
 	}
 }
-
