@@ -443,3 +443,33 @@ func TestServeConfigDocs(t *testing.T) {
 		}
 	}
 }
+
+// keyring.ttl in byok.yaml is how long an unwrapped key serves: with 1m,
+// a minute on the emulator's clock sends the next encryption back to KMS
+// (a cache miss), where the default 5 minutes would have served it.
+func TestServeKeyCacheTTL(t *testing.T) {
+	e := newDemoEnv(t, "")
+	api, _, stop := e.serve(`keyring:
+  ttl: 1m
+  refresh_window: 10s
+`)
+	defer stop()
+	ctx := context.Background()
+	misses := func() uint64 {
+		st, err := api.State(ctx, devTenant)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Keyring.CacheMisses
+	}
+	keyVersion(t, api)
+	keyVersion(t, api)
+	if m := misses(); m != 1 {
+		t.Fatalf("%d cache misses after two encryptions, want 1 (the first)", m)
+	}
+	e.advance(61 * time.Second)
+	eventually(t, "a cache miss once the TTL passed", func() bool {
+		keyVersion(t, api)
+		return misses() == 2
+	})
+}
