@@ -198,8 +198,14 @@ func devServeConfig(f *devFlags, emuURL string) (*serveConfig, error) {
 	cfg := &serveConfig{Listen: f.listen, Platform: platformPath, RootKeyFile: rootPath, Region: devRegion}
 	cfg.Database.SQLite = filepath.Join(f.dir, "byok.db")
 	cfg.AWS.Endpoint = emuURL
+	// The monitor, scheduled rotation and the key cache follow the
+	// emulator's clock, so advancing it (/_awsemu/clock/advance) shows a
+	// tenant suspended after 4 h or archived after 7 days at once.
+	cfg.AWS.EmulatorClock = true
 	// Probe often, so that disabling the demo key shows within seconds.
 	cfg.Monitor.Interval, cfg.Monitor.Jitter = 5*time.Second, time.Second
+	// Rotate as a platform might, every 90 days of the emulator's clock.
+	cfg.Rotation.Period, cfg.Rotation.CheckEvery = 90*24*time.Hour, 10*time.Second
 	// Webhook receivers tried out locally rarely have TLS.
 	cfg.Webhooks.AllowHTTP = true
 	cfg.Webhooks.AllowPrivateNetworks = true // and they listen on this machine

@@ -89,7 +89,8 @@ func runTenantReceipt(ctx context.Context, c *cli, args []string) error {
 // bytes to keep and verify), or a summary of what it says.
 func printReceipt(c *cli, r *remote, sr *client.SignedReceipt) error {
 	if r.json {
-		return printJSON(c.stdout, sr)
+		// Compact, not indented: the receipt's bytes are what was signed.
+		return json.NewEncoder(c.stdout).Encode(sr)
 	}
 	var rc struct {
 		Tenant   string `json:"tenant"`

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
@@ -8,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/byok-dev/byok/client"
 	"github.com/byok-dev/byok/internal/control"
@@ -79,6 +81,18 @@ func publicKeys(ks []client.ReceiptKey) []ed25519.PublicKey {
 	return out
 }
 
+// compacted is sr with its receipt in the compact form it was signed in: a
+// copy that was pretty-printed since (as releases before this one did with
+// --json) has the same members in the same order, so compacting restores
+// the signed bytes; any other change still fails.
+func compacted(sr *control.SignedReceipt) *control.SignedReceipt {
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, sr.Receipt); err != nil {
+		return sr
+	}
+	return &control.SignedReceipt{Receipt: buf.Bytes(), Signature: sr.Signature}
+}
+
 // verifyAndPrint verifies sr under the key its signer id names and prints
 // what the receipt says.
 func verifyAndPrint(c *cli, r *remote, sr *control.SignedReceipt, keys []ed25519.PublicKey) error {
@@ -90,8 +104,9 @@ func verifyAndPrint(c *cli, r *remote, sr *control.SignedReceipt, keys []ed25519
 		if control.SignerID(k) != head.Signer {
 			continue
 		}
-		if _, err := control.VerifyReceipt(k, sr); err != nil {
-			return withHint(exitDecrypt, err, "the receipt was altered, or is not the one the platform signed")
+		if _, err := control.VerifyReceipt(k, compacted(sr)); err != nil {
+			msg := strings.TrimPrefix(err.Error(), "control: deletion receipt: ")
+			return withHint(exitDecrypt, errors.New("receipt_invalid: "+msg), "the receipt was altered, or is not the one the platform signed")
 		}
 		if _, err := fmt.Fprintf(c.stdout, "receipt verified: signed by %s\n", head.Signer); err != nil {
 			return err

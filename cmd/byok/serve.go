@@ -66,10 +66,17 @@ type serveConfig struct {
 		// Endpoint, when set, serves KMS and STS in every region (the
 		// emulator: byok kms-emulator).
 		Endpoint string `yaml:"endpoint"`
+		// EmulatorClock makes the service's clock follow the emulator's at
+		// Endpoint, which /_awsemu/clock/advance moves forward.
+		EmulatorClock bool `yaml:"emulator_clock"`
 	} `yaml:"aws"`
 	LogLevel string `yaml:"log_level"`
-	// Monitor tunes the key health monitor's probes.
+	// Monitor tunes the key health monitor's probes and tenant timers.
 	Monitor monitorConfig `yaml:"monitor"`
+	// Rotation schedules rotations of tenant key versions.
+	Rotation rotationConfig `yaml:"rotation"`
+	// Keyring tunes the tenant key cache and the per-tenant KMS budgets.
+	Keyring keyringConfig `yaml:"keyring"`
 	// Webhooks tunes the delivery of the monitor's events.
 	Webhooks struct {
 		// AllowHTTP accepts plain http:// webhook URLs, for receivers on a
@@ -114,6 +121,13 @@ func (c *serveConfig) check() error {
 		return errors.New("byok.yaml: platform_config is required")
 	case (c.TLS.Cert == "") != (c.TLS.Key == ""):
 		return errors.New("byok.yaml: tls.cert and tls.key go together")
+	case c.AWS.EmulatorClock && c.AWS.Endpoint == "":
+		return configErr("aws.emulator_clock", "set without aws.endpoint", "set aws.endpoint to the AWS emulator (byok kms-emulator); AWS itself has no clock to follow")
+	}
+	for _, err := range []error{c.Monitor.check(), c.Rotation.check(), c.Keyring.check()} {
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -201,8 +215,10 @@ func serve(ctx context.Context, c *cli, cfg *serveConfig, st serveStore, tokens 
 	if err != nil {
 		return err
 	}
-	mc := monitor.Config{Store: st, Keyring: w.keyring, Tenants: w.tenants, Providers: w.providers, Notifier: hooks, Logger: log}
-	cfg.Monitor.apply(&mc, cfg)
+	leader := backgroundLeader(cfg)
+	mc := monitor.Config{Store: st, Keyring: w.keyring, Tenants: w.tenants, Providers: w.providers, Notifier: hooks, Logger: log,
+		DeletionWarnings: monitor.DeletionWarnings(&pcfg.Policy), Now: w.now()}
+	cfg.Monitor.apply(&mc, leader)
 	mon, err := monitor.New(mc)
 	if err != nil {
 		return err
@@ -214,8 +230,16 @@ func serve(ctx context.Context, c *cli, cfg *serveConfig, st serveStore, tokens 
 	if err != nil {
 		return err
 	}
-	log.Info("serving", "listen", cfg.Listen, "tls", cfg.TLS.Cert != "", "region", w.region)
-	return runUntilDone(ctx, log, srv, background{"monitor": mon.Run, "webhooks": hooks.Run, "audit": w.runAudit})
+	jobs := background{"monitor": mon.Run, "webhooks": hooks.Run, "audit": w.runAudit}
+	if rotate := cfg.Rotation.job(w.control, leader, w.auditSink(), log); rotate != nil {
+		jobs["rotation"] = rotate
+	}
+	if w.clock != nil {
+		jobs["emulator clock"] = func(ctx context.Context) error { return w.clock.run(ctx, log) }
+	}
+	log.Info("serving", "listen", cfg.Listen, "tls", cfg.TLS.Cert != "", "region", w.region,
+		"rotation_period", cfg.Rotation.Period.String(), "emulator_clock", w.clock != nil)
+	return runUntilDone(ctx, log, srv, jobs)
 }
 
 // background jobs run beside the server, each until its context ends.
@@ -257,6 +281,17 @@ type wired struct {
 	region    string
 	// audit is the hash-chained audit log; nil without a root key to key it.
 	audit *audit.Log
+	// clock, when set, is the AWS emulator's (aws.emulator_clock).
+	clock *emulatorClock
+}
+
+// now is the clock of the monitor, the control plane and the keyring: nil
+// (the system's) unless the service follows the emulator's.
+func (w *wired) now() func() time.Time {
+	if w.clock == nil {
+		return nil
+	}
+	return w.clock.Now
 }
 
 func (w *wired) auditSink() audit.Sink {
@@ -289,6 +324,11 @@ func wire(ctx context.Context, cfg *serveConfig, pcfg *platform.Config, st serve
 		return nil, err
 	}
 	w := &wired{region: cfg.Region}
+	if cfg.AWS.EmulatorClock {
+		if w.clock, err = newEmulatorClock(ctx, cfg.AWS.Endpoint); err != nil {
+			return nil, err
+		}
+	}
 	if w.audit, err = openAudit(st, root); err != nil {
 		return nil, err
 	}
@@ -302,12 +342,13 @@ func wire(ctx context.Context, cfg *serveConfig, pcfg *platform.Config, st serve
 	// checks and the keyring's region gate, so a request reads its tenant
 	// once per cache window.
 	w.tenants = tenant.NewManager(st, 0)
-	w.keyring, err = keyring.New(keyring.Config{Providers: w.providers, Store: st, Region: w.region,
-		Admit: control.RegionGate(w.tenants, w.region), Evicted: bus.announce})
-	if err != nil {
+	kc := keyring.Config{Providers: w.providers, Store: st, Region: w.region,
+		Admit: control.RegionGate(w.tenants, w.region), Evicted: bus.announce, Now: w.now()}
+	cfg.Keyring.apply(&kc)
+	if w.keyring, err = keyring.New(kc); err != nil {
 		return nil, err
 	}
-	ccfg := control.Config{Platform: pcfg, Store: st, Keyring: w.keyring, Tenants: w.tenants,
+	ccfg := control.Config{Platform: pcfg, Store: st, Keyring: w.keyring, Tenants: w.tenants, RotationPeriod: cfg.Rotation.Period, Now: w.now(),
 		Validator: &onboarding.Validator{Config: pcfg, AWS: awsCfg, CallTimeout: 10 * time.Second}}
 	if root != nil {
 		ccfg.PlatformKey = root.provider.KeyRef()

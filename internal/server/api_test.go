@@ -338,6 +338,15 @@ func TestAPI(t *testing.T) {
 		if err != nil || !bytes.Equal(again.Signature, sr.Signature) {
 			t.Fatalf("Receipt() = %+v, %v; want the offboarding's receipt", again, err)
 		}
+		tested["GET /v1/receipt-keys"] = true
+		wantGet(t, e, "/v1/receipt-keys", http.StatusOK, control.SignerID(e.receipts.PublicKey()))
+		keys, err := admin.ReceiptKeys(bg)
+		if err != nil || len(keys) != 1 {
+			t.Fatalf("ReceiptKeys() = %+v, %v; want the one signing key", keys, err)
+		}
+		if _, err := control.VerifyReceipt(keys[0].PublicKey, &control.SignedReceipt{Receipt: sr.Receipt, Signature: sr.Signature}); err != nil {
+			t.Fatalf("the receipt does not verify under the published key: %v", err)
+		}
 		_, err = leaving.Decrypt(bg, "leaving", ct, nil)
 		wantCode(t, err, "tenant_shredded", http.StatusGone)
 	})

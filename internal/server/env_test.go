@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/base64"
 	"errors"
 	"log/slog"
@@ -142,7 +143,8 @@ func newEnv(t testing.TB) *env {
 	e.receipts = receipts
 	svc, err := control.New(control.Config{Platform: platformConfig(t), Store: st, Keyring: e.keyring,
 		Validator:   &onboarding.Validator{Config: platformConfig(t), AWS: platformAWS, CallTimeout: 5 * time.Second},
-		PlatformKey: e.root.KeyRef(), Receipts: receipts, Tenants: tenant.NewManager(st, -1)})
+		PlatformKey: e.root.KeyRef(), Receipts: receipts, ReceiptKeys: []ed25519.PublicKey{receipts.PublicKey()},
+		Tenants: tenant.NewManager(st, -1)})
 	if err != nil {
 		t.Fatal(err)
 	}
