@@ -102,29 +102,40 @@ func TestAPIDocTable(t *testing.T) {
 	}
 }
 
-// TestCLIDocExitCodes: the exit code 3 row of docs/cli.md names exactly the
-// API codes that exit with 3.
+// TestCLIDocExitCodes: the row of exit code 3 in docs/cli.md names exactly
+// the API codes that exit with 3, and the codes the row of exit code 6 names
+// exit with 6.
 func TestCLIDocExitCodes(t *testing.T) {
 	b, err := os.ReadFile(cliDoc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var row string
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, fmt.Sprintf("| %d |", errcode.ExitDecrypt)) {
-			row = l
-		}
-	}
-	if row == "" {
-		t.Fatalf("%s has no row for exit code %d", cliDoc, errcode.ExitDecrypt)
-	}
-	named := map[string]bool{}
-	for _, m := range regexp.MustCompile("`([a-z0-9_]+)`").FindAllStringSubmatch(row, -1) {
-		named[m[1]] = true
-	}
+	decrypt := exitRowCodes(t, string(b), errcode.ExitDecrypt)
 	for _, e := range errcode.All() {
-		if decrypt := e.Exit == errcode.ExitDecrypt; decrypt != named[e.Code] {
-			t.Errorf("%s: code %s exits with %d, but the row of exit code %d names it: %v", cliDoc, e.Code, e.Exit, errcode.ExitDecrypt, named[e.Code])
+		if (e.Exit == errcode.ExitDecrypt) != decrypt[e.Code] {
+			t.Errorf("%s: %s exits with %d, and the row of exit code %d names it: %v", cliDoc, e.Code, e.Exit, errcode.ExitDecrypt, decrypt[e.Code])
 		}
 	}
+	for code := range exitRowCodes(t, string(b), errcode.ExitRefused) {
+		if e, ok := errcode.Lookup(code); !ok || e.Exit != errcode.ExitRefused {
+			t.Errorf("%s: the row of exit code %d names %s, which the registry gives exit code %d", cliDoc, errcode.ExitRefused, code, e.Exit)
+		}
+	}
+}
+
+// exitRowCodes are the `codes` the row of exit code n names.
+func exitRowCodes(t *testing.T, doc string, n int) map[string]bool {
+	t.Helper()
+	for _, l := range strings.Split(doc, "\n") {
+		if !strings.HasPrefix(l, fmt.Sprintf("| %d |", n)) {
+			continue
+		}
+		named := map[string]bool{}
+		for _, m := range regexp.MustCompile("`([a-z0-9_]+)`").FindAllStringSubmatch(l, -1) {
+			named[m[1]] = true
+		}
+		return named
+	}
+	t.Fatalf("%s has no row for exit code %d", cliDoc, n)
+	return nil
 }
