@@ -127,9 +127,13 @@ func fromEnvelope(err error) *Error {
 	if code == "" {
 		return nil
 	}
-	// The registry's meaning, not the error's text, which may say more than
-	// the code does: a decryption failure must not become an oracle.
-	return coded(code, errcode.Meaning(code))
+	// Data that does not open is answered with the registry's meaning, not
+	// the error's text, which may say more than the code does: a decryption
+	// failure must not become an oracle. Other input errors say what is wrong.
+	if e, ok := errcode.Lookup(code); ok && e.Exit == errcode.ExitDecrypt {
+		return coded(code, e.Meaning)
+	}
+	return coded(code, strings.TrimPrefix(err.Error(), "envelope: "))
 }
 
 func fromNoKey(err error) *Error {
