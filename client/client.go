@@ -12,7 +12,9 @@
 // Every failure the server answers is an [*Error] carrying the HTTP status,
 // the stable code (tenant_not_found, key_disabled, kms_throttled, ...),
 // a message and, for some codes, details (the validation reports of
-// validation_failed). Branch on the code with [Code] or errors.As.
+// validation_failed). Branch on the code with [Code] or errors.As;
+// [Error.Meaning] and [Error.Hint] say what the code means and what to do
+// about it. docs/api.md lists every code.
 //
 // # Administration
 //
@@ -39,6 +41,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/byok-dev/byok/internal/errcode"
 )
 
 // Config configures a Client.
@@ -86,6 +90,19 @@ func (e *Error) Error() string {
 		s += " (request " + e.RequestID + ")"
 	}
 	return s
+}
+
+// Meaning says in one line what the error's code means, or "" for a code
+// this release of the client does not know.
+func (e *Error) Meaning() string { return errcode.Meaning(e.Code) }
+
+// Hint says what a person can do about the error, or "" when the code
+// suggests nothing (or is unknown to this release).
+func (e *Error) Hint() string { return errcode.Hint(e.Code) }
+
+func statusOf(code string) int {
+	e, _ := errcode.Lookup(code)
+	return e.Status
 }
 
 // Code returns the stable code of the *Error in err's chain, or "".

@@ -112,6 +112,11 @@ func (c *Client) batch(ctx context.Context, path string, in []record, data func(
 	res := make([]Result, len(in))
 	for i, r := range out.Results {
 		if r.Error != nil {
+			// A record's error comes without an HTTP status of its own: it
+			// gets the one its code has when answered alone.
+			if r.Error.Status == 0 {
+				r.Error.Status = statusOf(r.Error.Code)
+			}
 			res[i].Err = r.Error
 			continue
 		}

@@ -3,6 +3,7 @@ package client_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -52,4 +53,29 @@ func Example() {
 	// moved to another row: invalid_ciphertext
 	// stream: 900000 bytes <nil>
 	// missing tenant: tenant_not_found
+}
+
+// An error says what its code means and what to do about it.
+func ExampleError_Meaning() {
+	url, token, stop := startServer()
+	defer stop()
+	ctx := context.Background()
+	c, err := client.New(client.Config{URL: url, Token: token})
+	if err != nil {
+		panic(err)
+	}
+	if _, err := c.CreateTenant(ctx, client.CreateTenant{ID: "acme", Name: "Acme Corp"}); err != nil {
+		panic(err)
+	}
+	_, err = c.CreateTenant(ctx, client.CreateTenant{ID: "acme", Name: "Acme again"})
+	var e *client.Error
+	if errors.As(err, &e) {
+		fmt.Println(e.Status, e.Code+":", e.Message)
+		fmt.Println("meaning:", e.Meaning())
+		fmt.Println("hint:", e.Hint())
+	}
+	// Output:
+	// 409 tenant_exists: tenant acme already exists
+	// meaning: a tenant with this id already exists
+	// hint: choose another id, or run 'byok tenant show ID' for the existing tenant
 }

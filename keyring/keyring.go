@@ -254,13 +254,20 @@ func (k *Keyring) AppendOpen(ctx context.Context, dst []byte, tenant string, cip
 }
 
 // For returns a lookup that serves tenant only, for opening records and
-// streams on behalf of one tenant.
+// streams on behalf of one tenant. A version the tenant does not have fails
+// with an error matching both envelope.ErrKeyVersionUnknown and ErrNoKey.
 func (k *Keyring) For(tenant string) envelope.KeyLookup {
 	return envelope.KeyLookupFunc(func(ctx context.Context, t string, v uint32) (*envelope.TenantKey, error) {
 		if t != tenant {
 			return nil, fmt.Errorf("keyring: ciphertext of tenant %s opened for tenant %s: %w", t, tenant, ErrWrongTenant)
 		}
-		return k.TenantKey(ctx, t, v)
+		key, err := k.TenantKey(ctx, t, v)
+		if errors.Is(err, ErrNoKey) {
+			// A ciphertext naming a version the tenant lacks is bad input,
+			// reported as the envelope.KeyLookup contract asks.
+			return nil, fmt.Errorf("keyring: %w: %w", envelope.ErrKeyVersionUnknown, err)
+		}
+		return key, err
 	})
 }
 

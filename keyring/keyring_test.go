@@ -2,6 +2,7 @@ package keyring
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync"
@@ -153,6 +154,22 @@ func TestSealOpenAcrossInstances(t *testing.T) {
 	}
 	if _, err := f.kr.Seal(bg, "nobody", []byte("x"), nil); !errors.Is(err, ErrNoKey) {
 		t.Fatalf("Seal(tenant without key) err = %v, want ErrNoKey", err)
+	}
+}
+
+// A record naming a version the tenant lacks fails as envelope.KeyLookup
+// promises, and still matches ErrNoKey.
+func TestOpenUnknownVersion(t *testing.T) {
+	f := newFixture(t, nil)
+	f.create(t, "acme")
+	ct, err := f.kr.Seal(bg, "acme", []byte("hello"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	binary.BigEndian.PutUint32(ct[8+len("acme"):], 7)
+	_, err = f.kr.Open(bg, "acme", ct, nil)
+	if !errors.Is(err, envelope.ErrKeyVersionUnknown) || !errors.Is(err, ErrNoKey) {
+		t.Fatalf("Open(version 7 of a tenant with 1) err = %v, want ErrKeyVersionUnknown and ErrNoKey", err)
 	}
 }
 

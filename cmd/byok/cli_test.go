@@ -33,6 +33,7 @@ func TestCLIScripts(t *testing.T) {
 			"genfile": cmdGenfile,
 			"envfile": cmdEnvfile,
 			"tokenid": cmdTokenID,
+			"flipbit": cmdFlipbit,
 		},
 	})
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/byok-dev/byok/client"
+	"github.com/byok-dev/byok/internal/errcode"
 )
 
 func runKey(ctx context.Context, c *cli, args []string) error {
@@ -110,7 +111,7 @@ func runKeyValidate(ctx context.Context, c *cli, args []string) error {
 		printReports(c, v.Reports)
 	}
 	if err == nil && !v.OK {
-		return &cliError{code: exitRefused, err: errors.New("validation failed"), hint: hints["validation_failed"]}
+		return &cliError{code: exitRefused, err: errors.New("validation failed"), hint: errcode.Hint("validation_failed")}
 	}
 	return err
 }

@@ -14,12 +14,13 @@ import (
 	"time"
 
 	"github.com/byok-dev/byok/client"
+	"github.com/byok-dev/byok/internal/errcode"
 )
 
 // Exit codes of the commands that call the server.
 const (
-	exitRefused     = 6 // the server answered an error (its code is on the error line)
-	exitUnreachable = 7 // no answer from the server
+	exitRefused     = errcode.ExitRefused // the server answered an error (its code is on the error line)
+	exitUnreachable = 7                   // no answer from the server
 )
 
 // remote holds the flags every server-backed command shares.
@@ -117,27 +118,17 @@ func apiErr(err error) error {
 		return withHint(exitUnreachable, err, "is the server running at BYOK_URL?")
 	}
 	msg := fmt.Errorf("%s: %s", ce.Code, ce.Message)
-	code := exitRefused
-	if ce.Code == "invalid_ciphertext" || ce.Code == "context_mismatch" || ce.Code == "wrong_tenant" || ce.Code == "truncated_stream" {
-		code = exitDecrypt
+	return withHint(exitFor(ce.Code), msg, ce.Hint())
+}
+
+// exitFor is the registry's exit code of an API error code; a code the
+// registry does not know (a proxy's http_502) is a refusal all the same.
+func exitFor(code string) int {
+	if e, ok := errcode.Lookup(code); ok {
+		return e.Exit
 	}
-	return withHint(code, msg, hintFor(ce.Code))
+	return exitRefused
 }
-
-var hints = map[string]string{
-	"unauthenticated":       "the token is missing, expired or revoked: set BYOK_TOKEN to a valid token",
-	"forbidden":             "the token's role or tenant scope does not allow this; ask an owner for a token that does",
-	"tenant_not_found":      "run 'byok tenant list' for the tenants there are",
-	"conflict":              "it changed since it was read (another caller at the same time); look at it again and retry",
-	"validation_failed":     "fix what the failed checks say, then run 'byok key validate' again",
-	"invalid_ciphertext":    "pass exactly the -c pairs the data was encrypted with, and the same tenant",
-	"context_mismatch":      "pass exactly the -c pairs the data was encrypted with",
-	"key_disabled":          "the customer's key is disabled in their KMS; they must enable it again",
-	"no_key_attached":       "attach a key first: byok key attach TENANT REGION KEY_ARN",
-	"key_binding_immutable": "the platform's configuration (policy.key_binding: immutable) forbids changing an enabled tenant's key",
-}
-
-func hintFor(code string) string { return hints[code] }
 
 // printJSON writes v as indented JSON.
 func printJSON(w io.Writer, v any) error {

@@ -2,11 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
-
-	"github.com/byok-dev/byok/client"
 )
 
 const (
@@ -21,24 +18,6 @@ func runWebhook(ctx context.Context, c *cli, args []string) error {
 	return subcommand(ctx, c, "webhook", webhookUsage, args, map[string]func(context.Context, *cli, []string) error{
 		"add": runWebhookAdd, "list": runWebhookList, "remove": runWebhookRemove, "deliveries": runWebhookDeliveries,
 	})
-}
-
-// webhookHints complete apiErr's hints for the webhook codes.
-var webhookHints = map[string]string{
-	"webhook_not_found":   "run 'byok webhook list' (with --tenant for a tenant's) for the webhooks there are",
-	"webhook_exists":      "webhook names are unique across the platform: choose another, or remove the existing one",
-	"invalid_webhook_url": "give an absolute https:// URL of a public host, without user:password@ or #fragment",
-	"invalid_webhook_id":  "a name is 1 to 64 characters of a-z 0-9 _ -",
-}
-
-func webhookErr(err error) error {
-	code := client.Code(err)
-	out := apiErr(err)
-	var ce *cliError
-	if errors.As(out, &ce) && ce.hint == "" {
-		ce.hint = webhookHints[code]
-	}
-	return out
 }
 
 // runWebhookAdd prints the new webhook's signing secret on stdout (alone, so
@@ -56,7 +35,7 @@ func runWebhookAdd(ctx context.Context, c *cli, args []string) error {
 	}
 	h, err := cl.CreateWebhook(ctx, *tenant, pos[0], pos[1])
 	if err != nil {
-		return webhookErr(err)
+		return apiErr(err)
 	}
 	if r.json {
 		return printJSON(c.stdout, h)
@@ -88,7 +67,7 @@ func runWebhookList(ctx context.Context, c *cli, args []string) error {
 	}
 	hs, err := cl.Webhooks(ctx, *tenant)
 	if err != nil {
-		return webhookErr(err)
+		return apiErr(err)
 	}
 	if r.json {
 		return printJSON(c.stdout, map[string]any{"webhooks": nonNilSlice(hs)})
@@ -111,7 +90,7 @@ func runWebhookRemove(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	if err := cl.DeleteWebhook(ctx, pos[0]); err != nil {
-		return webhookErr(err)
+		return apiErr(err)
 	}
 	if r.json {
 		return printJSON(c.stdout, map[string]string{"removed": pos[0]})
@@ -136,7 +115,7 @@ func runWebhookDeliveries(ctx context.Context, c *cli, args []string) error {
 	}
 	ds, err := cl.WebhookDeliveries(ctx, pos[0], *n)
 	if err != nil {
-		return webhookErr(err)
+		return apiErr(err)
 	}
 	if r.json {
 		return printJSON(c.stdout, map[string]any{"deliveries": nonNilSlice(ds)})

@@ -182,6 +182,9 @@ func (s *Service) CreateTenant(ctx context.Context, req CreateTenant) (*tenant.T
 		return nil, invalid(err)
 	}
 	t, err := s.cfg.Store.CreateTenant(ctx, &tenant.Tenant{ID: req.ID, Name: req.Name, ExternalID: req.ExternalID, State: tenant.StatePending})
+	if errors.Is(err, store.ErrConflict) {
+		return nil, s.duplicateTenant(ctx, req, err)
+	}
 	if err != nil {
 		return nil, fromStore(err)
 	}

@@ -378,13 +378,13 @@ func TestCreateTenant(t *testing.T) {
 		t.Fatalf("CreateTenant() = %+v, want pending with a random external id", tn)
 	}
 	_, err = e.svc.CreateTenant(ctx, CreateTenant{ID: "acme", Name: "Again"})
-	wantCode(t, err, CodeConflict)
+	wantCode(t, err, CodeTenantExists)
 	_, err = e.svc.CreateTenant(ctx, CreateTenant{ID: "bad id", Name: "x"})
 	wantCode(t, err, "invalid_tenant_id")
 	_, err = e.svc.CreateTenant(ctx, CreateTenant{ID: "globex", Name: "x", ExternalID: "short"})
 	wantCode(t, err, "invalid_external_id")
 	_, err = e.svc.CreateTenant(ctx, CreateTenant{ID: "globex", Name: "x", ExternalID: tn.ExternalID})
-	wantCode(t, err, CodeConflict)
+	wantCode(t, err, CodeExternalIDInUse)
 	renamed, err := e.svc.RenameTenant(ctx, "acme", "Acme Inc", tn.Revision)
 	if err != nil || renamed.Name != "Acme Inc" {
 		t.Fatalf("RenameTenant() = %+v, %v", renamed, err)

@@ -1,6 +1,7 @@
 package control
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -25,6 +26,10 @@ const (
 	CodeNoKeyAttached    = "no_key_attached"
 	CodeValidationFailed = "validation_failed"
 	CodeAlreadyEnabled   = "already_enabled"
+	// CodeTenantExists and CodeExternalIDInUse: a new tenant collides with
+	// an existing one, on its id or on its external id.
+	CodeTenantExists    = "tenant_exists"
+	CodeExternalIDInUse = "external_id_in_use"
 
 	// CodeWrongState: the tenant's state does not allow the operation
 	// (offboarding a shredded tenant, changing the key of a pending one).
@@ -120,6 +125,20 @@ func fromStore(err error) error {
 		return &Error{Code: CodeInvalid, Message: msg(), Err: err}
 	}
 	return err
+}
+
+// duplicateTenant names what a new tenant collides with: an existing tenant
+// of the same id, or else one with the same external id (the store's only
+// other unique key of tenants).
+func (s *Service) duplicateTenant(ctx context.Context, req CreateTenant, err error) error {
+	_, getErr := s.cfg.Store.GetTenant(ctx, req.ID)
+	switch {
+	case getErr == nil:
+		return &Error{Code: CodeTenantExists, Message: fmt.Sprintf("tenant %s already exists", req.ID), Err: err}
+	case errors.Is(getErr, store.ErrNotFound):
+		return &Error{Code: CodeExternalIDInUse, Message: "another tenant already has this external id", Err: err}
+	}
+	return fromStore(err)
 }
 
 // fromKMS keeps a KMS error's class as its code, and maps store conflicts

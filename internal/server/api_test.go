@@ -52,7 +52,10 @@ func TestAPI(t *testing.T) {
 		}
 		member = e.client(e.memberOf("acme"))
 		_, err = admin.CreateTenant(bg, client.CreateTenant{ID: "acme", Name: "Again"})
-		wantCode(t, err, "conflict", http.StatusConflict)
+		wantCode(t, err, "tenant_exists", http.StatusConflict)
+		if ce := err.(*client.Error); ce.Message != "tenant acme already exists" || strings.Contains(ce.Hint(), "revision") {
+			t.Fatalf("CreateTenant(existing) = %q, hint %q; want it to say the tenant exists", ce.Message, ce.Hint())
+		}
 		_, err = member.CreateTenant(bg, client.CreateTenant{ID: "evil", Name: "Evil"})
 		wantCode(t, err, "forbidden", http.StatusForbidden)
 		_, err = admin.CreateTenant(bg, client.CreateTenant{ID: "Not Valid!", Name: "x"})

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/byok-dev/byok/envelope"
+	"github.com/byok-dev/byok/internal/errcode"
 	"github.com/byok-dev/byok/internal/tenant"
 )
 
@@ -202,7 +203,7 @@ func (s *Server) appendOpen(ctx context.Context, dst []byte, tenant string, ct [
 
 func (s *Server) appendOpenContext(ctx context.Context, dst []byte, tenant string, ct []byte, ec envelope.Context) ([]byte, error) {
 	if len(ct) == 0 {
-		return nil, apiErr(http.StatusBadRequest, "invalid_ciphertext", envelopeMessages["invalid_ciphertext"])
+		return nil, coded("invalid_ciphertext", errcode.Meaning("invalid_ciphertext"))
 	}
 	return s.cfg.Keyring.AppendOpen(ctx, dst, tenant, ct, ec)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/byok-dev/byok/envelope"
 	"github.com/byok-dev/byok/internal/auth"
 	"github.com/byok-dev/byok/internal/control"
+	"github.com/byok-dev/byok/internal/errcode"
 	"github.com/byok-dev/byok/internal/monitor"
 	"github.com/byok-dev/byok/internal/platform"
 	"github.com/byok-dev/byok/internal/store"
@@ -52,74 +53,13 @@ func apiErr(status int, code, msg string) *Error {
 	return &Error{Status: status, Code: code, Message: msg}
 }
 
-// statuses maps stable codes to HTTP statuses where the rules in statusOf
-// (prefixes and suffixes) would not give the right one.
-var statuses = map[string]int{
-	control.CodeConflict:             http.StatusConflict,
-	control.CodeAlreadyEnabled:       http.StatusConflict,
-	control.CodeBindingImmutable:     http.StatusConflict,
-	control.CodeKeyChangeNeeded:      http.StatusConflict,
-	control.CodeNoKeyAttached:        http.StatusConflict,
-	control.CodeValidationFailed:     http.StatusUnprocessableEntity,
-	"invalid_state":                  http.StatusConflict,
-	"key_change_in_progress":         http.StatusConflict,
-	"same_key":                       http.StatusConflict,
-	"key_in_use":                     http.StatusConflict,
-	"region_exists":                  http.StatusConflict,
-	"region_not_ready":               http.StatusConflict,
-	"vault_exists":                   http.StatusConflict,
-	"no_key_version":                 http.StatusConflict,
-	CodeTenantNotActive:              http.StatusConflict,
-	"tenant_shredded":                http.StatusGone,
-	monitor.ErrWebhookExists.Code():  http.StatusConflict,
-	monitor.ErrNotArchived.Code():    http.StatusConflict,
-	monitor.ErrRestoreExpired.Code(): http.StatusGone,
-	"receipt_key_missing":            http.StatusInternalServerError,
-	CodeBodyTooLarge:                 http.StatusRequestEntityTooLarge,
-	CodeBatchTooLarge:                http.StatusRequestEntityTooLarge,
-	"record_too_large":               http.StatusRequestEntityTooLarge,
-	CodeKeyUnavailable:               http.StatusLocked,
-	CodeTenantSuspended:              http.StatusLocked,
-	kms.Denied.Code():                http.StatusLocked,
-	kms.Disabled.Code():              http.StatusLocked,
-	kms.PendingDeletion.Code():       http.StatusLocked,
-	kms.NotFound.Code():              http.StatusLocked, // the customer's key, not a URL
-	kms.InvalidCiphertext.Code():     http.StatusLocked,
-	kms.Misconfigured.Code():         http.StatusFailedDependency,
-	kms.Throttled.Code():             http.StatusTooManyRequests,
-	kms.Unavailable.Code():           http.StatusServiceUnavailable,
-	"unauthenticated":                http.StatusUnauthorized,
-	"forbidden":                      http.StatusForbidden,
-	CodeTimeout:                      http.StatusGatewayTimeout,
-	CodeUnavailable:                  http.StatusServiceUnavailable,
-	"not_found":                      http.StatusNotFound,
-}
-
-// statusOf returns the HTTP status of a stable code: the table first, then
-// invalid_* and the envelope's input codes are 400, *_not_found 404.
+// statusOf returns the HTTP status of a stable code, as the registry has
+// it. An unregistered code is a server bug, not the caller's: 500.
 func statusOf(code string) int {
-	if s, ok := statuses[code]; ok {
-		return s
+	if e, ok := errcode.Lookup(code); ok {
+		return e.Status
 	}
-	switch {
-	case strings.HasSuffix(code, "_not_found"):
-		return http.StatusNotFound
-	case strings.HasPrefix(code, "invalid_"), code == "context_mismatch", code == "wrong_tenant",
-		code == "unsupported_version", code == "key_version_unknown", code == "truncated_stream":
-		return http.StatusBadRequest
-	}
-	return http.StatusBadRequest // codes of bad input from the tenant package
-}
-
-// envelopeMessages replaces envelope errors' texts, which may say more than
-// the code does: a decryption failure must not become an oracle.
-var envelopeMessages = map[string]string{
-	"invalid_ciphertext":  "the ciphertext is invalid, was altered, or the encryption context does not match",
-	"context_mismatch":    "the encryption context does not match the one the data was sealed with",
-	"wrong_tenant":        "the ciphertext belongs to another tenant",
-	"unsupported_version": "the ciphertext's format version is not supported",
-	"key_version_unknown": "the ciphertext names a key version the tenant does not have",
-	"truncated_stream":    "the stream was truncated",
+	return http.StatusInternalServerError
 }
 
 // classify turns any error into the API's answer. Errors nobody classified
@@ -187,11 +127,13 @@ func fromEnvelope(err error) *Error {
 	if code == "" {
 		return nil
 	}
-	msg, ok := envelopeMessages[code]
-	if !ok {
-		msg = strings.TrimPrefix(err.Error(), "envelope: ")
+	// Data that does not open is answered with the registry's meaning, not
+	// the error's text, which may say more than the code does: a decryption
+	// failure must not become an oracle. Other input errors say what is wrong.
+	if e, ok := errcode.Lookup(code); ok && e.Exit == errcode.ExitDecrypt {
+		return coded(code, e.Meaning)
 	}
-	return coded(code, msg)
+	return coded(code, strings.TrimPrefix(err.Error(), "envelope: "))
 }
 
 func fromNoKey(err error) *Error {
@@ -206,19 +148,8 @@ func fromKMS(err error) *Error {
 	if c == 0 {
 		return nil
 	}
-	return coded(c.Code(), kmsMessages[c])
-}
-
-// kmsMessages say what a KMS class means without the provider's own text.
-var kmsMessages = map[kms.Class]string{
-	kms.Denied:            "the platform is not allowed to use the tenant's key (key policy, grant or role)",
-	kms.Disabled:          "the tenant's key is disabled",
-	kms.PendingDeletion:   "the tenant's key is scheduled for deletion",
-	kms.NotFound:          "the tenant's key does not exist",
-	kms.InvalidCiphertext: "a wrapped tenant key does not open under its key",
-	kms.Throttled:         "the key service is throttling calls for this tenant; retry later",
-	kms.Unavailable:       "the key service cannot be reached; retry later",
-	kms.Misconfigured:     "the tenant's key cannot be used as configured",
+	// What the class means, without the provider's own text.
+	return coded(c.Code(), errcode.Meaning(c.Code()))
 }
 
 func fromStore(err error) *Error {

@@ -1,11 +1,16 @@
 package server
 
 import (
+	"bytes"
+	"encoding/binary"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/byok-dev/byok/client"
 )
 
 func serveOnce(e *env, h http.Handler, method, path, token, body string) *httptest.ResponseRecorder {
@@ -102,4 +107,38 @@ func TestErrorMessagesHaveNoInternalPrefixes(t *testing.T) {
 			}
 		}
 	}
+}
+
+// withVersion returns ct with the key version its header names replaced.
+func withVersion(ct []byte, tenant string, v uint32) []byte {
+	out := bytes.Clone(ct)
+	binary.BigEndian.PutUint32(out[8+len(tenant):], v)
+	return out
+}
+
+// A ciphertext naming a key version the tenant does not have is the
+// caller's bad input, key_version_unknown, in records, batches and streams.
+func TestUnknownKeyVersion(t *testing.T) {
+	e := newEnv(t)
+	e.onboard("acme")
+	member := e.client(e.memberOf("acme"))
+	ct, err := member.Encrypt(bg, "acme", []byte("x"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = member.Decrypt(bg, "acme", withVersion(ct, "acme", 99), nil)
+	wantCode(t, err, "key_version_unknown", http.StatusBadRequest)
+
+	res, err := member.DecryptBatch(bg, "acme", []client.Record{{Data: ct}, {Data: withVersion(ct, "acme", 99)}})
+	if err != nil || res[0].Err != nil {
+		t.Fatalf("DecryptBatch() = %+v, %v; want the first record to open", res, err)
+	}
+	wantCode(t, res[1].Err, "key_version_unknown", http.StatusBadRequest)
+
+	var sealed bytes.Buffer
+	if _, err := member.EncryptStream(bg, "acme", &sealed, strings.NewReader("stream"), nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err = member.DecryptStream(bg, "acme", io.Discard, bytes.NewReader(withVersion(sealed.Bytes(), "acme", 99)), nil)
+	wantCode(t, err, "key_version_unknown", http.StatusBadRequest)
 }

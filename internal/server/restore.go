@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/byok-dev/byok/internal/errcode"
 	"github.com/byok-dev/byok/internal/monitor"
 	"github.com/byok-dev/byok/internal/store"
 	"github.com/byok-dev/byok/internal/tenant"
@@ -134,10 +135,10 @@ func keyStillUnavailable(tenant string, err error) error {
 	case c == 0:
 		return fmt.Errorf("server: restore tenant %s: %s", tenant, err) // not %w: unclassified, a 500
 	case c.Transient():
-		return coded(c.Code(), "tenant "+tenant+" stays archived: the restore's probe got no answer ("+kmsMessages[c]+")")
+		return coded(c.Code(), "tenant "+tenant+" stays archived: the restore's probe got no answer ("+errcode.Meaning(c.Code())+")")
 	}
 	e := apiErr(http.StatusLocked, monitor.ErrKeyUnavailable.Code(), "tenant "+tenant+" stays archived: its key is still unusable ("+
-		c.Code()+": "+kmsMessages[c]+"); restore it again once the customer has fixed the key")
+		c.Code()+": "+errcode.Meaning(c.Code())+"); restore it again once the customer has fixed the key")
 	e.Details = map[string]string{"reason": c.Code()}
 	return e
 }
