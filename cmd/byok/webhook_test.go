@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -25,6 +26,8 @@ type signedReceiver struct {
 	secret []byte
 	events []monitor.Event
 	bad    []string
+	// body and header are the last verified delivery's, as received.
+	body, header []byte
 }
 
 func (r *signedReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
@@ -43,6 +46,7 @@ func (r *signedReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	r.events = append(r.events, ev)
+	r.body, r.header = body, []byte(req.Header.Get(monitor.SignatureHeader))
 }
 
 // unavailable returns the verified event saying tenant's key became
@@ -103,6 +107,7 @@ func TestServeWebhook(t *testing.T) {
 	if ev.Reason != "key_disabled" || ev.OldState != "active" || ev.Key != devKeyARN {
 		t.Errorf("event = %+v; want active -> key_unavailable for key_disabled of the demo key", ev)
 	}
+	verifyWithCLI(t, rcv, hook.Secret)
 	// The attempt is recorded once the receiver's answer is back, just
 	// after the receiver saw the event.
 	var ds []*client.Delivery
@@ -195,4 +200,31 @@ func delivered(ds []*client.Delivery, event string) bool {
 		}
 	}
 	return false
+}
+
+// verifyWithCLI checks the receiver's last delivery with 'byok webhook
+// verify', as a receiver's developer would, and that a body changed by one
+// byte is refused.
+func verifyWithCLI(t *testing.T, rcv *signedReceiver, secret string) {
+	t.Helper()
+	dir := t.TempDir()
+	rcv.mu.Lock()
+	body, header := rcv.body, string(rcv.header)
+	rcv.mu.Unlock()
+	secretFile := filepath.Join(dir, "secret")
+	if err := os.WriteFile(secretFile, []byte(secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	verify := func(b []byte) (int, string, string) {
+		var out, errOut bytes.Buffer
+		c := &cli{stdin: bytes.NewReader(b), stdout: &out, stderr: &errOut}
+		return run(context.Background(), c, []string{"webhook", "verify", "--secret-file", secretFile, "--signature", header}), out.String(), errOut.String()
+	}
+	if code, out, errOut := verify(body); code != exitOK || out != "signature valid\n" {
+		t.Errorf("byok webhook verify (the delivery) = %d, %q, %q; want exit 0 and signature valid", code, out, errOut)
+	}
+	tampered := bytes.Replace(body, []byte("key_disabled"), []byte("key_enabled!"), 1)
+	if code, _, errOut := verify(tampered); code != exitDecrypt || !strings.Contains(errOut, "byok: error: invalid_signature: no v1 signature matches") {
+		t.Errorf("byok webhook verify (tampered) = %d, %q; want exit %d and invalid_signature", code, errOut, exitDecrypt)
+	}
 }

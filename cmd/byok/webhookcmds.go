@@ -7,7 +7,7 @@ import (
 )
 
 const (
-	webhookUsage           = "byok webhook add|list|remove|deliveries [flags] [args]"
+	webhookUsage           = "byok webhook add|list|remove|deliveries|verify [flags] [args]"
 	webhookAddUsage        = "byok webhook add [--tenant ID] [--json] NAME URL"
 	webhookListUsage       = "byok webhook list [--tenant ID] [--json]"
 	webhookRemoveUsage     = "byok webhook remove [--json] NAME"
@@ -17,6 +17,7 @@ const (
 func runWebhook(ctx context.Context, c *cli, args []string) error {
 	return subcommand(ctx, c, "webhook", webhookUsage, args, map[string]func(context.Context, *cli, []string) error{
 		"add": runWebhookAdd, "list": runWebhookList, "remove": runWebhookRemove, "deliveries": runWebhookDeliveries,
+		"verify": runWebhookVerify,
 	})
 }
 
