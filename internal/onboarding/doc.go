@@ -57,10 +57,12 @@
 //
 // # Required and optional permissions
 //
-// Only what the key's spec needs is required: kms:DescribeKey, kms:Encrypt
-// and kms:Decrypt, plus kms:GenerateDataKey* on a symmetric key (new key
-// versions) or kms:GetPublicKey on an RSA key (local wrapping). Vendors'
-// minimal permission sets grant exactly these. kms:ReEncrypt* is optional:
+// Only what the key's spec needs is required: kms:DescribeKey and
+// kms:Decrypt, plus kms:Encrypt and kms:GenerateDataKey* on a symmetric key
+// (wrapping, new key versions) or kms:GetPublicKey on an RSA key, under
+// which the platform wraps locally; the validation then encrypts its test
+// value locally too, so kms:Encrypt is not exercised there ([CodeNotNeeded]).
+// Vendors' minimal permission sets pass. kms:ReEncrypt* is optional:
 // when it is denied the report warns ([CodeOptionalPermissionMissing]) and
 // says what doing without costs, as kms/awskms then rewraps with kms:Decrypt
 // and kms:Encrypt inside the platform; it is not exercised on an RSA key,

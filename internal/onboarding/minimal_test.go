@@ -96,19 +96,33 @@ func TestMinimalPermissions(t *testing.T) {
 
 // An RSA key whose role allows exactly Encrypt, Decrypt, GetPublicKey and
 // DescribeKey passes with no warning: the platform never re-encrypts under
-// an RSA key.
+// an RSA key. Nor does it call kms:Encrypt there (it wraps under the public
+// key), so a role without it passes too.
 func TestMinimalRSAPermissions(t *testing.T) {
-	cfg := testConfig(t, "  key_specs: [RSA_3072]\n", false)
-	m := mustModel(t, cfg, request(platform.AssumedRole, platform.KeySpecRSA3072, mrkID))
-	s := sideFromModel(m)
-	s.keyPolicy, s.rolePolicy = nil, grantOnly(m, "", minimalRSAActions)
-	rep := validate(t, s.emulator(t), cfg, target(m), false)
-	wantFailed(t, rep)
-	if !rep.OK() {
-		t.Fatalf("OK() = false\n%s", rep)
+	for _, tc := range []struct {
+		name    string
+		actions []string
+	}{
+		{"vendor", minimalRSAActions},
+		{"without-encrypt", []string{"kms:Decrypt", "kms:GetPublicKey", "kms:DescribeKey"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := testConfig(t, "  key_specs: [RSA_3072]\n", false)
+			m := mustModel(t, cfg, request(platform.AssumedRole, platform.KeySpecRSA3072, mrkID))
+			s := sideFromModel(m)
+			s.keyPolicy, s.rolePolicy = nil, grantOnly(m, "", tc.actions)
+			rep := validate(t, s.emulator(t), cfg, target(m), false)
+			wantFailed(t, rep)
+			if !rep.OK() {
+				t.Fatalf("OK() = false\n%s", rep)
+			}
+			wantOnlyWarnings(t, rep)
+			wantCheck(t, rep, PermissionCheck("kms:Encrypt"), Info, CodeNotNeeded)
+			wantCheck(t, rep, PermissionCheck("kms:Decrypt"), Pass, "ok")
+			wantCheck(t, rep, PermissionCheck("kms:ReEncrypt"), Info, CodeNotNeeded)
+			wantCheck(t, rep, PermissionCheck("kms:GetPublicKey"), Pass, "ok")
+			wantCheck(t, rep, ReplicaCheck(replicaRegion), Pass, "ok")
+		})
 	}
-	wantOnlyWarnings(t, rep)
-	wantCheck(t, rep, PermissionCheck("kms:ReEncrypt"), Info, CodeNotNeeded)
-	wantCheck(t, rep, PermissionCheck("kms:GetPublicKey"), Pass, "ok")
-	wantCheck(t, rep, ReplicaCheck(replicaRegion), Pass, "ok")
 }
