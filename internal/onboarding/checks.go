@@ -3,6 +3,9 @@ package onboarding
 import (
 	"context"
 	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
 	"fmt"
 	"slices"
 	"strings"
@@ -418,9 +421,18 @@ func (r *run) encryptInput(plaintext []byte) *kms.EncryptInput {
 	return in
 }
 
+// checkEncrypt exercises kms:Encrypt, which wraps tenant keys under a
+// symmetric key. Under an RSA key the platform wraps locally with the
+// public key, so the validation does the same to get its ciphertext, and
+// calls kms:Encrypt only when the public key cannot be had.
 func (r *run) checkEncrypt(ctx context.Context) {
 	id := PermissionCheck("kms:Encrypt")
 	if r.skipped(id, r.noCrypto()...) {
+		return
+	}
+	if r.isRSA() && r.encryptLocally(ctx) {
+		r.add(&Check{ID: id, Status: Info, Code: CodeNotNeeded,
+			Message: "kms:Encrypt is not needed with an RSA key: the platform wraps under the public key, as this validation did"})
 		return
 	}
 	out, err := call(ctx, r, func(ctx context.Context) (*kms.EncryptOutput, error) {
@@ -432,6 +444,29 @@ func (r *run) checkEncrypt(ctx context.Context) {
 	}
 	r.cipher = out.CiphertextBlob
 	r.pass(id, "the platform can encrypt")
+}
+
+// encryptLocally sets the ciphertext by encrypting under the key's public
+// key with RSAES_OAEP_SHA_256, as the platform wraps; false when the public
+// key cannot be had (checkPublicKey reports why).
+func (r *run) encryptLocally(ctx context.Context) bool {
+	out, err := call(ctx, r, func(ctx context.Context) (*kms.GetPublicKeyOutput, error) {
+		return r.kms(r.region.Name).GetPublicKey(ctx, &kms.GetPublicKeyInput{KeyId: aws.String(r.keyARN)})
+	})
+	if err != nil {
+		return false
+	}
+	pub, err := x509.ParsePKIXPublicKey(out.PublicKey)
+	rsaPub, ok := pub.(*rsa.PublicKey)
+	if err != nil || !ok {
+		return false
+	}
+	ct, err := rsa.EncryptOAEP(sha256.New(), rand.Reader, rsaPub, []byte(rand.Text()), nil)
+	if err != nil {
+		return false
+	}
+	r.cipher = ct
+	return true
 }
 
 func (r *run) decryptInput(region string) *kms.DecryptInput {
@@ -471,27 +506,60 @@ func (r *run) checkDecrypt(ctx context.Context) {
 	r.pass(id, "the platform can decrypt")
 }
 
+// Codes of permission checks besides ok, skipped and missing_permission.
+const (
+	// CodeOptionalPermissionMissing warns that a permission the platform
+	// can do without is denied; the message says what doing without costs.
+	CodeOptionalPermissionMissing = "optional_permission_missing"
+	// CodeNotNeeded says that the key's spec makes the platform never call
+	// the action, so it is not exercised.
+	CodeNotNeeded = "not_needed"
+)
+
+// reEncryptCost is what a key without kms:ReEncrypt* costs: kms/awskms
+// rewraps with Decrypt then Encrypt when ReEncrypt is denied.
+const reEncryptCost = "the platform rewraps tenant keys with kms:Decrypt and kms:Encrypt instead, two KMS calls per key version instead of one, " +
+	"and the tenant key passes through the platform's memory on the way (as it does whenever the platform serves the tenant's data)"
+
+// checkReEncrypt exercises kms:ReEncrypt*, which is optional: a denial is a
+// warning saying what it costs. The platform never re-encrypts under an
+// RSA key, so the action is not exercised there.
 func (r *run) checkReEncrypt(ctx context.Context) {
 	id := PermissionCheck("kms:ReEncrypt")
+	if r.isRSA() {
+		r.add(&Check{ID: id, Status: Info, Code: CodeNotNeeded,
+			Message: "kms:ReEncrypt* is not needed with an RSA key: the platform wraps under the public key, and rewraps with kms:Decrypt"})
+		return
+	}
 	if r.skipped(id, append(r.noCrypto(), r.noCipher())...) {
 		return
 	}
-	in := &kms.ReEncryptInput{CiphertextBlob: r.cipher, SourceKeyId: aws.String(r.keyARN), DestinationKeyId: aws.String(r.keyARN)}
-	if r.isRSA() {
-		in.SourceEncryptionAlgorithm = types.EncryptionAlgorithmSpecRsaesOaepSha256
-		in.DestinationEncryptionAlgorithm = types.EncryptionAlgorithmSpecRsaesOaepSha256
-	} else {
-		ec := validationContext(r.t.TenantID)
-		in.SourceEncryptionContext, in.DestinationEncryptionContext = ec, ec
-	}
+	ec := validationContext(r.t.TenantID)
+	in := &kms.ReEncryptInput{CiphertextBlob: r.cipher, SourceKeyId: aws.String(r.keyARN), DestinationKeyId: aws.String(r.keyARN),
+		SourceEncryptionContext: ec, DestinationEncryptionContext: ec}
 	_, err := call(ctx, r, func(ctx context.Context) (*kms.ReEncryptOutput, error) {
 		return r.kms(r.region.Name).ReEncrypt(ctx, in)
 	})
 	if err != nil {
-		r.callFailed(id, r.region.Name, "kms:ReEncryptFrom", err)
+		r.add(r.optionalFailed(id, "kms:ReEncryptFrom", "kms:ReEncrypt*", reEncryptCost, err))
 		return
 	}
 	r.pass(id, "the platform can re-encrypt (kms:ReEncryptFrom and kms:ReEncryptTo)")
+}
+
+// optionalFailed is the warning for a failed call exercising an optional
+// permission: missing, with what that costs, or inconclusive.
+func (r *run) optionalFailed(id, action, grant, cost string, err error) *Check {
+	c := &Check{ID: id, Status: Warn, Region: r.region.Name, RequestID: requestID(err)}
+	if !isDenied(err) {
+		c.Code, c.Fix = "check_inconclusive", "run the validation again"
+		c.Message = "could not tell whether " + grant + " is allowed: " + errorMessage(err)
+		return c
+	}
+	c.Code, c.Action = CodeOptionalPermissionMissing, deniedAction(err, action)
+	c.Message = fmt.Sprintf("%s is not allowed; it is optional: %s", c.Action, cost)
+	c.Fix = fmt.Sprintf("nothing is required; to have rewraps stay inside KMS, allow %s to %s on the key (%s)", grant, r.grantee(), r.statementFix(c.Action))
+	return c
 }
 
 func (r *run) checkPublicKey(ctx context.Context) {

@@ -55,6 +55,20 @@
 // rather than fails, so that keys whose policies predate the condition keep
 // working, and says which condition to add.
 //
+// # Required and optional permissions
+//
+// Only what the key's spec needs is required: kms:DescribeKey and
+// kms:Decrypt, plus kms:Encrypt and kms:GenerateDataKey* on a symmetric key
+// (wrapping, new key versions) or kms:GetPublicKey on an RSA key, under
+// which the platform wraps locally; the validation then encrypts its test
+// value locally too, so kms:Encrypt is not exercised there ([CodeNotNeeded]).
+// Vendors' minimal permission sets pass. kms:ReEncrypt* is optional:
+// when it is denied the report warns ([CodeOptionalPermissionMissing]) and
+// says what doing without costs, as kms/awskms then rewraps with kms:Decrypt
+// and kms:Encrypt inside the platform; it is not exercised on an RSA key,
+// which the platform never re-encrypts ([CodeNotNeeded]).
+// kms:GetKeyRotationStatus only feeds the rotation status (info).
+//
 // Grants for AWS resources cannot be exercised: only AWS services can create
 // them. The report says so (persistent_resource_grants, info).
 package onboarding

@@ -67,8 +67,9 @@ func UseActions(spec string) []string {
 
 // CryptoActions are the cryptographic actions the platform uses on a key of
 // spec: wrapping and unwrapping tenant keys (Encrypt, Decrypt,
-// GenerateDataKey*) and moving them between keys (ReEncrypt*). An RSA key
-// cannot generate data keys. The generated policies grant them in their own
+// GenerateDataKey*) and moving them between keys (ReEncrypt*, which is
+// optional: without it the platform rewraps with Decrypt and Encrypt). An
+// RSA key cannot generate data keys. The generated policies grant them in their own
 // statement ([SidUse], [SidRoleUse]) under [TenantCondition].
 func CryptoActions(spec string) []string {
 	if platform.IsRSA(spec) {

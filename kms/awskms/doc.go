@@ -42,6 +42,19 @@
 // source's credentials then a wrap with the destination's, as a single
 // ReEncrypt request is signed by one principal in one region.
 //
+// kms:ReEncrypt* is optional. When KMS denies the ReEncrypt (a key policy
+// granting only kms:Encrypt, kms:Decrypt, kms:GenerateDataKey* and
+// kms:DescribeKey), Rewrap falls back to Decrypt then Encrypt inside the
+// platform, with the binding as encryption context on both, so the new
+// wrapping is bound exactly as a ReEncrypt would have bound it. The cost is
+// two KMS calls per wrapping instead of one, and the tenant key passing
+// through the platform's memory on the way. The denial is remembered for
+// the pair of keys for an hour, so a rewrap of many versions makes one
+// denied call, not one per version. The fallback lives here, not in the
+// keyring, because only this provider knows that ReEncrypt exists and why
+// it failed; a key that denies Decrypt as well (a revoked key) still fails
+// as Denied.
+//
 // # RSA keys
 //
 // For an RSA_2048, RSA_3072 or RSA_4096 encryption key, Wrap and

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
@@ -34,6 +35,8 @@ type Provider struct {
 	mu       sync.Mutex
 	breakers map[string]*breaker // by region
 	keys     map[ARN]*keyEntry   // by the key's ARN (or alias ARN) in its own region
+	// noReEncrypt is when KMS last denied a ReEncrypt between two keys.
+	noReEncrypt map[keyPair]time.Time
 }
 
 var _ kms.Provider = (*Provider)(nil)
@@ -58,6 +61,7 @@ func New(_ context.Context, cfg Config) (*Provider, error) {
 	return &Provider{
 		cfg: cfg, clients: newClients(cfg),
 		breakers: map[string]*breaker{}, keys: map[ARN]*keyEntry{},
+		noReEncrypt: map[keyPair]time.Time{},
 	}, nil
 }
 
@@ -233,6 +237,13 @@ func wrongAlgorithm(op string, arn ARN, err error) error {
 // RSA key on either side) ReEncrypt cannot work, as one request is signed by
 // one principal in one region: the key is unwrapped with the source's
 // credentials and wrapped with the destination's, and destroyed after.
+//
+// A ReEncrypt that KMS denies (a key policy granting only kms:Encrypt and
+// kms:Decrypt, as vendors' minimal permission sets do) falls back to that
+// same Decrypt then wrap, with the same binding as encryption context on
+// both calls, and the denial is remembered for the pair of keys for
+// [reEncryptRetry], so that the following versions cost no denied call.
+// A key that denies Decrypt too fails as Denied.
 func (p *Provider) Rewrap(ctx context.Context, w *kms.Wrapped, to kms.KeyRef, b kms.Binding) (*kms.Wrapped, error) {
 	if w == nil {
 		return nil, misconfigured("rewrap", "", fmt.Errorf("nil wrapped key"))
@@ -250,8 +261,12 @@ func (p *Provider) Rewrap(ctx context.Context, w *kms.Wrapped, to kms.KeyRef, b 
 	if err != nil {
 		return nil, err
 	}
-	if pairs := reEncryptRoute(w, src, dst, dk); len(pairs.arns) > 0 {
-		return p.reEncrypt(ctx, to, pairs, dst, w, b)
+	if pairs := reEncryptRoute(w, src, dst, dk); len(pairs.arns) > 0 && !p.reEncryptDenied(src, dst) {
+		moved, err := p.reEncrypt(ctx, to, pairs, dst, w, b)
+		if kms.ClassOf(err) != kms.Denied {
+			return moved, err
+		}
+		p.denyReEncrypt(src, dst)
 	}
 	key, err := p.unwrap(ctx, "rewrap", src, w, b)
 	if err != nil {
@@ -259,6 +274,36 @@ func (p *Provider) Rewrap(ctx context.Context, w *kms.Wrapped, to kms.KeyRef, b 
 	}
 	defer key.Destroy()
 	return p.wrapKey(ctx, "rewrap", to, dst, key, b)
+}
+
+// reEncryptRetry is how long a denied ReEncrypt between two keys is
+// remembered: a customer who grants kms:ReEncrypt* later gets it used
+// within this time, without a restart.
+const reEncryptRetry = time.Hour
+
+// keyPair names a source and a destination key reached with one access.
+type keyPair struct {
+	src, dst ARN
+	access   access
+}
+
+func pairOf(src, dst route) keyPair {
+	return keyPair{src: src.primary(), dst: dst.primary(), access: src.access}
+}
+
+// reEncryptDenied reports whether KMS denied a ReEncrypt from src to dst
+// less than reEncryptRetry ago.
+func (p *Provider) reEncryptDenied(src, dst route) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	at, ok := p.noReEncrypt[pairOf(src, dst)]
+	return ok && p.cfg.Clock().Sub(at) < reEncryptRetry
+}
+
+func (p *Provider) denyReEncrypt(src, dst route) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.noReEncrypt[pairOf(src, dst)] = p.cfg.Clock()
 }
 
 // reEncryptRoute returns the source route restricted to the regions where
