@@ -75,9 +75,9 @@ func minimalWorld() *awsemu.World {
 	}}
 }
 
-// byokCLI runs the CLI with args against the server of BYOK_URL and returns
+// runCLI runs the CLI with args against the server of BYOK_URL and returns
 // its exit code and output.
-func byokCLI(ctx context.Context, args ...string) (int, string) {
+func runCLI(ctx context.Context, args ...string) (int, string) {
 	var out bytes.Buffer
 	var errs lockedBuffer
 	code := run(ctx, &cli{stdin: strings.NewReader(""), stdout: &out, stderr: &errs}, args)
@@ -86,7 +86,7 @@ func byokCLI(ctx context.Context, args ...string) (int, string) {
 
 func mustCLI(t *testing.T, ctx context.Context, args ...string) string {
 	t.Helper()
-	code, out := byokCLI(ctx, args...)
+	code, out := runCLI(ctx, args...)
 	if code != exitOK {
 		t.Fatalf("byok %s exited %d:\n%s", strings.Join(args, " "), code, out)
 	}
