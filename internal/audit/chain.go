@@ -25,9 +25,6 @@ func ChainOf(tenant string) string {
 	return tenantPrefix + tenant
 }
 
-// TenantOf returns the tenant of a chain name, "" for PlatformChain.
-func TenantOf(chain string) string { return strings.TrimPrefix(chain, tenantPrefix) }
-
 func validChain(chain string) error {
 	if chain == PlatformChain {
 		return nil

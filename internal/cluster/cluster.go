@@ -7,7 +7,7 @@
 // is a revocation: when an instance evicts a tenant (its key was disabled or
 // its permission removed), every other instance must stop serving that
 // tenant's cached keys too, at once rather than when their caches expire.
-// [Postgres] uses LISTEN/NOTIFY; [Memory] connects the keyrings of one
+// [Postgres] uses LISTEN/NOTIFY; an in-process Bus (as the tests use) connects the keyrings of one
 // process (tests, or one instance on SQLite). [NewRevocations] wires a bus to a
 // keyring in both directions.
 //
@@ -39,22 +39,6 @@ const TopicEvict = "evict"
 // TopicTokenRevoked carries ids of API tokens revoked on one instance, which
 // the others drop from their authentication caches.
 const TopicTokenRevoked = "token_revoked"
-
-// Memory is a Bus within one process.
-type Memory struct{ subs subscribers }
-
-var _ Bus = (*Memory)(nil)
-
-// Publish delivers msg to the topic's subscribers before returning.
-func (m *Memory) Publish(_ context.Context, topic, msg string) error {
-	m.subs.deliver(topic, msg)
-	return nil
-}
-
-// Subscribe implements Bus.
-func (m *Memory) Subscribe(topic string, fn func(string)) func() {
-	return m.subs.add(topic, fn)
-}
 
 type subscribers struct {
 	mu   sync.Mutex

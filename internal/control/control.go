@@ -282,10 +282,12 @@ func (s *Service) attachment(req Attach) (*store.Attachment, error) {
 	}
 	a := &store.Attachment{Tenant: req.Tenant, Region: req.Region, KeyARN: req.KeyARN, AccessPattern: store.AccessDirect}
 	if req.RoleARN != "" {
-		if _, err := platform.ParseRoleARN("role_arn", req.RoleARN); err != nil {
+		role, err := platform.ParseRoleARN("role_arn", req.RoleARN)
+		if err != nil {
 			return nil, invalid(err)
 		}
-		a.RoleARN, a.AccessPattern = req.RoleARN, store.AccessAssumeRole
+		// The parsed form, which FuzzIdentifiers holds equal to the input.
+		a.RoleARN, a.AccessPattern = role.String(), store.AccessAssumeRole
 	}
 	return a, nil
 }
