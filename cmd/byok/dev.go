@@ -90,6 +90,13 @@ func runDev(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	defer stopEmu()
+	// Again, in case the emulator was given the API's address.
+	if emuURL == "http://"+f.listen {
+		return usageErr("--listen and --emulator both name %s: give each its own address", f.listen)
+	}
+	if _, err := devPortFree(f.listen, "--listen"); err != nil {
+		return err
+	}
 	cfg, err := devServeConfig(f, emuURL)
 	if err != nil {
 		return err

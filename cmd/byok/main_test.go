@@ -40,6 +40,7 @@ func TestScripts(t *testing.T) {
 			"mode":     cmdMode,
 			"notemp":   cmdNotemp,
 			"listen":   cmdListen,
+			"freeport": cmdFreeport,
 		},
 	})
 }
@@ -148,4 +149,15 @@ func cmdListen(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	ts.Defer(func() { ln.Close() })
 	ts.Setenv(args[0], ln.Addr().String())
+}
+
+// freeport VAR sets VAR to a loopback address that was free a moment ago.
+func cmdFreeport(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: freeport VAR")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ts.Check(err)
+	ts.Setenv(args[0], ln.Addr().String())
+	ts.Check(ln.Close())
 }
