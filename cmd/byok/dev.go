@@ -85,18 +85,11 @@ func runDev(ctx context.Context, c *cli, args []string) error {
 	if err := os.MkdirAll(f.dir, 0o700); err != nil {
 		return err
 	}
-	emuURL, stopEmu, err := startDevEmulator(f)
+	emuURL, stopEmu, err := startDevEmulatorBeside(f)
 	if err != nil {
 		return err
 	}
 	defer stopEmu()
-	// Again, in case the emulator was given the API's address.
-	if emuURL == "http://"+f.listen {
-		return usageErr("--listen and --emulator both name %s: give each its own address", f.listen)
-	}
-	if _, err := devPortFree(f.listen, "--listen"); err != nil {
-		return err
-	}
 	cfg, err := devServeConfig(f, emuURL)
 	if err != nil {
 		return err
@@ -165,6 +158,25 @@ func parseDevFlags(c *cli, args []string) (*devFlags, error) {
 		return nil, usageErr("byok dev takes no arguments")
 	}
 	return f, nil
+}
+
+// startDevEmulatorBeside starts the emulator and checks again that the API's
+// address is free, in case the emulator was given it.
+func startDevEmulatorBeside(f *devFlags) (string, func(), error) {
+	emuURL, stop, err := startDevEmulator(f)
+	if err != nil {
+		return "", nil, err
+	}
+	if emuURL == "http://"+f.listen {
+		err = usageErr("--listen and --emulator both name %s: give each its own address", f.listen)
+	} else {
+		_, err = devPortFree(f.listen, "--listen")
+	}
+	if err != nil {
+		stop()
+		return "", nil, err
+	}
+	return emuURL, stop, nil
 }
 
 // startDevEmulator serves the demo world with its state in dir, and points
