@@ -30,21 +30,9 @@ const (
 // runAudit verifies the audit log straight from the database, tails it
 // through the server, and exports it either way.
 func runAudit(ctx context.Context, c *cli, args []string) error {
-	if len(args) == 0 {
-		return usageErr("say what to do: verify, export or tail")
-	}
-	switch args[0] {
-	case "verify":
-		return runAuditVerify(ctx, c, args[1:])
-	case "export":
-		return runAuditExport(ctx, c, args[1:])
-	case "tail":
-		return runAuditTail(ctx, c, args[1:])
-	case "-h", "--help", "help":
-		fmt.Fprintf(c.stdout, "usage: %s\n       %s\n       %s\n", auditVerifyUsage, auditExportUsage, auditTailUsage)
-		return nil
-	}
-	return usageErr("unknown audit command %q: use verify, export or tail", args[0])
+	return subcommand(ctx, c, "audit", auditUsage, args, subcommands{
+		"verify": runAuditVerify, "export": runAuditExport, "tail": runAuditTail,
+	})
 }
 
 type auditStore interface {

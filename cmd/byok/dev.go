@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,6 +20,7 @@ import (
 	"github.com/byok-dev/byok/internal/auth"
 	"github.com/byok-dev/byok/internal/control"
 	"github.com/byok-dev/byok/internal/keyfile"
+	"github.com/byok-dev/byok/internal/monitor"
 	"github.com/byok-dev/byok/internal/onboarding"
 	"github.com/byok-dev/byok/internal/platform"
 	"github.com/byok-dev/byok/internal/tenant"
@@ -75,10 +77,15 @@ func runDev(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Before anything is created or printed: a banner and a token for a
+	// server that cannot start would mislead.
+	if f.listen, err = devPortFree(f.listen, "--listen"); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(f.dir, 0o700); err != nil {
 		return err
 	}
-	emuURL, stopEmu, err := startDevEmulator(f)
+	emuURL, stopEmu, err := startDevEmulatorBeside(f)
 	if err != nil {
 		return err
 	}
@@ -93,15 +100,49 @@ func runDev(ctx context.Context, c *cli, args []string) error {
 	}
 	defer st.Close()
 	tokens := auth.NewTokens(st, nil)
-	token, err := devToken(ctx, tokens)
+	tokenPath := filepath.Join(f.dir, devTokenFile)
+	token, err := devToken(ctx, tokens, st, tokenPath)
 	if err != nil {
 		return err
 	}
 	if err := devTenantReady(ctx, cfg, st); err != nil {
 		return err
 	}
-	printDevBanner(c.stdout, cfg.Listen, emuURL, token)
+	printDevBanner(c.stdout, devBanner{api: devAPIURL(cfg.Listen), emu: emuURL, token: token, tokenPath: tokenPath,
+		probes: devProbes(cfg)})
 	return serve(ctx, c, cfg, st, tokens)
+}
+
+// devPortFree reports a listen address that is taken, or that this machine
+// cannot listen on, with what to do about it. It returns the address with
+// the port the system chose for port 0, which the banner can then name.
+func devPortFree(addr, flagName string) (string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", devListenErr(err, addr, flagName)
+	}
+	free := ln.Addr().String()
+	return free, ln.Close()
+}
+
+func devListenErr(err error, addr, flagName string) error {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return withHint(exitError, err, "another program (another byok dev?) uses "+addr+"; stop it, or pass "+flagName+" with a free address")
+	}
+	return withHint(exitError, err, "pass "+flagName+" with an address of this machine, e.g. 127.0.0.1:0 for any free port")
+}
+
+// devAPIURL is the URL a client on this machine reaches the API at: an
+// address without a host, or with an unspecified one, listens on loopback too.
+func devAPIURL(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "http://" + listen
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 func parseDevFlags(c *cli, args []string) (*devFlags, error) {
@@ -117,6 +158,25 @@ func parseDevFlags(c *cli, args []string) (*devFlags, error) {
 		return nil, usageErr("byok dev takes no arguments")
 	}
 	return f, nil
+}
+
+// startDevEmulatorBeside starts the emulator and checks again that the API's
+// address is free, in case the emulator was given it.
+func startDevEmulatorBeside(f *devFlags) (string, func(), error) {
+	emuURL, stop, err := startDevEmulator(f)
+	if err != nil {
+		return "", nil, err
+	}
+	if emuURL == "http://"+f.listen {
+		err = usageErr("--listen and --emulator both name %s: give each its own address", f.listen)
+	} else {
+		_, err = devPortFree(f.listen, "--listen")
+	}
+	if err != nil {
+		stop()
+		return "", nil, err
+	}
+	return emuURL, stop, nil
 }
 
 // startDevEmulator serves the demo world with its state in dir, and points
@@ -135,7 +195,7 @@ func startDevEmulator(f *devFlags) (string, func(), error) {
 	}
 	ln, err := net.Listen("tcp", f.emulator)
 	if err != nil {
-		return "", nil, withHint(exitError, err, "another program uses "+f.emulator+"; pass --emulator with a free address")
+		return "", nil, devListenErr(err, f.emulator, "--emulator")
 	}
 	srv := &http.Server{Handler: emu, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
@@ -243,10 +303,55 @@ func devRootKey(path string) error {
 	return writeIfMissing(path, b, 0o600)
 }
 
-// devToken returns a fresh platform-wide owner token: the first one comes
-// from bootstrap; later runs issue another under a local owner principal,
-// since whoever runs byok dev owns its database.
-func devToken(ctx context.Context, tokens *auth.Tokens) (string, error) {
+// devTokenFile, in the data folder, keeps byok dev's owner token between
+// runs, so that a restart does not issue another 90-day owner token and the
+// BYOK_TOKEN exported for the last run stays good. The folder is the
+// database's: whoever can read it owns the service anyway.
+const devTokenFile = "dev-token"
+
+// devTokenMinLife is how long a kept token must still live to be reused.
+const devTokenMinLife = 24 * time.Hour
+
+// devToken returns the owner token a previous run kept in path while it
+// still authenticates as an owner for another day, and otherwise a new one,
+// which it keeps there.
+func devToken(ctx context.Context, tokens *auth.Tokens, st auth.TokenStore, path string) (string, error) {
+	if tok, ok := keptDevToken(ctx, tokens, st, path); ok {
+		return tok, nil
+	}
+	tok, err := newDevToken(ctx, tokens)
+	if err != nil {
+		return "", err
+	}
+	if err := writeFileAtomic(path, []byte(tok+"\n")); err != nil {
+		return "", fmt.Errorf("keep the owner token: %w", err)
+	}
+	return tok, nil
+}
+
+// keptDevToken reads the kept token; a missing, revoked, expiring or
+// altered one is not reused (a fresh one replaces it).
+func keptDevToken(ctx context.Context, tokens *auth.Tokens, st auth.TokenStore, path string) (string, bool) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", false
+	}
+	tok := strings.TrimSpace(string(b))
+	p, err := tokens.Authenticate(ctx, tok)
+	if err != nil || p.Role != auth.RoleOwner {
+		return "", false
+	}
+	rec, err := st.GetToken(ctx, p.TokenID)
+	if err != nil || time.Until(rec.ExpiresAt) < devTokenMinLife {
+		return "", false
+	}
+	return tok, true
+}
+
+// newDevToken issues a platform-wide owner token: the first one comes from
+// bootstrap; later ones are issued under a local owner principal, since
+// whoever runs byok dev owns its database.
+func newDevToken(ctx context.Context, tokens *auth.Tokens) (string, error) {
 	tok, _, err := tokens.Bootstrap(ctx, "byok dev")
 	if err == nil {
 		return tok, nil
@@ -257,6 +362,24 @@ func devToken(ctx context.Context, tokens *auth.Tokens) (string, error) {
 	owner := &auth.Principal{Role: auth.RoleOwner, Name: "byok dev"}
 	tok, _, err = tokens.Issue(ctx, owner, auth.IssueRequest{Role: auth.RoleOwner, Name: "byok dev"})
 	return tok, err
+}
+
+// writeFileAtomic replaces path with b, mode 0600, so that a crash leaves
+// the old file or the new one.
+func writeFileAtomic(path string, b []byte) error {
+	fh, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*.tmp")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(fh.Name())
+	if _, err := fh.Write(b); err != nil {
+		fh.Close()
+		return err
+	}
+	if err := fh.Close(); err != nil {
+		return err
+	}
+	return os.Rename(fh.Name(), path)
 }
 
 // devTenantReady creates, attaches and enables the demo tenant unless a
@@ -286,21 +409,42 @@ func devTenantReady(ctx context.Context, cfg *serveConfig, st serveStore) error 
 	return nil
 }
 
-func printDevBanner(w io.Writer, listen, emuURL, token string) {
-	api := "http://" + listen
-	fmt.Fprintf(w, `byok dev: the API is at %s (data in the --dir folder; stop with Ctrl-C)
+// devProbeTiming is how byok dev's key health monitor probes: every
+// interval, up to jitter later, and the revocation bound that follows.
+type devProbeTiming struct{ interval, jitter, bound time.Duration }
+
+// devProbes reads the monitor configuration serve builds from cfg.
+func devProbes(cfg *serveConfig) devProbeTiming {
+	var mc monitor.Config
+	cfg.Monitor.apply(&mc, cfg)
+	return devProbeTiming{interval: mc.Interval, jitter: mc.Jitter, bound: monitor.RevocationBound(mc)}
+}
+
+type devBanner struct {
+	api, emu, token, tokenPath string
+	probes                     devProbeTiming
+}
+
+func printDevBanner(w io.Writer, b devBanner) {
+	fmt.Fprintf(w, `byok dev: the API is at %s (data in %s; stop with Ctrl-C)
 byok dev: AWS emulator at %s; demo tenant %q uses customer key
   %s
+byok dev: the key health monitor probes each tenant's key every %s (plus up to %s);
+  a disabled or deleted key is refused within %s (the revocation bound)
 
-An owner token (shown once):
+For curl and the byok CLI, in your shell (the owner token stays in %s;
+the next run reuses it while it is valid):
+  export BYOK_URL=%s
   export BYOK_TOKEN=%s
 
 Try:
   # 1. encrypt something for the demo tenant
-  curl -s -X POST %s/v1/tenants/%s/encrypt -H "Authorization: Bearer $BYOK_TOKEN" -d '{"plaintext":"aGVsbG8sIGJ5b2s="}'
+  curl -s -X POST "$BYOK_URL/v1/tenants/%s/encrypt" -H "Authorization: Bearer $BYOK_TOKEN" -d '{"plaintext":"aGVsbG8sIGJ5b2s="}'
   # 2. the customer disables their key (in the emulator)
   curl -s -X POST %s/_awsemu/keys/disable -d '{"key_arn":"%s"}'
-  # 3. run 1 again: within ~10 s it is refused with key_disabled (enable the key again with keys/enable)
+  # 3. run 1 again: within %s it is refused with key_disabled, and 'byok status %s'
+  #    shows the tenant key_unavailable (enable the key again with keys/enable)
 
-`, api, emuURL, devTenant, devKeyARN, token, api, devTenant, emuURL, devKeyARN)
+`, b.api, filepath.Dir(b.tokenPath), b.emu, devTenant, devKeyARN, b.probes.interval, b.probes.jitter, b.probes.bound,
+		b.tokenPath, b.api, b.token, devTenant, b.emu, devKeyARN, b.probes.bound, devTenant)
 }

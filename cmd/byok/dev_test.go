@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/byok-dev/byok/client"
+	"github.com/byok-dev/byok/internal/monitor"
 )
 
 // syncBuffer lets the test read what byok dev prints while it runs.
@@ -44,11 +47,14 @@ func startDev(t *testing.T, dir string) *devRun {
 	done := make(chan int)
 	c := &cli{stdin: strings.NewReader(""), stdout: r.out, stderr: &syncBuffer{}}
 	go func() { done <- run(ctx, c, []string{"dev", "--dir", dir, "--listen", r.api, "--emulator", r.emu}) }()
+	var once sync.Once
 	r.stop = func() {
-		cancel()
-		if code := <-done; code != exitOK {
-			t.Errorf("byok dev exited %d; stdout:\n%s", code, r.out)
-		}
+		once.Do(func() {
+			cancel()
+			if code := <-done; code != exitOK {
+				t.Errorf("byok dev exited %d; stdout:\n%s", code, r.out)
+			}
+		})
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -66,22 +72,47 @@ func startDev(t *testing.T, dir string) *devRun {
 	return r
 }
 
-var tokenLine = regexp.MustCompile(`export BYOK_TOKEN=(\S+)`)
+var (
+	exportLine = regexp.MustCompile(`(?m)^  export (BYOK_[A-Z]+)=(\S+)$`)
+	boundLine  = regexp.MustCompile(`probes each tenant's key every (\S+) \(plus up to (\S+)\);\n  a disabled or deleted key is refused within (\S+) \(the revocation bound\)`)
+)
+
+// env returns the variables the banner tells the user to export, failing
+// the test unless it names both the URL and the token.
+func (r *devRun) env(t *testing.T) map[string]string {
+	t.Helper()
+	env := map[string]string{}
+	for _, m := range exportLine.FindAllStringSubmatch(r.out.String(), -1) {
+		env[m[1]] = m[2]
+	}
+	if env["BYOK_URL"] == "" || env["BYOK_TOKEN"] == "" {
+		r.stop()
+		t.Fatalf("the banner does not export BYOK_URL and BYOK_TOKEN:\n%s", r.out)
+	}
+	return env
+}
+
+// client is a client as the banner's exports configure one.
+func (r *devRun) client(t *testing.T) *client.Client {
+	t.Helper()
+	env := r.env(t)
+	c, err := client.New(client.Config{URL: env["BYOK_URL"], Token: env["BYOK_TOKEN"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
 
 // byok dev starts with nothing installed, serves a demo tenant whose key is
 // enabled, and a second run over the same folder resumes it.
 func TestDev(t *testing.T) {
 	dir := t.TempDir()
 	r := startDev(t, dir)
-	m := tokenLine.FindStringSubmatch(r.out.String())
-	if m == nil {
+	if got, want := r.env(t)["BYOK_URL"], "http://"+r.api; got != want {
 		r.stop()
-		t.Fatalf("no token printed:\n%s", r.out)
+		t.Fatalf("the banner exports BYOK_URL=%s, want %s", got, want)
 	}
-	c, err := client.New(client.Config{URL: "http://" + r.api, Token: m[1]})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := r.client(t)
 	ctx := context.Background()
 	ct, err := c.Encrypt(ctx, devTenant, []byte("hello, byok"), nil)
 	if err != nil {
@@ -93,24 +124,110 @@ func TestDev(t *testing.T) {
 			t.Errorf("the banner does not mention %s", want)
 		}
 	}
+	bound := bannerBound(t, r)
 	// The banner's second and third steps: the customer disables the key,
-	// and the demo tenant is refused within seconds.
+	// and the demo tenant is refused within the bound the banner states.
 	setKey(t, r.emu, "disable")
 	start := time.Now()
 	waitRefused(t, c, r)
-	t.Logf("refused %v after the key was disabled", time.Since(start).Round(time.Millisecond))
+	refused := time.Since(start)
+	t.Logf("refused %v after the key was disabled; the banner promises %v", refused.Round(time.Millisecond), bound)
+	if refused > bound {
+		t.Errorf("refused %v after the key was disabled, over the banner's %v", refused, bound)
+	}
 	setKey(t, r.emu, "enable")
 	waitServed(t, c, r)
 	r.stop()
 
 	again := startDev(t, dir)
 	defer again.stop()
-	m = tokenLine.FindStringSubmatch(again.out.String())
-	c, _ = client.New(client.Config{URL: "http://" + again.api, Token: m[1]})
+	c = again.client(t)
 	pt, err := c.Decrypt(ctx, devTenant, ct, nil)
 	if err != nil || string(pt) != "hello, byok" {
 		t.Fatalf("after a restart Decrypt() = %q, %v", pt, err)
 	}
+}
+
+// bannerBound reads the probe timing the banner states, which must be that
+// of the monitor byok dev runs: a probe every 5 s, up to 1 s later, and
+// the revocation bound of that.
+func bannerBound(t *testing.T, r *devRun) time.Duration {
+	t.Helper()
+	m := boundLine.FindStringSubmatch(r.out.String())
+	if m == nil {
+		r.stop()
+		t.Fatalf("the banner states no probe interval and revocation bound:\n%s", r.out)
+	}
+	want := monitor.RevocationBound(monitor.Config{Interval: 5 * time.Second, Jitter: time.Second})
+	if m[1] != "5s" || m[2] != "1s" || m[3] != want.String() {
+		t.Errorf("the banner states probes every %s (+%s) and a bound of %s, want 5s (+1s) and %s", m[1], m[2], m[3], want)
+	}
+	bound, err := time.ParseDuration(m[3])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bound
+}
+
+// A restart reuses the owner token the first run issued, so restarts do not
+// pile up 90-day owner tokens; once that token is revoked, the next run
+// issues another and keeps it instead.
+func TestDevTokenKept(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	first := startDev(t, dir)
+	tok := first.env(t)["BYOK_TOKEN"]
+	first.stop()
+
+	again := startDev(t, dir)
+	if got := again.env(t)["BYOK_TOKEN"]; got != tok {
+		again.stop()
+		t.Fatalf("the second run prints token %s…, the first printed %s…", got[:21], tok[:21])
+	}
+	c := again.client(t)
+	owners := liveOwnerTokens(t, c)
+	if len(owners) != 1 {
+		again.stop()
+		t.Fatalf("after two runs there are %d live owner tokens, want 1", len(owners))
+	}
+	if fi, err := os.Stat(filepath.Join(dir, devTokenFile)); err != nil {
+		t.Errorf("the kept token file: %v", err)
+	} else if fi.Mode().Perm() != 0o600 {
+		t.Errorf("the kept token file has mode %04o, want 0600", fi.Mode().Perm())
+	}
+	if err := c.RevokeToken(ctx, owners[0].ID); err != nil {
+		t.Fatalf("RevokeToken() err = %v", err)
+	}
+	again.stop()
+
+	third := startDev(t, dir)
+	defer third.stop()
+	fresh := third.env(t)["BYOK_TOKEN"]
+	if fresh == tok {
+		t.Fatal("the run after the kept token was revoked prints the revoked token")
+	}
+	if owners := liveOwnerTokens(t, third.client(t)); len(owners) != 1 {
+		t.Errorf("after the revoked token was replaced there are %d live owner tokens, want 1", len(owners))
+	}
+	b, err := os.ReadFile(filepath.Join(dir, devTokenFile))
+	if err != nil || strings.TrimSpace(string(b)) != fresh {
+		t.Errorf("the token file holds %q (err %v), want the new token", b, err)
+	}
+}
+
+func liveOwnerTokens(t *testing.T, c *client.Client) []*client.Token {
+	t.Helper()
+	all, err := c.Tokens(context.Background(), "")
+	if err != nil {
+		t.Fatalf("Tokens() err = %v", err)
+	}
+	var live []*client.Token
+	for _, tok := range all {
+		if tok.Role == "owner" && !tok.Revoked {
+			live = append(live, tok)
+		}
+	}
+	return live
 }
 
 func setKey(t *testing.T, emu, action string) {

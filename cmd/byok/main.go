@@ -32,6 +32,9 @@ type cli struct {
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
+	// help, when set, receives a command's flag set on -h instead of the
+	// help being printed: a group's help lists its subcommands' flags so.
+	help func(usage string, fs *flag.FlagSet)
 }
 
 type command struct {
@@ -52,7 +55,7 @@ func commands() map[string]command {
 		"kms-emulator": {summary: "run the AWS KMS + STS emulator", usage: kmsEmulatorUsage, run: runKMSEmulator},
 		"serve":        {summary: "run the HTTP API", usage: serveUsage, run: runServe},
 		"dev":          {summary: "run everything locally with a demo tenant (no cloud account)", usage: devUsage, run: runDev},
-		"token":        {summary: "create, list and revoke API tokens; bootstrap the first", usage: tokenUsage, run: runToken},
+		"token":        {summary: "create, list and revoke API tokens; bootstrap the first", usage: tokenGroupUsage, run: runToken},
 		"audit":        {summary: "tail or export the audit log; verify it from the database", usage: auditUsage, run: runAudit},
 		"tenant":       {summary: "create, list, show, rename and offboard tenants", usage: tenantUsage, run: runTenant},
 		"key":          {summary: "a tenant's customer keys: artifacts, attach, validate, enable, rotate, change, regions", usage: keyUsage, run: runKey},
@@ -157,6 +160,10 @@ func newFlags(c *cli, name, usage string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {
+		if c.help != nil {
+			c.help(usage, fs)
+			return
+		}
 		fmt.Fprintf(c.stdout, "usage: %s\n\nflags:\n", usage)
 		fs.SetOutput(c.stdout)
 		fs.PrintDefaults()

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"math/rand/v2"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,6 +39,8 @@ func TestScripts(t *testing.T) {
 			"truncate": cmdTruncate,
 			"mode":     cmdMode,
 			"notemp":   cmdNotemp,
+			"listen":   cmdListen,
+			"freeport": cmdFreeport,
 		},
 	})
 }
@@ -134,4 +137,27 @@ func cmdNotemp(ts *testscript.TestScript, neg bool, args []string) {
 	if len(left) > 0 {
 		ts.Fatalf("temporary files left behind: %v", left)
 	}
+}
+
+// listen VAR holds a loopback port for the rest of the script and sets VAR
+// to its address, for a command that must find the port busy.
+func cmdListen(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: listen VAR")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ts.Check(err)
+	ts.Defer(func() { ln.Close() })
+	ts.Setenv(args[0], ln.Addr().String())
+}
+
+// freeport VAR sets VAR to a loopback address that was free a moment ago.
+func cmdFreeport(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: freeport VAR")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ts.Check(err)
+	ts.Setenv(args[0], ln.Addr().String())
+	ts.Check(ln.Close())
 }

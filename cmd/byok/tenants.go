@@ -16,10 +16,10 @@ const (
 // subcommand dispatches "byok GROUP SUB ..." to a table of subcommands.
 func subcommand(ctx context.Context, c *cli, group, usage string, args []string, subs map[string]func(context.Context, *cli, []string) error) error {
 	if len(args) == 0 {
-		return usageErr("%s needs a subcommand", group)
+		return usageErr("%s needs a subcommand: %s", group, orList(sortedNames(subs)))
 	}
 	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintf(c.stdout, "usage: %s\n", usage)
+		printGroupHelp(ctx, c.stdout, group, usage, subs)
 		return nil
 	}
 	run, ok := subs[args[0]]

@@ -15,25 +15,17 @@ import (
 	"github.com/byok-dev/byok/internal/store/sqlite"
 )
 
-const tokenUsage = "byok token bootstrap -db PATH|URL [-name NAME]"
+const (
+	tokenGroupUsage = "byok token bootstrap|create|list|revoke [flags] [args]"
+	tokenUsage      = "byok token bootstrap -db PATH|URL [-name NAME]"
+)
 
 // runToken handles the token commands: bootstrap works on the database
 // directly; create, list and revoke go through the server.
 func runToken(ctx context.Context, c *cli, args []string) error {
-	switch {
-	case len(args) > 0 && args[0] == "bootstrap":
-		return runBootstrap(ctx, c, args[1:])
-	case len(args) > 0 && (args[0] == "-h" || args[0] == "--help"):
-		fmt.Fprintf(c.stdout, "usage: %s\n       %s\n       %s\n\n", tokenCreateUsage, tokenListUsage, tokenRevokeUsage)
-		return runBootstrap(ctx, c, args[:1])
-	case len(args) > 0 && args[0] == "create":
-		return runTokenCreate(ctx, c, args[1:])
-	case len(args) > 0 && args[0] == "list":
-		return runTokenList(ctx, c, args[1:])
-	case len(args) > 0 && args[0] == "revoke":
-		return runTokenRevoke(ctx, c, args[1:])
-	}
-	return usageErr("token needs a subcommand: create, list, revoke or bootstrap")
+	return subcommand(ctx, c, "token", tokenGroupUsage, args, subcommands{
+		"bootstrap": runBootstrap, "create": runTokenCreate, "list": runTokenList, "revoke": runTokenRevoke,
+	})
 }
 
 // runBootstrap prints the first owner token. It opens the store itself, so
