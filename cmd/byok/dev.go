@@ -416,7 +416,7 @@ type devProbeTiming struct{ interval, jitter, bound time.Duration }
 // devProbes reads the monitor configuration serve builds from cfg.
 func devProbes(cfg *serveConfig) devProbeTiming {
 	var mc monitor.Config
-	cfg.Monitor.apply(&mc, cfg)
+	cfg.Monitor.apply(&mc, nil) // byok dev runs on SQLite: one instance, no leader to elect
 	return devProbeTiming{interval: mc.Interval, jitter: mc.Jitter, bound: monitor.RevocationBound(mc)}
 }
 

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"testing"
 )
@@ -39,9 +40,13 @@ func TestGroupHelp(t *testing.T) {
 // runs in a fresh repository holding a copy of the module, because go build
 // records VCS information only where .git is a directory, not in a Git
 // worktree.
+//
+// It builds the binary and its dependencies from scratch (minutes on a cold
+// cache), so it runs only with BYOK_BUILD_TESTS=1; TestDescribeBuild covers
+// the same output from recorded build information on every run.
 func TestVersionRevision(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
+	if testing.Short() || os.Getenv("BYOK_BUILD_TESTS") != "1" {
+		t.Skip("builds the binary from a fresh copy: set BYOK_BUILD_TESTS=1")
 	}
 	gotool, err := exec.LookPath("go")
 	if err != nil {
@@ -103,5 +108,32 @@ func copyFile(t *testing.T, from, to string) {
 	}
 	if err := os.WriteFile(to, b, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestDescribeBuild: what byok version prints for the build information a
+// release, a checkout with uncommitted changes and go run record.
+func TestDescribeBuild(t *testing.T) {
+	vcs := func(kv ...string) []debug.BuildSetting {
+		var out []debug.BuildSetting
+		for i := 0; i < len(kv); i += 2 {
+			out = append(out, debug.BuildSetting{Key: kv[i], Value: kv[i+1]})
+		}
+		return out
+	}
+	cases := []struct {
+		bi   debug.BuildInfo
+		want string
+	}{
+		{debug.BuildInfo{Main: debug.Module{Version: "v1.2.3"}}, "v1.2.3 (no VCS revision recorded)"},
+		{debug.BuildInfo{}, "(devel) (no VCS revision recorded)"},
+		{debug.BuildInfo{Main: debug.Module{Version: "v0.0.0-20260102030405-abcdef012345"},
+			Settings: vcs("vcs", "git", "vcs.revision", "abcdef0123456789", "vcs.time", "2026-01-02T03:04:05Z", "vcs.modified", "true")},
+			"v0.0.0-20260102030405-abcdef012345 (git revision abcdef0123456789, committed 2026-01-02T03:04:05Z, with uncommitted changes)"},
+	}
+	for _, c := range cases {
+		if got := describeBuild(&c.bi); got != c.want {
+			t.Errorf("describeBuild(%+v) = %q, want %q", c.bi, got, c.want)
+		}
 	}
 }

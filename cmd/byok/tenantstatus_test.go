@@ -25,10 +25,7 @@ func byokCLI(r *devRun, token string, args ...string) (int, string, string) {
 func TestTenantStatusKeyUnavailable(t *testing.T) {
 	r := startDev(t, t.TempDir())
 	defer r.stop()
-	m := tokenLine.FindStringSubmatch(r.out.String())
-	if m == nil {
-		t.Fatalf("no token printed:\n%s", r.out)
-	}
+	m := []string{"", r.env(t)["BYOK_TOKEN"]}
 	c, err := client.New(client.Config{URL: "http://" + r.api, Token: m[1]})
 	if err != nil {
 		t.Fatal(err)

@@ -375,10 +375,7 @@ func TestServeDeletionWarnings(t *testing.T) {
 func TestDevEmulatorClock(t *testing.T) {
 	r := startDev(t, t.TempDir())
 	defer r.stop()
-	m := tokenLine.FindStringSubmatch(r.out.String())
-	if m == nil {
-		t.Fatalf("no token printed:\n%s", r.out)
-	}
+	m := []string{"", r.env(t)["BYOK_TOKEN"]}
 	api, _ := client.New(client.Config{URL: "http://" + r.api, Token: m[1]})
 	setKey(t, r.emu, "disable")
 	waitRefused(t, api, r)
