@@ -78,12 +78,21 @@ func (m monitorConfig) apply(mc *monitor.Config, leader func(context.Context) bo
 // all (probing, scheduled rotation): on PostgreSQL the holder of the
 // advisory lock LockMonitor, one Leader (one connection) for both jobs so
 // that they run on the same instance; on SQLite, whose one instance leads,
-// nil.
-func backgroundLeader(cfg *serveConfig) func(context.Context) bool {
+// nil. stop resigns the lead, so that on a clean shutdown another instance
+// takes over at its next check rather than once the lock's connection is
+// found dead.
+func backgroundLeader(cfg *serveConfig, log *slog.Logger) (lead func(context.Context) bool, stop func()) {
 	if cfg.Database.Postgres == "" {
-		return nil
+		return nil, func() {}
 	}
-	return cluster.NewLeader(cfg.Database.Postgres, cluster.LockMonitor).IsLeader
+	l := cluster.NewLeader(cfg.Database.Postgres, cluster.LockMonitor)
+	return l.IsLeader, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := l.Resign(ctx); err != nil {
+			log.Warn("resigning the background jobs' lead", "err", err)
+		}
+	}
 }
 
 // rotationConfig is byok.yaml's rotation section: scheduled rotation of

@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
+
+	"github.com/byok-dev/byok/internal/errcode"
 )
 
 // subSummaries are the one-line descriptions a group's -h shows next to
@@ -134,4 +137,19 @@ func printFlags(w io.Writer, fs *flag.FlagSet, keep func(*flag.Flag) bool) {
 	})
 	sel.SetOutput(w)
 	sel.PrintDefaults()
+}
+
+// printErrorCodes lists every stable error code the server and the CLI
+// answer with: its HTTP status, the CLI's exit code, what it means and what
+// to do (the registry docs/api.md's table is written from).
+func printErrorCodes(w io.Writer) error {
+	rows := [][]string{{"CODE", "STATUS", "EXIT", "MEANING"}}
+	for _, e := range errcode.All() {
+		meaning := e.Meaning
+		if e.Hint != "" {
+			meaning += "; " + e.Hint
+		}
+		rows = append(rows, []string{e.Code, strconv.Itoa(e.Status), strconv.Itoa(e.Exit), meaning})
+	}
+	return table(w, rows)
 }

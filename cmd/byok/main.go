@@ -79,6 +79,9 @@ func main() {
 
 func run(ctx context.Context, c *cli, args []string) int {
 	cmds := commands()
+	if len(args) == 2 && args[0] == "help" && args[1] == "errors" {
+		return report(c.stderr, "help", "byok help errors", printErrorCodes(c.stdout))
+	}
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		printHelp(c.stdout, cmds)
 		if len(args) == 0 {
@@ -107,7 +110,7 @@ func printHelp(w io.Writer, cmds map[string]command) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-14s %s\n", n, cmds[n].summary)
 	}
-	fmt.Fprintln(w, "\nRun 'byok <command> -h' for a command's flags.")
+	fmt.Fprintln(w, "\nRun 'byok <command> -h' for a command's flags, 'byok help errors' for every error code.")
 }
 
 // cliError is an error with an exit code and an optional hint line.

@@ -215,7 +215,8 @@ func serve(ctx context.Context, c *cli, cfg *serveConfig, st serveStore, tokens 
 	if err != nil {
 		return err
 	}
-	leader := backgroundLeader(cfg)
+	leader, resign := backgroundLeader(cfg, log)
+	defer resign()
 	mc := monitor.Config{Store: st, Keyring: w.keyring, Tenants: w.tenants, Providers: w.providers, Notifier: hooks, Logger: log,
 		DeletionWarnings: monitor.DeletionWarnings(&pcfg.Policy), Now: w.now()}
 	cfg.Monitor.apply(&mc, leader)

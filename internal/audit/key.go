@@ -56,17 +56,6 @@ func KeyFromRootFile(f *keyfile.File) (Key, error) {
 	return DeriveKey(f.Oldest().Key)
 }
 
-// NewKey returns a Key holding a copy of b, which must be KeySize bytes.
-func NewKey(b []byte) (Key, error) {
-	if len(b) != KeySize {
-		return Key{}, errors.New("audit: key must be 32 bytes")
-	}
-	var k Key
-	copy(k.k[:], b)
-	k.set = true
-	return k, nil
-}
-
 // Valid reports whether k holds a key.
 func (k Key) Valid() bool { return k.set }
 

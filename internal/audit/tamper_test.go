@@ -2,6 +2,7 @@ package audit
 
 import (
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -160,4 +161,16 @@ func TestPageBoundary(t *testing.T) {
 	if res.Problem != Inserted || res.Seq != 1000 {
 		t.Fatalf("Verify() = %+v, want inserted at row 1000", res)
 	}
+}
+
+// NewKey returns a Key holding a copy of b, which must be KeySize bytes:
+// a fixed key for tests.
+func NewKey(b []byte) (Key, error) {
+	if len(b) != KeySize {
+		return Key{}, errors.New("audit: key must be 32 bytes")
+	}
+	var k Key
+	copy(k.k[:], b)
+	k.set = true
+	return k, nil
 }

@@ -26,8 +26,7 @@
 // Every token expires ([DefaultTTL] unless asked otherwise, at most
 // [MaxTTL]) and can be revoked at once. Owner, super_admin and service
 // tokens are platform-wide; the others may be scoped to one tenant.
-// Printing a parsed token, or [Redact] of a bearer string, shows only the
-// prefix and the id.
+// Printing a parsed token shows only the prefix and the id.
 //
 // # Errors
 //

@@ -91,13 +91,3 @@ func (t token) Format(f fmt.State, _ rune)   { io.WriteString(f, t.redacted()) }
 func (t token) LogValue() slog.Value         { return slog.StringValue(t.redacted()) }
 func (t token) MarshalText() ([]byte, error) { return []byte(t.redacted()), nil }
 
-// Redact returns what may be shown or logged of a bearer string: the prefix
-// and the id of a well-formed token, or a fixed placeholder for anything
-// else (which might be a token with a typo).
-func Redact(bearer string) string {
-	t, err := parseToken(bearer)
-	if err != nil {
-		return "[redacted]"
-	}
-	return t.redacted()
-}

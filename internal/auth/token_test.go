@@ -57,12 +57,6 @@ func TestRedacted(t *testing.T) {
 	if strings.Count(out.String(), "byok_abcdefghijklmnop_…") < 14 {
 		t.Fatalf("a printed token does not show its id:\n%s", out.String())
 	}
-	if got := Redact(validToken); got != "byok_abcdefghijklmnop_…" {
-		t.Fatalf("Redact(valid) = %q", got)
-	}
-	if got := Redact(validToken + "x"); got != "[redacted]" {
-		t.Fatalf("Redact(malformed) = %q, want [redacted]", got)
-	}
 }
 
 // TestConstantTimePath checks that every bearer string of the right shape

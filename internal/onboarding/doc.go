@@ -12,7 +12,7 @@
 // [Model.RolePolicy] for the assumed-role pattern, [Model.CloudFormation]
 // and [Model.Terraform]. [Model.Artifacts] lists them as files.
 //
-// The platform asks for [UseActions] on the key, and for [AttachActions]
+// The platform asks for [CryptoActions] and [ReadActions] on the key, and for [AttachActions]
 // only under kms:GrantIsForAWSResource, so that AWS services can attach
 // persistent resources without the platform itself being able to delegate.
 //

@@ -186,7 +186,7 @@ func unbound(p *Policy, useSid, readSid, spec string) *Policy {
 	c := dropStatement(p, readSid)
 	for i := range c.Statement {
 		if c.Statement[i].Sid == useSid {
-			c.Statement[i].Action, c.Statement[i].Condition = UseActions(spec), nil
+			c.Statement[i].Action, c.Statement[i].Condition = append(CryptoActions(spec), ReadActions(spec)...), nil
 		}
 	}
 	return c

@@ -59,11 +59,6 @@ const TenantConditionKey = "kms:EncryptionContext:byok:tenant"
 
 const policyVersion = "2012-10-17"
 
-// UseActions are the kms: actions the platform uses on a key of spec:
-// [CryptoActions] then [ReadActions].
-func UseActions(spec string) []string {
-	return append(CryptoActions(spec), ReadActions(spec)...)
-}
 
 // CryptoActions are the cryptographic actions the platform uses on a key of
 // spec: wrapping and unwrapping tenant keys (Encrypt, Decrypt,

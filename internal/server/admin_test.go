@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/byok-dev/byok/client"
+	"github.com/byok-dev/byok/envelope"
 	"github.com/byok-dev/byok/internal/audit"
 	"github.com/byok-dev/byok/internal/store"
 )
@@ -157,7 +158,11 @@ func keyChangeRoute(e *env, run subtest) {
 
 func auditKey(t *testing.T) audit.Key {
 	t.Helper()
-	k, err := audit.NewKey(bytes.Repeat([]byte{7}, audit.KeySize))
+	root, err := envelope.NewTenantKey("platform-root", 1, bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := audit.DeriveKey(root)
 	if err != nil {
 		t.Fatal(err)
 	}
