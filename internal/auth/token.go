@@ -90,4 +90,3 @@ func (t token) GoString() string             { return t.redacted() }
 func (t token) Format(f fmt.State, _ rune)   { io.WriteString(f, t.redacted()) }
 func (t token) LogValue() slog.Value         { return slog.StringValue(t.redacted()) }
 func (t token) MarshalText() ([]byte, error) { return []byte(t.redacted()), nil }
-

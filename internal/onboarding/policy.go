@@ -59,7 +59,6 @@ const TenantConditionKey = "kms:EncryptionContext:byok:tenant"
 
 const policyVersion = "2012-10-17"
 
-
 // CryptoActions are the cryptographic actions the platform uses on a key of
 // spec: wrapping and unwrapping tenant keys (Encrypt, Decrypt,
 // GenerateDataKey*) and moving them between keys (ReEncrypt*, which is
