@@ -24,6 +24,16 @@ type Tenant struct {
 	// KeyBinding is the customer key serving each hosting region; nil
 	// until the tenant is enabled.
 	KeyBinding *KeyBinding `json:"key_binding,omitempty"`
+	// PolicyOverrides are where the platform's policy differs for the
+	// tenant; nil when it follows the platform in everything.
+	PolicyOverrides *PolicyOverrides `json:"policy_overrides,omitempty"`
+}
+
+// PolicyOverrides are the parts of the platform's policy set differently
+// for one tenant; an empty field follows the platform.
+type PolicyOverrides struct {
+	// KeyBinding is "immutable" or "changeable".
+	KeyBinding string `json:"key_binding,omitempty"`
 }
 
 // KeyBinding is which customer key serves a tenant in each hosting region.
@@ -90,6 +100,14 @@ func (c *Client) RenameTenant(ctx context.Context, id, name string, revision int
 	var t Tenant
 	in := map[string]any{"name": name, "revision": revision}
 	return &t, c.call(ctx, http.MethodPatch, tenantPath(id), nil, in, &t)
+}
+
+// SetPolicyOverrides replaces the tenant's policy overrides as a whole: a
+// field left empty follows the platform again. Platform-wide owners and
+// super_admins only.
+func (c *Client) SetPolicyOverrides(ctx context.Context, id string, o PolicyOverrides) (*Tenant, error) {
+	var t Tenant
+	return &t, c.call(ctx, http.MethodPut, tenantPath(id, "policy"), nil, o, &t)
 }
 
 // Attachment binds a customer key to a tenant in one region.

@@ -23,6 +23,7 @@ var subSummaries = map[string]string{
 	"tenant receipt":        "the signed deletion receipt of an offboarded tenant",
 	"tenant status":         "a tenant's state and why, its key versions, regions and key health",
 	"tenant restore":        "bring an archived tenant back once its key is usable",
+	"tenant policy":         "where the platform's policy differs for a tenant (its key binding)",
 	"tenant verify-receipt": "check a kept deletion receipt's signature",
 	"key artifacts":         "the onboarding artifacts to hand the customer: key policy, role, templates",
 	"key attach":            "attach the customer's key for a hosting region",

@@ -8,7 +8,7 @@ import (
 )
 
 const (
-	tenantUsage = "byok tenant create|list|show|status|rename|restore|offboard|receipt|verify-receipt [flags] [args]"
+	tenantUsage = "byok tenant create|list|show|status|rename|restore|policy|offboard|receipt|verify-receipt [flags] [args]"
 	keyUsage    = "byok key artifacts|attach|validate|enable|rotate|change|regions|add-region [flags] TENANT [args]"
 	statusUsage = "byok status [--json] [TENANT]"
 )
@@ -34,6 +34,7 @@ func runTenant(ctx context.Context, c *cli, args []string) error {
 		"create": runTenantCreate, "list": runTenantList, "show": runTenantShow,
 		"rename": runTenantRename, "offboard": runTenantOffboard, "receipt": runTenantReceipt,
 		"status": runTenantStatus, "restore": runTenantRestore, "verify-receipt": runTenantVerifyReceipt,
+		"policy": runTenantPolicy,
 	})
 }
 
@@ -62,7 +63,43 @@ func printTenant(c *cli, t *client.Tenant) error {
 	return table(c.stdout, [][]string{
 		{"id:", t.ID}, {"name:", t.Name}, {"state:", t.State}, {"external id:", t.ExternalID},
 		{"created:", fmtTime(t.CreatedAt)}, {"updated:", fmtTime(t.UpdatedAt)},
+		{"key binding:", keyBindingPolicy(t)},
 	})
+}
+
+// keyBindingPolicy says whether the tenant follows the platform's key
+// binding or has its own.
+func keyBindingPolicy(t *client.Tenant) string {
+	if o := t.PolicyOverrides; o != nil && o.KeyBinding != "" {
+		return o.KeyBinding + " (set for this tenant)"
+	}
+	return "as the platform's policy"
+}
+
+// runTenantPolicy sets where the platform's policy differs for a tenant.
+func runTenantPolicy(ctx context.Context, c *cli, args []string) error {
+	r := newRemote(c, "tenant policy", "byok tenant policy --key-binding immutable|changeable|platform [--json] TENANT")
+	binding := r.fs.String("key-binding", "", "`immutable` or `changeable` for this tenant, or platform to follow the platform's policy")
+	tenant, cl, err := r.forTenant(args)
+	if err != nil {
+		return err
+	}
+	var o client.PolicyOverrides
+	switch *binding {
+	case "":
+		return usageErr("--key-binding is required: immutable, changeable or platform")
+	case "platform":
+	default:
+		o.KeyBinding = *binding
+	}
+	t, err := cl.SetPolicyOverrides(ctx, tenant, o)
+	if err != nil {
+		return apiErr(err)
+	}
+	if r.json {
+		return printJSON(c.stdout, t)
+	}
+	return printTenant(c, t)
 }
 
 func runTenantList(ctx context.Context, c *cli, args []string) error {

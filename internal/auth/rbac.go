@@ -83,6 +83,9 @@ const (
 	KeyChange      Action = "key.change"      // tenant
 	TenantOffboard Action = "tenant.offboard" // tenant
 	TenantRestore  Action = "tenant.restore"  // tenant: bring an archived tenant back
+	// TenantPolicy names a tenant but is the platform's: where its policy
+	// differs for the tenant, which the tenant's own admins may not lift.
+	TenantPolicy Action = "tenant.policy"
 	DataEncrypt    Action = "data.encrypt"    // tenant
 	DataDecrypt    Action = "data.decrypt"    // tenant
 	AuditRead      Action = "audit.read"      // tenant, or platform-wide
@@ -147,11 +150,11 @@ var rolePermissions = map[Role]map[Action]bool{
 
 // platformActions are not about one tenant; a tenant-scoped token may not
 // take them.
-var platformActions = set(TenantCreate, TenantList, TokenManage, PlatformRead)
+var platformActions = set(TenantCreate, TenantList, TokenManage, PlatformRead, TenantPolicy)
 
 func all() map[Action]bool {
 	return set(TenantCreate, TenantList, TenantRead, TenantUpdate, KeyArtifacts, KeyAttach, KeyValidate, KeyEnable,
-		KeyRotate, KeyChange, TenantOffboard, TenantRestore, DataEncrypt, DataDecrypt, AuditRead, TokenManage, PlatformRead,
+		KeyRotate, KeyChange, TenantOffboard, TenantRestore, TenantPolicy, DataEncrypt, DataDecrypt, AuditRead, TokenManage, PlatformRead,
 		WebhookManage, WebhookRead)
 }
 

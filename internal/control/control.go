@@ -263,8 +263,8 @@ func (s *Service) checkBindingOpen(t *tenant.Tenant) error {
 	if t.State == tenant.StatePending {
 		return nil
 	}
-	if s.cfg.Platform.Policy.KeyBinding == platform.BindingImmutable {
-		return &Error{Code: CodeBindingImmutable, Message: fmt.Sprintf("tenant %s is %s and the platform's key binding is immutable: its key cannot be changed", t.ID, t.State)}
+	if t.Policy(s.cfg.Platform.Policy).KeyBinding == platform.BindingImmutable {
+		return &Error{Code: CodeBindingImmutable, Message: fmt.Sprintf("tenant %s is %s and its key binding is immutable: its key cannot be changed", t.ID, t.State)}
 	}
 	return &Error{Code: CodeKeyChangeNeeded, Message: fmt.Sprintf("tenant %s is %s: changing its key is a key change, which rewraps every version", t.ID, t.State)}
 }
@@ -312,4 +312,22 @@ func (s *Service) Artifacts(ctx context.Context, tenantID string, req onboarding
 		return nil, invalid(err)
 	}
 	return m, nil
+}
+
+// SetOverrides replaces where the platform's policy differs for the
+// tenant. A zero field follows the platform again.
+func (s *Service) SetOverrides(ctx context.Context, id string, o tenant.Overrides) (*tenant.Tenant, error) {
+	switch o.KeyBinding {
+	case "", platform.BindingImmutable, platform.BindingChangeable:
+	default:
+		return nil, &Error{Code: CodeInvalid, Message: fmt.Sprintf("key_binding %q: use %s, %s, or empty to follow the platform",
+			o.KeyBinding, platform.BindingImmutable, platform.BindingChangeable)}
+	}
+	return s.update(ctx, id, func(t *tenant.Tenant) error {
+		if t.State == tenant.StateShredded {
+			return shredded(t.ID)
+		}
+		t.Overrides = o
+		return nil
+	})
 }

@@ -63,8 +63,8 @@ func (s *Service) ChangeKey(ctx context.Context, req ChangeKey) (*KeyChangeResul
 	if err != nil {
 		return nil, err
 	}
-	if s.cfg.Platform.Policy.KeyBinding == platform.BindingImmutable {
-		return nil, &Error{Code: CodeBindingImmutable, Message: fmt.Sprintf("the platform's key binding is immutable: the key of tenant %s cannot be changed", t.ID)}
+	if t.Policy(s.cfg.Platform.Policy).KeyBinding == platform.BindingImmutable {
+		return nil, &Error{Code: CodeBindingImmutable, Message: fmt.Sprintf("the key binding of tenant %s is immutable: its key cannot be changed", t.ID)}
 	}
 	if kc := t.KeyChange; kc != nil {
 		if kc.Region != req.Region || (req.KeyARN != kc.KeyARN && req.KeyARN != kc.Resolved) {

@@ -15,6 +15,7 @@ import (
 	kmsapi "github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/byok-dev/byok/client"
+	"github.com/byok-dev/byok/internal/auth"
 	"github.com/byok-dev/byok/internal/control"
 	"github.com/byok-dev/byok/internal/onboarding"
 	"github.com/byok-dev/byok/internal/tenant"
@@ -313,6 +314,25 @@ func TestAPI(t *testing.T) {
 	run("POST /v1/tenants/{id}/keys/{region}/change", func(t *testing.T) {
 		// The platform's policy here binds keys immutably.
 		_, err := admin.ChangeKey(bg, "acme", home, mrkARN, "")
+		wantCode(t, err, "key_binding_immutable", http.StatusConflict)
+	})
+	run("PUT /v1/tenants/{id}/policy", func(t *testing.T) {
+		// The tenant's own admin may not lift the platform's rule.
+		_, err := e.scoped(auth.RoleAdmin, "acme").SetPolicyOverrides(bg, "acme", client.PolicyOverrides{KeyBinding: "changeable"})
+		wantCode(t, err, "forbidden", http.StatusForbidden)
+		_, err = admin.SetPolicyOverrides(bg, "acme", client.PolicyOverrides{KeyBinding: "sometimes"})
+		wantCode(t, err, "invalid_argument", http.StatusBadRequest)
+		tn, err := admin.SetPolicyOverrides(bg, "acme", client.PolicyOverrides{KeyBinding: "changeable"})
+		if err != nil || tn.PolicyOverrides == nil || tn.PolicyOverrides.KeyBinding != "changeable" {
+			t.Fatalf("SetPolicyOverrides(changeable) = %+v, %v", tn, err)
+		}
+		// Past the binding rule now, the same key is refused as the same key.
+		_, err = admin.ChangeKey(bg, "acme", home, mrkARN, "")
+		wantCode(t, err, "same_key", http.StatusConflict)
+		if tn, err = admin.SetPolicyOverrides(bg, "acme", client.PolicyOverrides{}); err != nil || tn.PolicyOverrides != nil {
+			t.Fatalf("SetPolicyOverrides(none) = %+v, %v; want the platform's policy again", tn, err)
+		}
+		_, err = admin.ChangeKey(bg, "acme", home, mrkARN, "")
 		wantCode(t, err, "key_binding_immutable", http.StatusConflict)
 	})
 	run("GET /v1/tenants/{id}/receipt", func(t *testing.T) {

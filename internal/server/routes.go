@@ -67,6 +67,7 @@ var routes = []route{
 	{method: "GET", path: "/v1/tenants/{id}/receipt", action: auth.TenantRead, body: bodyNone, handler: (*Server).receipt},
 	{method: "GET", path: "/v1/tenants/{id}/status", action: auth.TenantRead, body: bodyNone, handler: (*Server).tenantStatus},
 	{method: "POST", path: "/v1/tenants/{id}/restore", action: auth.TenantRestore, body: bodyNone, audit: true, handler: (*Server).restoreTenant},
+	{method: "PUT", path: "/v1/tenants/{id}/policy", action: auth.TenantPolicy, body: bodyControl, audit: true, handler: (*Server).setTenantPolicy},
 
 	{method: "GET", path: "/v1/tenants/{id}/key-change", action: auth.TenantRead, body: bodyNone, handler: (*Server).keyChangeStatus},
 	{method: "GET", path: "/v1/tenants/{id}/audit", action: auth.AuditRead, body: bodyNone, handler: (*Server).auditTail},

@@ -24,6 +24,12 @@ type tenantJSON struct {
 	UpdatedAt  time.Time       `json:"updated_at"`
 	StateSince time.Time       `json:"state_since"`
 	KeyBinding *keyBindingJSON `json:"key_binding,omitempty"`
+	// Overrides are where the platform's policy differs for the tenant.
+	Overrides *overridesJSON `json:"policy_overrides,omitempty"`
+}
+
+type overridesJSON struct {
+	KeyBinding string `json:"key_binding,omitempty"`
 }
 
 // keyBindingJSON is the customer key the tenant is bound to in each hosting
@@ -38,6 +44,9 @@ func toTenant(t *tenant.Tenant) *tenantJSON {
 		Revision: t.Revision, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt, StateSince: t.StateSince}
 	if b := t.KeyBinding; b != nil {
 		out.KeyBinding = &keyBindingJSON{Regions: b.Regions, Enabled: b.Enabled}
+	}
+	if o := t.Overrides; o != (tenant.Overrides{}) {
+		out.Overrides = &overridesJSON{KeyBinding: string(o.KeyBinding)}
 	}
 	return out
 }
@@ -367,5 +376,20 @@ func writeBundle(w http.ResponseWriter, m *onboarding.Model) error {
 		out.Artifacts = append(out.Artifacts, file{a.Name, string(a.Content)})
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// setTenantPolicy replaces the tenant's policy overrides: the body is the
+// whole set, so a field left out follows the platform again.
+func (s *Server) setTenantPolicy(w http.ResponseWriter, r *http.Request, c *call) error {
+	var req overridesJSON
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	t, err := s.cfg.Control.SetOverrides(r.Context(), c.tenant, tenant.Overrides{KeyBinding: platform.KeyBinding(req.KeyBinding)})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toTenant(t))
 	return nil
 }

@@ -25,12 +25,13 @@ type model struct {
 	Offboarding *Offboarding       `json:"offboarding,omitempty"`
 	Receipt     *SignedReceipt     `json:"deletion_receipt,omitempty"`
 	Vaults      map[string]*Vault  `json:"vaults,omitempty"`
+	Overrides   Overrides          `json:"overrides,omitzero"`
 }
 
 // MarshalModel returns the stored document of t's typed members.
 func MarshalModel(t *Tenant) ([]byte, error) {
 	b, err := json.Marshal(model{V: ModelVersion, KeyBinding: t.KeyBinding, Regions: t.Regions, KeyChange: t.KeyChange,
-		Outage: t.Outage, Offboarding: t.Offboarding, Receipt: t.Receipt, Vaults: t.Vaults})
+		Outage: t.Outage, Offboarding: t.Offboarding, Receipt: t.Receipt, Vaults: t.Vaults, Overrides: t.Overrides})
 	if err != nil {
 		return nil, fmt.Errorf("tenant %s: %w", t.ID, err)
 	}
@@ -53,7 +54,7 @@ func UnmarshalModel(b []byte, t *Tenant) error {
 		return &ModelError{Tenant: t.ID, Msg: fmt.Sprintf("its stored record is version %d; this release reads version %d (a newer release wrote it?)", m.V, ModelVersion)}
 	}
 	t.KeyBinding, t.Regions, t.KeyChange, t.Outage = m.KeyBinding, m.Regions, m.KeyChange, m.Outage
-	t.Offboarding, t.Receipt, t.Vaults = m.Offboarding, m.Receipt, m.Vaults
+	t.Offboarding, t.Receipt, t.Vaults, t.Overrides = m.Offboarding, m.Receipt, m.Vaults, m.Overrides
 	return nil
 }
 

@@ -28,6 +28,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/byok-dev/byok/internal/platform"
 	"github.com/byok-dev/byok/kms"
 )
 
@@ -99,6 +100,25 @@ type Tenant struct {
 	// Vaults are separate accounts keeping their own copy of the tenant's
 	// key versions, by name.
 	Vaults map[string]*Vault
+	// Overrides are where the platform's policy differs for this tenant.
+	Overrides Overrides
+}
+
+// Overrides are the parts of the platform's policy that the platform may
+// set differently for one tenant; a zero field follows the platform.
+type Overrides struct {
+	// KeyBinding, when set, replaces the platform policy's key_binding: a
+	// platform whose keys are bound for good may let one tenant change its
+	// key (or the reverse).
+	KeyBinding platform.KeyBinding `json:"key_binding,omitempty"`
+}
+
+// Policy returns the platform policy p as it applies to t.
+func (t *Tenant) Policy(p platform.Policy) platform.Policy {
+	if t.Overrides.KeyBinding != "" {
+		p.KeyBinding = t.Overrides.KeyBinding
+	}
+	return p
 }
 
 // Clone returns a deep copy of t.

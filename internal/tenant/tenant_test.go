@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/byok-dev/byok/internal/platform"
 	"github.com/byok-dev/byok/internal/store/sqlite"
 	"github.com/byok-dev/byok/internal/tenant"
 	"github.com/byok-dev/byok/kms"
@@ -28,8 +29,9 @@ func full() *tenant.Tenant {
 		Outage:     tenant.Outage{Since: at, Reason: "key_disabled", DeletionDate: at, Warned: time.Hour, ArchivedAt: at},
 		Offboarding: &tenant.Offboarding{Requested: at, Versions: []tenant.DestroyedVersion{{Version: 1, Created: at, Wrappings: 2}},
 			Keys: []tenant.DestroyedKey{{Provider: "aws-kms", ID: ref.ID, Region: "eu-west-1", Versions: 1}}},
-		Receipt: &tenant.SignedReceipt{Receipt: []byte(`{"format":"x"}`), Signature: []byte{1, 2}},
-		Vaults:  map[string]*tenant.Vault{"backup": {Name: "backup", Region: "eu-central-1", KeyARN: "v", Default: true, Added: at}},
+		Receipt:   &tenant.SignedReceipt{Receipt: []byte(`{"format":"x"}`), Signature: []byte{1, 2}},
+		Vaults:    map[string]*tenant.Vault{"backup": {Name: "backup", Region: "eu-central-1", KeyARN: "v", Default: true, Added: at}},
+		Overrides: tenant.Overrides{KeyBinding: platform.BindingChangeable},
 	}
 }
 
