@@ -86,11 +86,11 @@ const (
 	// TenantPolicy names a tenant but is the platform's: where its policy
 	// differs for the tenant, which the tenant's own admins may not lift.
 	TenantPolicy Action = "tenant.policy"
-	DataEncrypt    Action = "data.encrypt"    // tenant
-	DataDecrypt    Action = "data.decrypt"    // tenant
-	AuditRead      Action = "audit.read"      // tenant, or platform-wide
-	TokenManage    Action = "token.manage"    // platform
-	PlatformRead   Action = "platform.read"   // platform: status
+	DataEncrypt  Action = "data.encrypt"  // tenant
+	DataDecrypt  Action = "data.decrypt"  // tenant
+	AuditRead    Action = "audit.read"    // tenant, or platform-wide
+	TokenManage  Action = "token.manage"  // platform
+	PlatformRead Action = "platform.read" // platform: status
 	// Webhook actions are on a tenant's subscriptions, or, with tenant "",
 	// on the platform-wide ones, which tenant-scoped tokens may not touch.
 	WebhookManage Action = "webhook.manage" // tenant, or platform-wide: subscribe, unsubscribe
