@@ -79,7 +79,7 @@ func runDev(ctx context.Context, c *cli, args []string) error {
 	}
 	// Before anything is created or printed: a banner and a token for a
 	// server that cannot start would mislead.
-	if f.listen, err = devPortFree(f.listen, "--listen"); err != nil {
+	if f.listen, err = portFree(f.listen, "pass --listen"); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(f.dir, 0o700); err != nil {
@@ -113,23 +113,24 @@ func runDev(ctx context.Context, c *cli, args []string) error {
 	return serve(ctx, c, cfg, st, tokens)
 }
 
-// devPortFree reports a listen address that is taken, or that this machine
-// cannot listen on, with what to do about it. It returns the address with
-// the port the system chose for port 0, which the banner can then name.
-func devPortFree(addr, flagName string) (string, error) {
+// portFree reports a listen address that is taken, or that this machine
+// cannot listen on, with what to do about it (fix: "pass --listen",
+// "set listen in byok.yaml"). It returns the address with the port the
+// system chose for port 0, which the banner can then name.
+func portFree(addr, fix string) (string, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return "", devListenErr(err, addr, flagName)
+		return "", listenErr(err, addr, fix)
 	}
 	free := ln.Addr().String()
 	return free, ln.Close()
 }
 
-func devListenErr(err error, addr, flagName string) error {
+func listenErr(err error, addr, fix string) error {
 	if errors.Is(err, syscall.EADDRINUSE) {
-		return withHint(exitError, err, "another program (another byok dev?) uses "+addr+"; stop it, or pass "+flagName+" with a free address")
+		return withHint(exitError, err, "another program (another byok?) uses "+addr+"; stop it, or "+fix+" with a free address")
 	}
-	return withHint(exitError, err, "pass "+flagName+" with an address of this machine, e.g. 127.0.0.1:0 for any free port")
+	return withHint(exitError, err, fix+" with an address of this machine, e.g. 127.0.0.1:0 for any free port")
 }
 
 // devAPIURL is the URL a client on this machine reaches the API at: an
@@ -170,7 +171,7 @@ func startDevEmulatorBeside(f *devFlags) (string, func(), error) {
 	if emuURL == "http://"+f.listen {
 		err = usageErr("--listen and --emulator both name %s: give each its own address", f.listen)
 	} else {
-		_, err = devPortFree(f.listen, "--listen")
+		_, err = portFree(f.listen, "pass --listen")
 	}
 	if err != nil {
 		stop()
@@ -195,7 +196,7 @@ func startDevEmulator(f *devFlags) (string, func(), error) {
 	}
 	ln, err := net.Listen("tcp", f.emulator)
 	if err != nil {
-		return "", nil, devListenErr(err, f.emulator, "--emulator")
+		return "", nil, listenErr(err, f.emulator, "pass --emulator")
 	}
 	srv := &http.Server{Handler: emu, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)

@@ -177,6 +177,10 @@ func runServe(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
+	// A busy port is found before the database is opened or migrated.
+	if _, err := portFree(cfg.Listen, "set listen in byok.yaml"); err != nil {
+		return err
+	}
 	st, err := openServeStore(ctx, cfg)
 	if err != nil {
 		return err
