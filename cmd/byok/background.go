@@ -19,11 +19,11 @@ type monitorConfig struct {
 }
 
 // apply sets the probe timing and, on PostgreSQL, makes only the instance
-// holding the monitor's advisory lock probe.
+// holding the monitor's advisory lock for its region probe.
 func (m monitorConfig) apply(mc *monitor.Config, cfg *serveConfig) {
 	mc.Interval, mc.Jitter = m.Interval, m.Jitter
 	if cfg.Database.Postgres != "" {
-		mc.Leader = cluster.NewLeader(cfg.Database.Postgres, cluster.LockMonitor).IsLeader
+		mc.Leader = cluster.NewLeader(cfg.Database.Postgres, cluster.MonitorLock(mc.Region)).IsLeader
 	}
 }
 

@@ -200,7 +200,8 @@ func serve(ctx context.Context, c *cli, cfg *serveConfig, st serveStore, tokens 
 	if err != nil {
 		return err
 	}
-	mc := monitor.Config{Store: st, Keyring: w.keyring, Tenants: w.tenants, Providers: w.providers, Notifier: hooks, Logger: log}
+	mc := monitor.Config{Store: st, Keyring: w.keyring, Tenants: w.tenants, Providers: w.providers, Notifier: hooks, Logger: log,
+		Region: w.region}
 	cfg.Monitor.apply(&mc, cfg)
 	mon, err := monitor.New(mc)
 	if err != nil {
@@ -209,7 +210,7 @@ func serve(ctx context.Context, c *cli, cfg *serveConfig, st serveStore, tokens 
 	srv, err := server.New(server.Config{Control: w.control, Keyring: w.keyring, Store: st, Auth: tokens, Webhooks: hooks, Monitor: mon,
 		Audit: w.auditSink(), Attribute: audit.WithActor, Logger: log, Registry: reg, Addr: cfg.Listen, TLSCert: cfg.TLS.Cert, TLSKey: cfg.TLS.Key,
 		MaxBody: cfg.Limits.MaxBody, MaxDataBody: cfg.Limits.MaxDataBody, MaxBatch: cfg.Limits.MaxBatch,
-		Timeout: cfg.Limits.Timeout, StreamTimeout: cfg.Limits.StreamTimeout})
+		Timeout: cfg.Limits.Timeout, StreamTimeout: cfg.Limits.StreamTimeout, Region: w.region})
 	if err != nil {
 		return err
 	}

@@ -130,9 +130,14 @@ func printRegions(c *cli, regions map[string]*client.RegionStatus) error {
 		_, err := fmt.Fprintln(c.stdout, "no region serves the tenant yet")
 		return err
 	}
-	rows := [][]string{{"REGION", "READY", "SINCE"}}
+	rows := [][]string{{"REGION", "READY", "SINCE", "KEY STATE", "REASON", "KEY STATE SINCE"}}
 	for _, name := range slices.Sorted(maps.Keys(regions)) {
-		rows = append(rows, []string{name, yesNo(regions[name].Ready), orDash(regions[name].Since)})
+		r := regions[name]
+		row := []string{name, yesNo(r.Ready), orDash(r.Since), "-", "-", "-"}
+		if h := r.Health; h != nil { // nil: no instance hosting the region probed it yet
+			row[3], row[4], row[5] = h.State, orDash(h.Reason), fmtTime(h.Since)
+		}
+		rows = append(rows, row)
 	}
 	return table(c.stdout, rows)
 }
