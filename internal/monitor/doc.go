@@ -33,8 +33,22 @@
 // (store.Store.UpdateTenant), retried on conflict after rereading and
 // deciding again, so instances probing at once neither corrupt the state
 // nor announce a change twice. The monitor's own bookkeeping (when the
-// outage began, the deletion date, warnings sent, archival) lives in the
-// "monitor" member of the tenant's Settings, changed in the same write.
+// outage began, the deletion date, warnings sent, archival) is the
+// tenant's Outage, changed in the same write.
+//
+// # Regions
+//
+// With [Config.Region] set, an instance probes only the tenants that region
+// serves, through their wrappings there (keyring.Keyring.ProbeRegion), so
+// it never judges a key it reaches with another region's platform account.
+// What it sees becomes the region's health (tenant.Region.Health: active,
+// key_unavailable, deletion_pending or destroyed), and the tenant's state
+// follows its probed regions together: active while any region's key
+// serves, key_unavailable once none does, deletion_pending or destroyed
+// once every one is scheduled for deletion or gone. A region nobody probed
+// does not count. A region's own change is announced as
+// [EventRegionStateChanged]; every event of a regional probe names its
+// region.
 //
 // # Archive and restore
 //
