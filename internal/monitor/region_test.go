@@ -2,6 +2,9 @@ package monitor_test
 
 import (
 	"errors"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	kmsapi "github.com/aws/aws-sdk-go-v2/service/kms"
 	"path/filepath"
 	"testing"
 	"time"
@@ -47,7 +50,8 @@ func regionalWorld() *awsemu.World {
 			{ID: customerAcct, Keys: []awsemu.Key{
 				{ID: mrkID, Region: region, MultiRegion: true, Replicas: []string{central}, Policy: grantAll},
 				{ID: usKeyID, Region: usWest, Policy: grantUS},
-			}}},
+			}, Users: []awsemu.User{{Name: "admin", AccessKeyID: "AKIACUSTOMERADMIN001",
+				SecretAccessKey: "admin-secret", Policies: map[string]string{"kms": all}}}}},
 	}
 }
 
@@ -256,6 +260,20 @@ func TestRegionOutageDoesNotSuspend(t *testing.T) {
 	if tn := p.get(t, "acme"); tn.State != tenant.StateSuspended {
 		t.Fatalf("tenant %s after both keys were unusable for %s, want suspended", tn.State, monitor.DefaultSuspendAfter)
 	}
+	// Archived, it is restored through the region whose key is back.
+	p.ts.Advance(monitor.DefaultArchiveAfter)
+	p.step(time.Minute, west, cent)
+	p.setEnabled(t, centralARN, true)
+	if err := cent.mon.Restore(ctx, "acme"); err != nil {
+		t.Fatalf("Restore() through %s err = %v", central, err)
+	}
+	tn := p.get(t, "acme")
+	if h := p.health(t, "acme"); tn.State != tenant.StateActive || !tn.Outage.ArchivedAt.IsZero() || h[central] != tenant.StateActive || h[region] != tenant.StateKeyUnavailable {
+		t.Fatalf("tenant after Restore() = %s (%+v), regions %v; want active, %s active, %s still unavailable", tn.State, tn.Outage, h, central, region)
+	}
+	if evs := p.events.ofType(monitor.EventRestored); len(evs) != 1 || evs[0].Region != central {
+		t.Fatalf("restore events = %+v, want one, through %s", evs, central)
+	}
 }
 
 // Several hosting regions on one database: the eu-west-1 instance, whose
@@ -303,5 +321,51 @@ func TestRegionalMonitorTenantWithoutRegions(t *testing.T) {
 	e.wantState(t, "acme", tenant.StateKeyUnavailable)
 	if evs := e.events.ofType(monitor.EventStateChanged); len(evs) != 1 || evs[0].Region != "" {
 		t.Fatalf("state changes = %+v, want one, of no region", evs)
+	}
+}
+
+// A replica scheduled for deletion makes its region deletion_pending, with
+// the date, while the tenant stays active; once every region's key is
+// scheduled the tenant is deletion_pending, and once every one is gone,
+// destroyed.
+func TestRegionDeletion(t *testing.T) {
+	p := newRegional(t)
+	west, cent := p.instance(t, region, platformAcct), p.instance(t, central, platformAcct)
+	p.tenant(t, "acme", west.kr, map[string]string{region: westARN, central: centralARN})
+	p.step(time.Minute, west, cent)
+	schedule := func(r string) {
+		c := kmsapi.NewFromConfig(p.ts.Config(r, p.ts.Credentials(t, customerAcct, "admin")))
+		_, err := c.ScheduleKeyDeletion(ctx, &kmsapi.ScheduleKeyDeletionInput{KeyId: aws.String(mrkID), PendingWindowInDays: aws.Int32(7)})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	schedule(central)
+	p.step(time.Minute, west, cent)
+	tn := p.get(t, "acme")
+	h := tn.HealthIn(central)
+	if tn.State != tenant.StateActive || h == nil || h.State != tenant.StateDeletionPending || h.DeletionDate.IsZero() {
+		t.Fatalf("tenant with its replica scheduled for deletion = %s, %s health %+v; want active, the replica deletion_pending with a date", tn.State, central, h)
+	}
+	evs := p.events.ofType(monitor.EventRegionStateChanged)
+	if len(evs) != 1 || evs[0].NewState != tenant.StateDeletionPending || !evs[0].DeletionDate.Equal(h.DeletionDate) {
+		t.Fatalf("region events = %+v, want one to deletion_pending with the date", evs)
+	}
+	schedule(region)
+	p.step(time.Minute, west, cent)
+	if tn := p.get(t, "acme"); tn.State != tenant.StateDeletionPending || tn.Outage.DeletionDate.IsZero() {
+		t.Fatalf("tenant with both keys scheduled = %s (%+v), want deletion_pending with a date", tn.State, tn.Outage)
+	}
+	// KMS deletes the replica after its window, and only then begins the
+	// primary's.
+	p.ts.Advance(8 * 24 * time.Hour)
+	p.step(time.Minute, west, cent)
+	if tn := p.get(t, "acme"); tn.State != tenant.StateDeletionPending || tn.HealthIn(central).State != tenant.StateDestroyed {
+		t.Fatalf("tenant with the replica deleted = %s, regions %v; want deletion_pending, the replica destroyed", tn.State, p.health(t, "acme"))
+	}
+	p.ts.Advance(8 * 24 * time.Hour)
+	p.step(time.Minute, west, cent)
+	if tn := p.get(t, "acme"); tn.State != tenant.StateDestroyed {
+		t.Fatalf("tenant after both keys were deleted = %s, regions %v; want destroyed", tn.State, p.health(t, "acme"))
 	}
 }
