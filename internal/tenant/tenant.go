@@ -74,7 +74,11 @@ type Tenant struct {
 	// ExternalID is the sts:ExternalId the customer's role requires; unique
 	// across tenants.
 	ExternalID string
-	State      State
+	// State is the tenant's lifecycle state. For a tenant served from
+	// several regions it follows their keys together (each region's own is
+	// its Region's Health): key_unavailable only once no probed region's
+	// key serves.
+	State State
 	// StateSince is when State last changed; the store sets it. Rows
 	// stored before it was kept carry their last update.
 	StateSince time.Time
