@@ -57,6 +57,7 @@ var restoreHints = map[string]string{
 	"tenant_not_archived":    "run 'byok tenant status TENANT': only an archived tenant needs restoring",
 	"key_unavailable":        "the customer must make the key usable again (enable it, fix the key policy or role); then restore again",
 	"restore_window_expired": "the tenant can no longer be restored; its data stays until it is offboarded",
+	"region_not_ready":       "restore through a server of a region that serves the tenant ('byok tenant status TENANT' lists its regions)",
 }
 
 func restoreErr(err error) error {

@@ -98,6 +98,6 @@
 // Errors for bad input carry stable codes ([Code]): invalid_config,
 // invalid_webhook_url, invalid_webhook_id, webhook_exists,
 // webhook_not_found, tenant_not_found, tenant_not_archived,
-// restore_window_expired, key_unavailable, invalid_signature,
-// signature_expired.
+// restore_window_expired, key_unavailable, region_not_ready,
+// invalid_signature, signature_expired.
 package monitor

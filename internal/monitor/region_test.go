@@ -300,6 +300,9 @@ func TestRegionNotHosted(t *testing.T) {
 	if evs := p.events.all(); len(evs) != 0 {
 		t.Fatalf("events = %+v, want none", evs)
 	}
+	if err := eu.mon.Restore(ctx, "usco"); !errors.Is(err, monitor.ErrRegionNotServed) || monitor.Code(err) != "region_not_ready" {
+		t.Fatalf("Restore() through eu-west-1 of a us-west-2 tenant err = %v, want region_not_ready", err)
+	}
 
 	// What the regionless monitor, with the EU account, makes of it.
 	whole := p.instance(t, "", platformAcct)

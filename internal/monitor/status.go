@@ -97,13 +97,15 @@ func (m *Monitor) Restore(ctx context.Context, tenant string) error {
 	if err != nil {
 		return err
 	}
+	probe, regional := m.scope(t)
+	if !probe {
+		return errorf(ErrRegionNotServed, nil, "region %s does not serve tenant %s: restore it through an instance of a region that does", m.cfg.Region, t.ID)
+	}
 	if err := m.restorable(t); err != nil {
 		return err
 	}
 	pctx, cancel := context.WithTimeout(ctx, m.cfg.ProbeTimeout)
 	defer cancel()
-	probe, regional := m.scope(t)
-	regional = probe && regional
 	res, err := m.probeKey(pctx, tenant, regional)
 	now := m.cfg.Now()
 	m.recordHealth(ctx, tenant, now, res, err)

@@ -95,4 +95,8 @@ func TestRegionRefusesOnlyItsOwn(t *testing.T) {
 		c == nil || c.Health == nil || c.Health.State != "key_unavailable" || c.Health.Reason != "key_disabled" || c.Health.Since.IsZero() {
 		t.Fatalf("status = %s with regions %+v / %+v, want active, %s active and %s key_unavailable (key_disabled)", st.State, w, c, home, replica)
 	}
+	// A region that does not serve the tenant cannot probe its key for a
+	// restore, and says so.
+	_, err = e.hostRegion(t, "us-east-1").client.Restore(bg, "acme")
+	wantCode(t, err, "region_not_ready", http.StatusConflict)
 }
