@@ -46,11 +46,24 @@ func (c *Client) ChangeKey(ctx context.Context, id, region, keyARN, roleARN stri
 	return &kc, c.call(ctx, http.MethodPost, tenantPath(id, "keys", url.PathEscape(region), "change"), nil, in, &kc)
 }
 
-// RegionStatus says whether a region serves the tenant yet.
+// RegionStatus says whether a region serves the tenant yet, and how its
+// key fares.
 type RegionStatus struct {
 	Ready bool            `json:"ready"`
 	Keys  json.RawMessage `json:"keys"`
 	Since string          `json:"since"`
+	// Health is what the key health monitor of the instances hosting the
+	// region saw of its key; nil until one of them probed it.
+	Health *RegionHealth `json:"health,omitempty"`
+}
+
+// RegionHealth is the state of one region's key: active, key_unavailable
+// (with the Reason's code), deletion_pending or destroyed, since when.
+type RegionHealth struct {
+	State        string    `json:"state"`
+	Since        time.Time `json:"since"`
+	Reason       string    `json:"reason,omitempty"`
+	DeletionDate time.Time `json:"deletion_date,omitzero"`
 }
 
 // Regions returns the regions serving the tenant, by name.

@@ -2,6 +2,7 @@ package keyring
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/byok-dev/byok/kms"
@@ -37,6 +38,42 @@ func (k *Keyring) Probe(ctx context.Context, tenant string) (ProbeResult, error)
 		if res.OK() || !res.Class.Transient() {
 			break
 		}
+	}
+	if res.Class.Definitive() {
+		k.Evict(tenant)
+	}
+	return res, nil
+}
+
+// ErrNoRegionWrapping is ProbeRegion's answer for a tenant whose newest key
+// version has no wrapping in the region: the region's key cannot be judged
+// there.
+var ErrNoRegionWrapping = errors.New("keyring: the newest key version has no wrapping in the region")
+
+// ProbeRegion is Probe restricted to one hosting region: it tries only the
+// newest version's wrappings under keys in region, never another region's,
+// so what it sees is the health of that region's key alone, reached with
+// this process's own credentials. A definitive failure evicts the tenant as
+// Probe does.
+func (k *Keyring) ProbeRegion(ctx context.Context, tenant, region string) (ProbeResult, error) {
+	v, err := k.cfg.Store.LatestVersion(ctx, tenant)
+	if err != nil {
+		return ProbeResult{}, fmt.Errorf("keyring: probe tenant %s: %w", tenant, err)
+	}
+	b := kms.Binding{Tenant: tenant, Version: v.Version, Purpose: kms.PurposeTenantKey}
+	var res ProbeResult
+	tried := false
+	for _, w := range v.Wrappings {
+		if w.Key.Region != region {
+			continue
+		}
+		tried = true
+		if res = k.probeOne(ctx, &w, b); res.OK() || !res.Class.Transient() {
+			break
+		}
+	}
+	if !tried {
+		return ProbeResult{Version: v.Version}, fmt.Errorf("probe tenant %s in %s: %w", tenant, region, ErrNoRegionWrapping)
 	}
 	if res.Class.Definitive() {
 		k.Evict(tenant)

@@ -66,7 +66,7 @@ func (m monitorConfig) check() error {
 }
 
 // apply sets the probe timing and the tenant timers and, on PostgreSQL,
-// makes only the instance holding the background jobs' advisory lock probe.
+// makes only the instance holding its region's monitor lock probe.
 func (m monitorConfig) apply(mc *monitor.Config, leader func(context.Context) bool) {
 	mc.Interval, mc.Jitter, mc.ProbeTimeout = m.Interval, m.Jitter, m.ProbeTimeout
 	mc.SuspendAfter, mc.ArchiveAfter, mc.RestoreWindow = m.SuspendAfter, m.ArchiveAfter, m.RestoreWindow
@@ -74,18 +74,17 @@ func (m monitorConfig) apply(mc *monitor.Config, leader func(context.Context) bo
 	mc.Leader = leader
 }
 
-// backgroundLeader is who runs the jobs that one instance must run for
-// all (probing, scheduled rotation): on PostgreSQL the holder of the
-// advisory lock LockMonitor, one Leader (one connection) for both jobs so
-// that they run on the same instance; on SQLite, whose one instance leads,
-// nil. stop resigns the lead, so that on a clean shutdown another instance
-// takes over at its next check rather than once the lock's connection is
-// found dead.
-func backgroundLeader(cfg *serveConfig, log *slog.Logger) (lead func(context.Context) bool, stop func()) {
+// backgroundLeader is who runs a job that one instance must run for all:
+// on PostgreSQL the holder of the advisory lock key (the monitor's of this
+// instance's region, cluster.MonitorLock, or scheduled rotation's,
+// cluster.LockRotation); on SQLite, whose one instance leads, nil. stop
+// resigns the lead, so that on a clean shutdown another instance takes over
+// at its next check rather than once the lock's connection is found dead.
+func backgroundLeader(cfg *serveConfig, key int64, log *slog.Logger) (lead func(context.Context) bool, stop func()) {
 	if cfg.Database.Postgres == "" {
 		return nil, func() {}
 	}
-	l := cluster.NewLeader(cfg.Database.Postgres, cluster.LockMonitor)
+	l := cluster.NewLeader(cfg.Database.Postgres, key)
 	return l.IsLeader, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -162,7 +162,7 @@ func monitorLocks(t *testing.T, url string) int {
 	}
 	defer conn.Close(context.Background())
 	var n int
-	key := cluster.LockMonitor
+	key := cluster.MonitorLock(devRegion)
 	err = conn.QueryRow(context.Background(), `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted
 		AND classid = $1 AND objid = $2`, uint32(key>>32), uint32(key)).Scan(&n)
 	if err != nil {

@@ -23,6 +23,7 @@ import (
 	"github.com/byok-dev/byok/envelope"
 	"github.com/byok-dev/byok/internal/audit"
 	"github.com/byok-dev/byok/internal/auth"
+	"github.com/byok-dev/byok/internal/cluster"
 	"github.com/byok-dev/byok/internal/control"
 	"github.com/byok-dev/byok/internal/keyfile"
 	"github.com/byok-dev/byok/internal/monitor"
@@ -219,11 +220,16 @@ func serve(ctx context.Context, c *cli, cfg *serveConfig, st serveStore, tokens 
 	if err != nil {
 		return err
 	}
-	leader, resign := backgroundLeader(cfg, log)
-	defer resign()
+	// Each region's instances elect their own monitor leader: only they can
+	// probe that region's keys with that region's account. Scheduled
+	// rotation covers every tenant, so one instance of all leads it.
+	probeLead, resignProbes := backgroundLeader(cfg, cluster.MonitorLock(w.region), log)
+	defer resignProbes()
+	rotationLead, resignRotation := backgroundLeader(cfg, cluster.LockRotation, log)
+	defer resignRotation()
 	mc := monitor.Config{Store: st, Keyring: w.keyring, Tenants: w.tenants, Providers: w.providers, Notifier: hooks, Logger: log,
-		DeletionWarnings: monitor.DeletionWarnings(&pcfg.Policy), Now: w.now()}
-	cfg.Monitor.apply(&mc, leader)
+		Region: w.region, DeletionWarnings: monitor.DeletionWarnings(&pcfg.Policy), Now: w.now()}
+	cfg.Monitor.apply(&mc, probeLead)
 	mon, err := monitor.New(mc)
 	if err != nil {
 		return err
@@ -231,12 +237,12 @@ func serve(ctx context.Context, c *cli, cfg *serveConfig, st serveStore, tokens 
 	srv, err := server.New(server.Config{Control: w.control, Keyring: w.keyring, Store: st, Auth: tokens, Webhooks: hooks, Monitor: mon,
 		Audit: w.auditSink(), Attribute: audit.WithActor, Logger: log, Registry: reg, Addr: cfg.Listen, TLSCert: cfg.TLS.Cert, TLSKey: cfg.TLS.Key,
 		MaxBody: cfg.Limits.MaxBody, MaxDataBody: cfg.Limits.MaxDataBody, MaxBatch: cfg.Limits.MaxBatch,
-		Timeout: cfg.Limits.Timeout, StreamTimeout: cfg.Limits.StreamTimeout})
+		Timeout: cfg.Limits.Timeout, StreamTimeout: cfg.Limits.StreamTimeout, Region: w.region})
 	if err != nil {
 		return err
 	}
 	jobs := background{"monitor": mon.Run, "webhooks": hooks.Run, "audit": w.runAudit}
-	if rotate := cfg.Rotation.job(w.control, leader, w.auditSink(), log); rotate != nil {
+	if rotate := cfg.Rotation.job(w.control, rotationLead, w.auditSink(), log); rotate != nil {
 		jobs["rotation"] = rotate
 	}
 	if w.clock != nil {

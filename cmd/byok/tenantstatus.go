@@ -57,6 +57,7 @@ var restoreHints = map[string]string{
 	"tenant_not_archived":    "run 'byok tenant status TENANT': only an archived tenant needs restoring",
 	"key_unavailable":        "the customer must make the key usable again (enable it, fix the key policy or role); then restore again",
 	"restore_window_expired": "the tenant can no longer be restored; its data stays until it is offboarded",
+	"region_not_ready":       "restore through a server of a region that serves the tenant ('byok tenant status TENANT' lists its regions)",
 }
 
 func restoreErr(err error) error {
@@ -130,9 +131,14 @@ func printRegions(c *cli, regions map[string]*client.RegionStatus) error {
 		_, err := fmt.Fprintln(c.stdout, "no region serves the tenant yet")
 		return err
 	}
-	rows := [][]string{{"REGION", "READY", "SINCE"}}
+	rows := [][]string{{"REGION", "READY", "SINCE", "KEY STATE", "REASON", "KEY STATE SINCE"}}
 	for _, name := range slices.Sorted(maps.Keys(regions)) {
-		rows = append(rows, []string{name, yesNo(regions[name].Ready), orDash(regions[name].Since)})
+		r := regions[name]
+		row := []string{name, yesNo(r.Ready), orDash(r.Since), "-", "-", "-"}
+		if h := r.Health; h != nil { // nil: no instance hosting the region probed it yet
+			row[3], row[4], row[5] = h.State, orDash(h.Reason), fmtTime(h.Since)
+		}
+		rows = append(rows, row)
 	}
 	return table(c.stdout, rows)
 }

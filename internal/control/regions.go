@@ -31,6 +31,9 @@ func addRegionKey(m map[string]*tenant.Region, r kms.KeyRef, ready bool, since t
 	}
 	if !slices.ContainsFunc(rs.Keys, func(k kms.KeyRef) bool { return sameKey(k, r) }) {
 		rs.Keys = append(rs.Keys, r)
+		// The health the monitor recorded is the old key's: the new one is
+		// judged by its own first probe, not refused for the old one's outage.
+		rs.Health = nil
 	}
 }
 

@@ -1,9 +1,12 @@
 package control
 
 import (
+	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/byok-dev/byok/awsemu"
+	"github.com/byok-dev/byok/internal/monitor"
 	"github.com/byok-dev/byok/internal/tenant"
 	"github.com/byok-dev/byok/keyring"
 )
@@ -201,5 +204,51 @@ func TestReadErrors(t *testing.T) {
 	}
 	if err := RegionGate(tenant.NewManager(pe.store, -1), apSouth)(ctx, "acme"); err != nil {
 		t.Fatalf("RegionGate() for a platform-key tenant err = %v, want nil", err)
+	}
+}
+
+// A region's key health belongs to the key its probes saw: a key change
+// forgets it, so a region whose old key was disabled serves under the new
+// key at once, and is judged again by its next probe.
+func TestKeyChangeForgetsRegionHealth(t *testing.T) {
+	e := newLifecycleEnv(t, nil)
+	e.enable(t, "acme", home, mrkARN)
+	recs := sealN(t, e.keyringIn(t, home), "acme", 2)
+	clock := time.Now()
+	var mons []*monitor.Monitor
+	for _, region := range []string{home, replica} {
+		m, err := monitor.New(monitor.Config{Store: e.store, Keyring: e.keyringIn(t, region), Region: region,
+			Providers: e.cfg.Providers, Now: func() time.Time { return clock }, Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mons = append(mons, m)
+	}
+	probe := func() {
+		for range 2 { // the first pass schedules, the second probes
+			clock = clock.Add(monitor.DefaultInterval + monitor.DefaultJitter + time.Second)
+			for _, m := range mons {
+				m.RunOnce(ctx)
+			}
+		}
+	}
+	disable(t, e, customerAcct, mrkID, replica)
+	probe()
+	tn, _ := e.svc.Tenant(ctx, "acme")
+	if h := tn.HealthIn(replica); tn.State != tenant.StateActive || h == nil || h.State != tenant.StateKeyUnavailable {
+		t.Fatalf("tenant with %s's replica disabled = %s, %s health %+v; want active, the replica key_unavailable", replica, tn.State, replica, h)
+	}
+	if _, err := e.svc.ChangeKey(ctx, ChangeKey{Tenant: "acme", Region: home, KeyARN: mrk2ARN}); err != nil {
+		t.Fatalf("ChangeKey() err = %v", err)
+	}
+	tn, _ = e.svc.Tenant(ctx, "acme")
+	if tn.HealthIn(home) != nil || tn.HealthIn(replica) != nil {
+		t.Fatalf("region health after the key change = %+v / %+v, want none: the new key is not probed yet", tn.HealthIn(home), tn.HealthIn(replica))
+	}
+	openAll(t, e.keyringIn(t, replica), "acme", recs)
+	probe()
+	tn, _ = e.svc.Tenant(ctx, "acme")
+	if h := tn.HealthIn(replica); h == nil || h.State != tenant.StateActive {
+		t.Fatalf("%s health after probing the new key = %+v, want active", replica, h)
 	}
 }

@@ -52,6 +52,13 @@ type Config struct {
 	// Tenants, when set, is told of every state change the monitor
 	// stores, so that the data path sees it at once.
 	Tenants *tenant.Manager
+	// Region is the hosting region this instance serves. Set, the monitor
+	// probes only the tenants that region serves, through their wrappings
+	// there (keyring.Keyring.ProbeRegion), and records what it sees as the
+	// region's health (tenant.Region.Health); the tenant's state follows
+	// what all its probed regions together allow. Empty, every tenant is
+	// probed through any wrapping and judged as a whole.
+	Region string
 	// Providers, by provider name, answer Describe for the date of a
 	// scheduled deletion. Optional: without them deletion_pending carries no
 	// date and no dated warnings are sent.

@@ -36,6 +36,20 @@
 // outage began, the deletion date, warnings sent, archival) is the
 // tenant's Outage (package internal/tenant), changed in the same write.
 //
+// # Regions
+//
+// With [Config.Region] set, an instance probes only the tenants that region
+// serves, through their wrappings there (keyring.Keyring.ProbeRegion), so
+// it never judges a key it reaches with another region's platform account.
+// What it sees becomes the region's health (tenant.Region.Health: active,
+// key_unavailable, deletion_pending or destroyed), and the tenant's state
+// follows its probed regions together: active while any region's key
+// serves, key_unavailable once none does, deletion_pending or destroyed
+// once every one is scheduled for deletion or gone. A region nobody probed
+// does not count. A region's own change is announced as
+// [EventRegionStateChanged]; every event of a regional probe names its
+// region.
+//
 // # Archive and restore
 //
 // A tenant still suspended [Config.ArchiveAfter] after its outage began is
@@ -84,6 +98,6 @@
 // Errors for bad input carry stable codes ([Code]): invalid_config,
 // invalid_webhook_url, invalid_webhook_id, webhook_exists,
 // webhook_not_found, tenant_not_found, tenant_not_archived,
-// restore_window_expired, key_unavailable, invalid_signature,
-// signature_expired.
+// restore_window_expired, key_unavailable, region_not_ready,
+// invalid_signature, signature_expired.
 package monitor

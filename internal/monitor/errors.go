@@ -32,6 +32,9 @@ var (
 	// ErrKeyUnavailable: Restore probed the key and the platform still
 	// cannot use it; the error also carries the kms error.
 	ErrKeyUnavailable = &Error{"key_unavailable", "key still unavailable"}
+	// ErrRegionNotServed: Restore was asked of an instance whose region does
+	// not serve the tenant, so it cannot probe the tenant's key.
+	ErrRegionNotServed = &Error{"region_not_ready", "the region does not serve the tenant"}
 	// ErrBadSignature and ErrStaleSignature are Verify's answers.
 	ErrBadSignature   = &Error{"invalid_signature", "webhook signature does not verify"}
 	ErrStaleSignature = &Error{"signature_expired", "webhook signature timestamp outside the replay window"}

@@ -21,6 +21,10 @@ const (
 	EventArchived = "tenant.archived"
 	// EventRestored: an archived tenant was restored and is active again.
 	EventRestored = "tenant.restored"
+	// EventRegionStateChanged: the key serving Region moved from OldState
+	// to NewState (active, key_unavailable, deletion_pending, destroyed),
+	// whether or not the tenant's own state changed with it.
+	EventRegionStateChanged = "tenant.region_state_changed"
 )
 
 // Event is what the monitor tells subscribers: the JSON body of a webhook
@@ -31,6 +35,10 @@ type Event struct {
 	Tenant   string       `json:"tenant"`
 	OldState tenant.State `json:"old_state,omitempty"`
 	NewState tenant.State `json:"new_state,omitempty"`
+	// Region is the hosting region whose probe raised the event; empty
+	// when the tenant was judged as a whole (it has no regions, or the
+	// monitor serves no particular region).
+	Region string `json:"region,omitempty"`
 	// Reason is the stable code of what caused it: "key_disabled",
 	// "key_access_denied", "key_pending_deletion", "key_not_found",
 	// "key_available", "restored".

@@ -33,6 +33,8 @@ type Monitor struct {
 type entry struct {
 	due      time.Time
 	inflight bool
+	// regional: probe the tenant in Config.Region only (see scope).
+	regional bool
 	// The last health record written, to write only changes and heartbeats.
 	lastOutcome store.Outcome
 	lastCode    string
@@ -153,13 +155,14 @@ func (m *Monitor) start(ctx context.Context, id string, now time.Time) bool {
 	}
 	e := m.tenants[id]
 	e.inflight = true
+	regional := e.regional
 	e.due = now.Add(m.cfg.Interval + m.jitter())
 	m.stats.Probes++
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
 		defer func() { <-m.sem }()
-		m.probe(ctx, id)
+		m.probe(ctx, id, regional)
 		m.mu.Lock()
 		e.inflight = false
 		m.mu.Unlock()
@@ -206,16 +209,18 @@ func (m *Monitor) refresh(ctx context.Context, now time.Time) {
 			delete(m.tenants, id)
 		}
 	}
-	for id := range ids {
+	for id, regional := range ids {
 		if m.tenants[id] == nil {
 			m.tenants[id] = &entry{due: now.Add(m.offset(id))}
 		}
+		m.tenants[id].regional = regional
 	}
 }
 
-// listProbed returns the tenants in monitored states that are not archived.
-func (m *Monitor) listProbed(ctx context.Context) (map[string]struct{}, error) {
-	ids := map[string]struct{}{}
+// listProbed returns the tenants in monitored states that are not archived
+// and that this instance probes (see scope), each with whether regionally.
+func (m *Monitor) listProbed(ctx context.Context) (map[string]bool, error) {
+	ids := map[string]bool{}
 	for _, st := range monitored {
 		for cursor := ""; ; {
 			page, err := m.cfg.Store.ListTenants(ctx, store.ListOptions{State: st, Cursor: cursor, Limit: store.MaxPageSize})
@@ -223,8 +228,8 @@ func (m *Monitor) listProbed(ctx context.Context) (map[string]struct{}, error) {
 				return nil, err
 			}
 			for _, t := range page.Tenants {
-				if t.Outage.ArchivedAt.IsZero() {
-					ids[t.ID] = struct{}{}
+				if probe, regional := m.scope(t); probe && t.Outage.ArchivedAt.IsZero() {
+					ids[t.ID] = regional
 				}
 			}
 			if cursor = page.Next; cursor == "" {

@@ -17,12 +17,14 @@ import (
 // control plane).
 const maxCASAttempts = 5
 
-// probe checks one tenant's key and applies what it saw. The keyring has
-// already evicted the tenant's cached keys on a definitive failure.
-func (m *Monitor) probe(ctx context.Context, id string) {
+// probe checks one tenant's key and applies what it saw: in this
+// instance's region only when regional, else through any wrapping. The
+// keyring has already evicted the tenant's cached keys on a definitive
+// failure.
+func (m *Monitor) probe(ctx context.Context, id string, regional bool) {
 	pctx, cancel := context.WithTimeout(ctx, m.cfg.ProbeTimeout)
 	defer cancel()
-	res, err := m.cfg.Keyring.Probe(pctx, id)
+	res, err := m.probeKey(pctx, id, regional)
 	now := m.cfg.Now()
 	if err != nil {
 		// No key version, or the store failed: nothing the customer did.
@@ -31,9 +33,19 @@ func (m *Monitor) probe(ctx context.Context, id string) {
 	}
 	m.recordHealth(ctx, id, now, res, nil)
 	o := m.observe(pctx, id, res)
+	if regional {
+		o.Region = m.cfg.Region
+	}
 	if err := m.apply(ctx, id, o, now); err != nil {
 		m.cfg.Logger.ErrorContext(ctx, "monitor: applying probe", "tenant", id, "err", err)
 	}
+}
+
+func (m *Monitor) probeKey(ctx context.Context, id string, regional bool) (keyring.ProbeResult, error) {
+	if regional {
+		return m.cfg.Keyring.ProbeRegion(ctx, id, m.cfg.Region)
+	}
+	return m.cfg.Keyring.Probe(ctx, id)
 }
 
 // observe turns a probe result into an observation, asking the provider for
@@ -86,9 +98,8 @@ func (m *Monitor) applyTo(ctx context.Context, t *tenant.Tenant, o observation, 
 	if !isMonitored(t.State) {
 		return true, nil // offboarded or destroyed meanwhile
 	}
-	r := t.Outage
-	d := m.machine.decide(t.ID, t.State, r, o, now)
-	if d.State == t.State && d.Record == r {
+	d := m.machine.decideFor(t, o, now)
+	if d.State == t.State && d.Record == t.Outage && d.Health == nil {
 		return true, nil
 	}
 	err := m.store(ctx, t, d)
@@ -107,6 +118,9 @@ func (m *Monitor) store(ctx context.Context, t *tenant.Tenant, d decision) error
 	}
 	mutate := func(next *tenant.Tenant) error {
 		next.State, next.Outage = d.State, d.Record
+		if r := next.Regions[d.Region]; r != nil && d.Health != nil {
+			r.Health = d.Health
+		}
 		return nil
 	}
 	outbox, _ := m.cfg.Notifier.(OutboxNotifier)
@@ -125,7 +139,7 @@ func (m *Monitor) store(ctx context.Context, t *tenant.Tenant, d decision) error
 	}
 	m.count(func(s *Stats) { s.Changes++ })
 	for _, ev := range d.Events {
-		m.cfg.Logger.InfoContext(ctx, "monitor: "+ev.Type, "tenant", ev.Tenant, "old", ev.OldState,
+		m.cfg.Logger.InfoContext(ctx, "monitor: "+ev.Type, "tenant", ev.Tenant, "region", ev.Region, "old", ev.OldState,
 			"new", ev.NewState, "reason", ev.Reason, "kms_request_id", ev.KMSRequestID)
 		if m.cfg.Notifier != nil && outbox == nil {
 			m.cfg.Notifier.Notify(ev)

@@ -15,6 +15,9 @@ type record = tenant.Outage
 // observation is what one probe (and, for a scheduled deletion, Describe)
 // saw.
 type observation struct {
+	// Region is the hosting region whose wrappings were probed; empty when
+	// the tenant was probed as a whole.
+	Region       string
 	OK           bool
 	Class        kms.Class
 	Key          string
@@ -34,6 +37,9 @@ type decision struct {
 	State  tenant.State
 	Record record
 	Events []Event
+	// Health, when set, is Region's new health.
+	Region string
+	Health *tenant.RegionHealth
 }
 
 // machine holds the timers the state machine applies.

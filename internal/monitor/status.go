@@ -97,12 +97,16 @@ func (m *Monitor) Restore(ctx context.Context, tenant string) error {
 	if err != nil {
 		return err
 	}
+	probe, regional := m.scope(t)
+	if !probe {
+		return errorf(ErrRegionNotServed, nil, "region %s does not serve tenant %s: restore it through an instance of a region that does", m.cfg.Region, t.ID)
+	}
 	if err := m.restorable(t); err != nil {
 		return err
 	}
 	pctx, cancel := context.WithTimeout(ctx, m.cfg.ProbeTimeout)
 	defer cancel()
-	res, err := m.cfg.Keyring.Probe(pctx, tenant)
+	res, err := m.probeKey(pctx, tenant, regional)
 	now := m.cfg.Now()
 	m.recordHealth(ctx, tenant, now, res, err)
 	if err == nil && !res.OK() {
@@ -111,7 +115,11 @@ func (m *Monitor) Restore(ctx context.Context, tenant string) error {
 	if err != nil {
 		return errorf(ErrKeyUnavailable, []error{err}, "restore tenant %s: %v", tenant, err)
 	}
-	return m.restore(ctx, t, res.Key.ID, res.RequestID, now)
+	o := observation{OK: true, Key: res.Key.ID, RequestID: res.RequestID}
+	if regional {
+		o.Region = m.cfg.Region
+	}
+	return m.restore(ctx, t, o, now)
 }
 
 func (m *Monitor) restorable(t *tenant.Tenant) error {
@@ -125,9 +133,14 @@ func (m *Monitor) restorable(t *tenant.Tenant) error {
 	return nil
 }
 
-func (m *Monitor) restore(ctx context.Context, t *tenant.Tenant, key, requestID string, now time.Time) error {
-	d := decision{State: tenant.StateActive, Events: []Event{{Type: EventRestored, Tenant: t.ID,
-		OldState: t.State, NewState: tenant.StateActive, Reason: "restored", Key: key, KMSRequestID: requestID, Time: now}}}
+// restore makes the tenant active; a regional probe also marks its region's
+// key as serving again.
+func (m *Monitor) restore(ctx context.Context, t *tenant.Tenant, o observation, now time.Time) error {
+	d := decision{State: tenant.StateActive, Region: o.Region, Events: []Event{{Type: EventRestored, Tenant: t.ID, Region: o.Region,
+		OldState: t.State, NewState: tenant.StateActive, Reason: "restored", Key: o.Key, KMSRequestID: o.RequestID, Time: now}}}
+	if o.Region != "" {
+		d.Health = nextHealth(t.HealthIn(o.Region), o, now)
+	}
 	err := m.store(ctx, t, d)
 	if errors.Is(err, store.ErrConflict) {
 		return errorf(ErrNotArchived, []error{err}, "tenant %s changed while being restored; try again", t.ID)

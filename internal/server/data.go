@@ -37,7 +37,9 @@ var stateErrors = map[tenant.State]*Error{
 // them. A tenant whose key deletion is pending is not refused here, since
 // the customer may still cancel; AWS KMS refuses the key itself, so its
 // data operations fail with key_pending_deletion once its cached keys are
-// evicted.
+// evicted. Where the monitor recorded this region's key health, the
+// region's key decides for a tenant whose state follows its key (see
+// keyStates), so a key unusable here is refused before any KMS call.
 func (s *Server) admitData(ctx context.Context, id string) error {
 	t, err := s.tenantState(ctx, id)
 	if err != nil {
@@ -46,11 +48,35 @@ func (s *Server) admitData(ctx context.Context, id string) error {
 	if t.State == tenant.StatePending && s.cfg.ServePending {
 		return nil
 	}
+	if h := t.HealthIn(s.cfg.Region); h != nil && keyStates[t.State] {
+		return regionError(h)
+	}
 	if e := reasonError(t); e != nil {
 		return e
 	}
 	if e, ok := stateErrors[t.State]; ok {
 		return e
+	}
+	return nil
+}
+
+// keyStates are the tenant states that follow its key's health alone,
+// which a region's own health refines: a tenant is key_unavailable only
+// when no probed region's key serves, so another region's key may serve
+// here.
+var keyStates = map[tenant.State]bool{tenant.StateActive: true, tenant.StateKeyUnavailable: true, tenant.StateDeletionPending: true}
+
+// regionError answers for a region whose key is unusable, with the code of
+// the failure the region's probe saw.
+func regionError(h *tenant.RegionHealth) error {
+	switch h.State {
+	case tenant.StateKeyUnavailable:
+		if msg, ok := reasonMessages[h.Reason]; ok {
+			return apiErr(http.StatusLocked, h.Reason, msg)
+		}
+		return stateErrors[tenant.StateKeyUnavailable]
+	case tenant.StateDestroyed:
+		return apiErr(http.StatusGone, "key_destroyed", "the tenant's key in this region was deleted; its data cannot be opened here")
 	}
 	return nil
 }

@@ -119,6 +119,10 @@ type Config struct {
 	// the platform key) use the data plane; by default only active tenants
 	// and those whose key deletion is pending (which KMS refuses) do.
 	ServePending bool
+	// Region is the hosting region this server serves. Set, a tenant's data
+	// is refused here when this region's key is unusable, as the key health
+	// monitor recorded it, and served when only other regions' keys are.
+	Region string
 }
 
 func (c *Config) validate() error {

@@ -75,7 +75,11 @@ type Tenant struct {
 	// ExternalID is the sts:ExternalId the customer's role requires; unique
 	// across tenants.
 	ExternalID string
-	State      State
+	// State is the tenant's lifecycle state. For a tenant served from
+	// several regions it follows their keys together (each region's own is
+	// its Region's Health): key_unavailable only once no probed region's
+	// key serves.
+	State State
 	// StateSince is when State last changed; the store sets it. Rows
 	// stored before it was kept carry their last update.
 	StateSince time.Time
@@ -176,12 +180,44 @@ type Region struct {
 	Keys  []kms.KeyRef `json:"keys"`
 	// Since is when Ready last changed.
 	Since time.Time `json:"since"`
+	// Health is what the key health monitor of the instances hosting the
+	// region saw of the region's key. Nil until one of them probed it, and
+	// in records written before regions kept their own health: such a
+	// region is judged by the tenant's state alone.
+	Health *RegionHealth `json:"health,omitempty"`
+}
+
+// RegionHealth is the state of one region's key, as its probes saw it.
+type RegionHealth struct {
+	// State is StateActive, StateKeyUnavailable, StateDeletionPending or
+	// StateDestroyed: whether the region's key serves, and if not, why.
+	State State `json:"state"`
+	// Since is when State began.
+	Since time.Time `json:"since"`
+	// Reason is the stable code of the failure (key_disabled,
+	// key_access_denied, ...); empty while the key serves.
+	Reason string `json:"reason,omitempty"`
+	// DeletionDate is when the region's key is scheduled to be deleted.
+	DeletionDate time.Time `json:"deletion_date,omitzero"`
 }
 
 func (r *Region) clone() *Region {
 	c := *r
 	c.Keys = slices.Clone(r.Keys)
+	if r.Health != nil {
+		h := *r.Health
+		c.Health = &h
+	}
 	return &c
+}
+
+// HealthIn returns what the probes of region saw of its key; nil when the
+// region does not serve the tenant or no instance hosting it probed it yet.
+func (t *Tenant) HealthIn(region string) *RegionHealth {
+	if r := t.Regions[region]; r != nil {
+		return r.Health
+	}
+	return nil
 }
 
 // ReadyIn reports whether region serves the tenant: always for a tenant

@@ -24,9 +24,10 @@ func full() *tenant.Tenant {
 	ref := kms.KeyRef{Provider: "aws-kms", ID: "arn:aws:kms:eu-west-1:222222222222:key/k", Region: "eu-west-1"}
 	return &tenant.Tenant{ID: "acme", Name: "Acme", ExternalID: "external-id-0001", State: tenant.StateActive,
 		KeyBinding: &tenant.KeyBinding{Regions: map[string]string{"eu-west-1": ref.ID}, Enabled: at},
-		Regions:    map[string]*tenant.Region{"eu-west-1": {Ready: true, Keys: []kms.KeyRef{ref}, Since: at}},
-		KeyChange:  &tenant.KeyChange{Region: "eu-west-1", KeyARN: "a", Resolved: "b", From: []kms.KeyRef{ref}, To: []kms.KeyRef{ref}, Started: at},
-		Outage:     tenant.Outage{Since: at, Reason: "key_disabled", DeletionDate: at, Warned: time.Hour, ArchivedAt: at},
+		Regions: map[string]*tenant.Region{"eu-west-1": {Ready: true, Keys: []kms.KeyRef{ref}, Since: at,
+			Health: &tenant.RegionHealth{State: tenant.StateKeyUnavailable, Since: at, Reason: "key_disabled", DeletionDate: at}}},
+		KeyChange: &tenant.KeyChange{Region: "eu-west-1", KeyARN: "a", Resolved: "b", From: []kms.KeyRef{ref}, To: []kms.KeyRef{ref}, Started: at},
+		Outage:    tenant.Outage{Since: at, Reason: "key_disabled", DeletionDate: at, Warned: time.Hour, ArchivedAt: at},
 		Offboarding: &tenant.Offboarding{Requested: at, Versions: []tenant.DestroyedVersion{{Version: 1, Created: at, Wrappings: 2}},
 			Keys: []tenant.DestroyedKey{{Provider: "aws-kms", ID: ref.ID, Region: "eu-west-1", Versions: 1}}},
 		Receipt:   &tenant.SignedReceipt{Receipt: []byte(`{"format":"x"}`), Signature: []byte{1, 2}},
@@ -54,8 +55,25 @@ func TestModelRoundTrip(t *testing.T) {
 	}
 	c := in.Clone()
 	c.KeyBinding.Regions["eu-west-1"], c.Regions["eu-west-1"].Keys[0].ID, c.Vaults["backup"].Default = "x", "y", false
-	if in.KeyBinding.Regions["eu-west-1"] == "x" || in.Regions["eu-west-1"].Keys[0].ID == "y" || !in.Vaults["backup"].Default {
+	c.Regions["eu-west-1"].Health.State = tenant.StateActive
+	if in.KeyBinding.Regions["eu-west-1"] == "x" || in.Regions["eu-west-1"].Keys[0].ID == "y" || !in.Vaults["backup"].Default ||
+		in.Regions["eu-west-1"].Health.State != tenant.StateKeyUnavailable {
 		t.Fatal("Clone() shares memory with the original")
+	}
+}
+
+// TestModelReadsRegionsWithoutHealth: a record written before regions kept
+// their own health reads as it was: the region serves, and nothing says
+// its key failed.
+func TestModelReadsRegionsWithoutHealth(t *testing.T) {
+	doc := `{"v":2,"regions":{"eu-west-1":{"ready":true,"keys":[{"provider":"aws-kms","id":"k","region":"eu-west-1"}],"since":"2026-12-01T10:00:00Z"}},` +
+		`"outage":{"unavailable_since":"2026-12-02T10:00:00Z","reason":"key_disabled"}}`
+	tn := tenant.Tenant{ID: "acme", State: tenant.StateKeyUnavailable}
+	if err := tenant.UnmarshalModel([]byte(doc), &tn); err != nil {
+		t.Fatal(err)
+	}
+	if !tn.ReadyIn("eu-west-1") || tn.HealthIn("eu-west-1") != nil || tn.HealthIn("eu-central-1") != nil || tn.Outage.Reason != "key_disabled" {
+		t.Fatalf("tenant read from an earlier record = %+v, want eu-west-1 ready without health and the outage kept", tn)
 	}
 }
 
