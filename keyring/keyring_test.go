@@ -34,7 +34,7 @@ func (f *faulty) setFail(c kms.Class) {
 	f.fail = c
 }
 
-func (f *faulty) Unwrap(ctx context.Context, w *kms.Wrapped, b kms.Binding) (*envelope.TenantKey, error) {
+func (f *faulty) Unwrap(ctx context.Context, w *kms.Wrapped, b kms.Identity) (*envelope.TenantKey, error) {
 	f.unwraps.Add(1)
 	f.mu.Lock()
 	fail, gate := f.fail, f.gate
@@ -48,7 +48,7 @@ func (f *faulty) Unwrap(ctx context.Context, w *kms.Wrapped, b kms.Binding) (*en
 	return f.Provider.Unwrap(ctx, w, b)
 }
 
-func (f *faulty) Probe(ctx context.Context, w *kms.Wrapped, b kms.Binding) error {
+func (f *faulty) Probe(ctx context.Context, w *kms.Wrapped, b kms.Identity) error {
 	key, err := f.Unwrap(ctx, w, b)
 	if err == nil {
 		key.Destroy()
@@ -523,26 +523,26 @@ func TestFallbackToOtherWrapping(t *testing.T) {
 // routing sends each call to the provider of the key it names.
 type routing map[string]kms.Provider
 
-func (r routing) GenerateAndWrap(ctx context.Context, ref kms.KeyRef, b kms.Binding) (*envelope.TenantKey, *kms.Wrapped, error) {
+func (r routing) GenerateAndWrap(ctx context.Context, ref kms.KeyRef, b kms.Identity) (*envelope.TenantKey, *kms.Wrapped, error) {
 	return r[ref.ID].GenerateAndWrap(ctx, ref, b)
 }
-func (r routing) Wrap(ctx context.Context, ref kms.KeyRef, k *envelope.TenantKey, b kms.Binding) (*kms.Wrapped, error) {
+func (r routing) Wrap(ctx context.Context, ref kms.KeyRef, k *envelope.TenantKey, b kms.Identity) (*kms.Wrapped, error) {
 	w, err := r[ref.ID].Wrap(ctx, ref, k, b)
 	if w != nil {
 		w.Key.Region = ref.Region
 	}
 	return w, err
 }
-func (r routing) Unwrap(ctx context.Context, w *kms.Wrapped, b kms.Binding) (*envelope.TenantKey, error) {
+func (r routing) Unwrap(ctx context.Context, w *kms.Wrapped, b kms.Identity) (*envelope.TenantKey, error) {
 	return r[w.Key.ID].Unwrap(ctx, w, b)
 }
-func (r routing) Rewrap(ctx context.Context, w *kms.Wrapped, to kms.KeyRef, b kms.Binding) (*kms.Wrapped, error) {
+func (r routing) Rewrap(ctx context.Context, w *kms.Wrapped, to kms.KeyRef, b kms.Identity) (*kms.Wrapped, error) {
 	return r[w.Key.ID].Rewrap(ctx, w, to, b)
 }
 func (r routing) Describe(ctx context.Context, ref kms.KeyRef, tenant string) (*kms.KeyInfo, error) {
 	return r[ref.ID].Describe(ctx, ref, tenant)
 }
-func (r routing) Probe(ctx context.Context, w *kms.Wrapped, b kms.Binding) error {
+func (r routing) Probe(ctx context.Context, w *kms.Wrapped, b kms.Identity) error {
 	return r[w.Key.ID].Probe(ctx, w, b)
 }
 

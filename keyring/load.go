@@ -127,7 +127,7 @@ func (k *Keyring) insert(key *envelope.TenantKey, current bool) *entry {
 // unwrap tries the version's wrappings, this region's first, moving on to the
 // next only when a provider fails transiently.
 func (k *Keyring) unwrap(ctx context.Context, v *Version) (*envelope.TenantKey, error) {
-	b := kms.Binding{Tenant: v.Tenant, Version: v.Version, Purpose: kms.PurposeTenantKey}
+	b := kms.Identity{Tenant: v.Tenant, Version: v.Version, Purpose: kms.PurposeTenantKey}
 	var last error = &kms.Error{Class: kms.Misconfigured, Op: "unwrap", Err: errNoWrapping}
 	for _, w := range k.ordered(v.Wrappings) {
 		key, err := k.callUnwrap(ctx, &w, b)
@@ -142,7 +142,7 @@ func (k *Keyring) unwrap(ctx context.Context, v *Version) (*envelope.TenantKey, 
 	return nil, last
 }
 
-func (k *Keyring) callUnwrap(ctx context.Context, w *kms.Wrapped, b kms.Binding) (*envelope.TenantKey, error) {
+func (k *Keyring) callUnwrap(ctx context.Context, w *kms.Wrapped, b kms.Identity) (*envelope.TenantKey, error) {
 	p, err := k.provider(w.Key)
 	if err != nil {
 		return nil, err

@@ -31,7 +31,7 @@ func (k *Keyring) Probe(ctx context.Context, tenant string) (ProbeResult, error)
 	if err != nil {
 		return ProbeResult{}, fmt.Errorf("keyring: probe tenant %s: %w", tenant, err)
 	}
-	b := kms.Binding{Tenant: tenant, Version: v.Version, Purpose: kms.PurposeTenantKey}
+	b := kms.Identity{Tenant: tenant, Version: v.Version, Purpose: kms.PurposeTenantKey}
 	res := ProbeResult{Version: v.Version, Err: errNoWrapping, Class: kms.Misconfigured}
 	for _, w := range k.ordered(v.Wrappings) {
 		res = k.probeOne(ctx, &w, b)
@@ -60,7 +60,7 @@ func (k *Keyring) ProbeRegion(ctx context.Context, tenant, region string) (Probe
 	if err != nil {
 		return ProbeResult{}, fmt.Errorf("keyring: probe tenant %s: %w", tenant, err)
 	}
-	b := kms.Binding{Tenant: tenant, Version: v.Version, Purpose: kms.PurposeTenantKey}
+	b := kms.Identity{Tenant: tenant, Version: v.Version, Purpose: kms.PurposeTenantKey}
 	var res ProbeResult
 	tried := false
 	for _, w := range v.Wrappings {
@@ -81,7 +81,7 @@ func (k *Keyring) ProbeRegion(ctx context.Context, tenant, region string) (Probe
 	return res, nil
 }
 
-func (k *Keyring) probeOne(ctx context.Context, w *kms.Wrapped, b kms.Binding) ProbeResult {
+func (k *Keyring) probeOne(ctx context.Context, w *kms.Wrapped, b kms.Identity) ProbeResult {
 	res := ProbeResult{Version: b.Version, Key: w.Key}
 	p, err := k.provider(w.Key)
 	if err == nil {

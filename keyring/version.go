@@ -39,7 +39,7 @@ func (k *Keyring) createVersion(ctx context.Context, tenant string, next uint32,
 	if len(refs) == 0 {
 		return nil, &kms.Error{Class: kms.Misconfigured, Op: "create", Err: errors.New("no key-encryption key given")}
 	}
-	b := kms.Binding{Tenant: tenant, Version: next, Purpose: kms.PurposeTenantKey}
+	b := kms.Identity{Tenant: tenant, Version: next, Purpose: kms.PurposeTenantKey}
 	key, ws, err := k.generate(ctx, refs, b)
 	if err != nil {
 		return nil, fmt.Errorf("keyring: create version %d of tenant %s: %w", next, tenant, err)
@@ -64,7 +64,7 @@ func (k *Keyring) nextVersion(ctx context.Context, tenant string) (uint32, error
 	return latest.Version + 1, nil
 }
 
-func (k *Keyring) generate(ctx context.Context, refs []kms.KeyRef, b kms.Binding) (*envelope.TenantKey, []kms.Wrapped, error) {
+func (k *Keyring) generate(ctx context.Context, refs []kms.KeyRef, b kms.Identity) (*envelope.TenantKey, []kms.Wrapped, error) {
 	p, err := k.provider(refs[0])
 	if err != nil {
 		return nil, nil, err
@@ -90,7 +90,7 @@ func (k *Keyring) generate(ctx context.Context, refs []kms.KeyRef, b kms.Binding
 	return key, ws, nil
 }
 
-func (k *Keyring) wrap(ctx context.Context, ref kms.KeyRef, key *envelope.TenantKey, b kms.Binding) (*kms.Wrapped, error) {
+func (k *Keyring) wrap(ctx context.Context, ref kms.KeyRef, key *envelope.TenantKey, b kms.Identity) (*kms.Wrapped, error) {
 	p, err := k.provider(ref)
 	if err != nil {
 		return nil, err
@@ -139,7 +139,7 @@ func (k *Keyring) Rewrap(ctx context.Context, tenant string, from, to kms.KeyRef
 }
 
 func (k *Keyring) rewrapVersion(ctx context.Context, v *Version, from, to kms.KeyRef) (int, error) {
-	b := kms.Binding{Tenant: v.Tenant, Version: v.Version, Purpose: kms.PurposeTenantKey}
+	b := kms.Identity{Tenant: v.Tenant, Version: v.Version, Purpose: kms.PurposeTenantKey}
 	n := 0
 	for i, w := range v.Wrappings {
 		if !SameKey(w.Key, from) {
@@ -160,7 +160,7 @@ func (k *Keyring) rewrapVersion(ctx context.Context, v *Version, from, to kms.Ke
 
 // rewrapOne moves one wrapping: within a provider by its Rewrap, across
 // providers (platform key to customer key) by unwrapping and wrapping.
-func (k *Keyring) rewrapOne(ctx context.Context, w *kms.Wrapped, to kms.KeyRef, b kms.Binding) (*kms.Wrapped, error) {
+func (k *Keyring) rewrapOne(ctx context.Context, w *kms.Wrapped, to kms.KeyRef, b kms.Identity) (*kms.Wrapped, error) {
 	if w.Key.Provider == to.Provider {
 		p, err := k.provider(to)
 		if err != nil {
@@ -197,7 +197,7 @@ func (k *Keyring) AddWrapping(ctx context.Context, tenant string, to kms.KeyRef)
 		if err != nil {
 			return added, fmt.Errorf("keyring: add wrapping to tenant %s version %d: %w", tenant, v.Version, err)
 		}
-		w, err := k.wrap(ctx, to, key, kms.Binding{Tenant: tenant, Version: v.Version, Purpose: kms.PurposeTenantKey})
+		w, err := k.wrap(ctx, to, key, kms.Identity{Tenant: tenant, Version: v.Version, Purpose: kms.PurposeTenantKey})
 		if err != nil {
 			return added, fmt.Errorf("keyring: add wrapping to tenant %s version %d: %w", tenant, v.Version, err)
 		}
@@ -225,7 +225,7 @@ func hasWrapping(v *Version, ref kms.KeyRef) bool {
 // version's wrappings are tried this region's first, moving on only when one
 // fails transiently.
 func (k *Keyring) WrapCopy(ctx context.Context, v *Version, to kms.KeyRef) (*kms.Wrapped, error) {
-	b := kms.Binding{Tenant: v.Tenant, Version: v.Version, Purpose: kms.PurposeTenantKey}
+	b := kms.Identity{Tenant: v.Tenant, Version: v.Version, Purpose: kms.PurposeTenantKey}
 	var last error = &kms.Error{Class: kms.Misconfigured, Op: "rewrap", Err: errNoWrapping}
 	for _, w := range k.ordered(v.Wrappings) {
 		moved, err := k.rewrapOne(ctx, &w, to, b)

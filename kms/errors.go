@@ -21,7 +21,7 @@ const (
 	// NotFound: the key (or alias) does not exist, or was deleted.
 	NotFound
 	// InvalidCiphertext: the wrapped key does not decrypt under the key with
-	// its binding; it was altered, moved, or made under another key.
+	// its identity; it was altered, moved, or made under another key.
 	InvalidCiphertext
 	// Throttled: the provider rejected the call for rate, or the tenant's own
 	// call budget is spent.

@@ -58,7 +58,7 @@ func TestClassProperties(t *testing.T) {
 }
 
 func TestBinding(t *testing.T) {
-	b := Binding{Tenant: "acme", Version: 7, Purpose: PurposeTenantKey}
+	b := Identity{Tenant: "acme", Version: 7, Purpose: PurposeTenantKey}
 	ec := b.EncryptionContext()
 	if ec["byok:tenant"] != "acme" || ec["byok:key-version"] != "7" || ec["byok:purpose"] != "tenant-key" {
 		t.Fatalf("EncryptionContext() = %v", ec)
@@ -66,7 +66,7 @@ func TestBinding(t *testing.T) {
 	if err := b.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	for _, bad := range []Binding{{}, {Tenant: "acme", Purpose: "p"}, {Tenant: "a b", Version: 1, Purpose: "p"}, {Tenant: "acme", Version: 1}} {
+	for _, bad := range []Identity{{}, {Tenant: "acme", Purpose: "p"}, {Tenant: "a b", Version: 1, Purpose: "p"}, {Tenant: "acme", Version: 1}} {
 		if ClassOf(bad.Validate()) != Misconfigured {
 			t.Errorf("Validate(%+v) = %v, want class Misconfigured", bad, bad.Validate())
 		}

@@ -7,7 +7,7 @@
 // A [Provider] wraps 256-bit tenant keys under a key-encryption key named by
 // a [KeyRef], unwraps them, rewraps them under another key, describes a key
 // and probes that it is still usable. Every call takes a context and may touch
-// the network. Each wrapping is bound to a [Binding] (tenant, key version,
+// the network. Each wrapping is bound to a [Identity] (tenant, key version,
 // purpose) which providers put into the KMS encryption context, so a wrapped
 // key copied to another tenant or version does not unwrap.
 //
@@ -37,21 +37,21 @@ import (
 type Provider interface {
 	// GenerateAndWrap creates a fresh tenant key for b and returns it with its
 	// wrapping under ref.
-	GenerateAndWrap(ctx context.Context, ref KeyRef, b Binding) (*envelope.TenantKey, *Wrapped, error)
+	GenerateAndWrap(ctx context.Context, ref KeyRef, b Identity) (*envelope.TenantKey, *Wrapped, error)
 	// Wrap wraps an existing tenant key under ref, for another region or key.
-	Wrap(ctx context.Context, ref KeyRef, key *envelope.TenantKey, b Binding) (*Wrapped, error)
+	Wrap(ctx context.Context, ref KeyRef, key *envelope.TenantKey, b Identity) (*Wrapped, error)
 	// Unwrap returns the tenant key inside w, checking that w was made for b.
-	Unwrap(ctx context.Context, w *Wrapped, b Binding) (*envelope.TenantKey, error)
+	Unwrap(ctx context.Context, w *Wrapped, b Identity) (*envelope.TenantKey, error)
 	// Rewrap moves w under the key to, without the caller seeing the tenant key
 	// where the provider can avoid it.
-	Rewrap(ctx context.Context, w *Wrapped, to KeyRef, b Binding) (*Wrapped, error)
+	Rewrap(ctx context.Context, w *Wrapped, to KeyRef, b Identity) (*Wrapped, error)
 	// Describe returns what the provider knows about ref's key, asked on
 	// behalf of tenant ("" for the platform's own use): the tenant names an
-	// assumed-role session the way the other calls' bindings do.
+	// assumed-role session the way the other calls' identities do.
 	Describe(ctx context.Context, ref KeyRef, tenant string) (*KeyInfo, error)
 	// Probe proves the platform can still use w's key, with the cheapest call
 	// that does (for KMS, an unwrap whose result is discarded).
-	Probe(ctx context.Context, w *Wrapped, b Binding) error
+	Probe(ctx context.Context, w *Wrapped, b Identity) error
 }
 
 // KeyRef names a key-encryption key and how to reach it.
@@ -83,24 +83,26 @@ func (r KeyRef) String() string {
 // Purpose of a wrapped key, bound into its encryption context.
 const PurposeTenantKey = "tenant-key"
 
-// Binding is what a wrapped key belongs to. Providers bind it into the
-// encryption context (or an equivalent authenticated record) so a wrapping
-// cannot be moved to another tenant, version or purpose.
-type Binding struct {
+// Identity is which tenant key a wrapping holds: its tenant, version and
+// purpose. Providers bind it into the encryption context (or, for RSA, an
+// identity tag) so a wrapping cannot be moved to another tenant, version
+// or purpose. (It is not the tenant's key binding, tenant.KeyBinding, which
+// says which customer key serves the tenant.)
+type Identity struct {
 	Tenant  string
 	Version uint32
 	Purpose string
 }
 
-// BindingFor returns the binding of a tenant key version.
-func BindingFor(key *envelope.TenantKey) Binding {
-	return Binding{Tenant: key.Tenant(), Version: key.Version(), Purpose: PurposeTenantKey}
+// IdentityOf returns the identity of a tenant key version.
+func IdentityOf(key *envelope.TenantKey) Identity {
+	return Identity{Tenant: key.Tenant(), Version: key.Version(), Purpose: PurposeTenantKey}
 }
 
-// EncryptionContext is the binding as a KMS encryption context. The keys are
+// EncryptionContext is the identity as a KMS encryption context. The keys are
 // what the customer sees in CloudTrail and may use in key policy conditions
 // (kms:EncryptionContext:byok:tenant).
-func (b Binding) EncryptionContext() map[string]string {
+func (b Identity) EncryptionContext() map[string]string {
 	return map[string]string{
 		"byok:tenant":      b.Tenant,
 		"byok:key-version": strconv.FormatUint(uint64(b.Version), 10),
@@ -108,10 +110,10 @@ func (b Binding) EncryptionContext() map[string]string {
 	}
 }
 
-// Validate reports whether the binding names a tenant, a version and a purpose.
-func (b Binding) Validate() error {
+// Validate reports whether the identity names a tenant, a version and a purpose.
+func (b Identity) Validate() error {
 	if !envelope.ValidTenantID(b.Tenant) || b.Version == 0 || b.Purpose == "" {
-		return &Error{Class: Misconfigured, Op: "bind", Err: fmt.Errorf("invalid binding %+v", b)}
+		return &Error{Class: Misconfigured, Op: "bind", Err: fmt.Errorf("invalid identity %+v", b)}
 	}
 	return nil
 }
@@ -126,9 +128,9 @@ type Wrapped struct {
 	Algorithm string `json:"algorithm"`
 	// Ciphertext is the provider's wrapped form of the key.
 	Ciphertext []byte `json:"ciphertext"`
-	// BindingTag authenticates the binding where the provider's cipher cannot
+	// IdentityTag authenticates the identity where the provider's cipher cannot
 	// (RSA has no encryption context).
-	BindingTag []byte `json:"binding_tag,omitempty"`
+	IdentityTag []byte `json:"identity_tag,omitempty"`
 	// RequestID is the provider's id of the call that made it.
 	RequestID string `json:"request_id,omitempty"`
 }

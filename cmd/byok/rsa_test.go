@@ -14,7 +14,7 @@ import (
 )
 
 // TestServeRSAKey: byok serve can use a customer's RSA key, whose wrappings
-// carry a binding tag keyed from the root key file, and a restarted server
+// carry an identity tag keyed from the root key file, and a restarted server
 // (same root key file) still opens what the first one sealed.
 func TestServeRSAKey(t *testing.T) {
 	dir := t.TempDir()
@@ -76,7 +76,7 @@ func TestServeRSAKey(t *testing.T) {
 		}
 	})
 	// A new process has no cached key: it unwraps through KMS, checking the
-	// binding tag with a key derived again from the same root key file.
+	// identity tag with a key derived again from the same root key file.
 	serveWhile(t, c, cfgPath, addr, &errs, func(ctx context.Context) {
 		pt, err := api.Decrypt(ctx, "acme", sealed, nil)
 		if err != nil || string(pt) != "rsa-wrapped" {

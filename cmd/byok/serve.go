@@ -383,7 +383,7 @@ type rootKey struct {
 	file     *keyfile.File
 }
 
-// integrityKey keys the binding tags of RSA wrappings (kms/awskms). It is
+// integrityKey keys the identity tags of RSA wrappings (kms/awskms). It is
 // derived from the oldest root key version, like the audit key, because
 // changing it would invalidate every RSA wrapping: adding a version to the
 // root key file must not. Without a root key, RSA keys are refused.

@@ -15,7 +15,7 @@ import (
 // request, named after the API ("kms.Decrypt", "sts.AssumeRole", ...) and
 // carrying the request id the customer's CloudTrail shows, retries and
 // failovers included; any other call is one event named after the AWS KMS
-// API a symmetric key would use. Each event has the tenant of the binding,
+// API a symmetric key would use. Each event has the tenant of the identity,
 // the key, the outcome code, and the byok operation in Details["op"]. actor names who uses the provider ("system:keyring");
 // [WithActor] overrides it per call.
 //
@@ -133,7 +133,7 @@ func (pr *provider) recordCall(ctx context.Context, op, tenant, key string, c km
 	return nil
 }
 
-func (pr *provider) GenerateAndWrap(ctx context.Context, ref kms.KeyRef, b kms.Binding) (*envelope.TenantKey, *kms.Wrapped, error) {
+func (pr *provider) GenerateAndWrap(ctx context.Context, ref kms.KeyRef, b kms.Identity) (*envelope.TenantKey, *kms.Wrapped, error) {
 	var key *envelope.TenantKey
 	var w *kms.Wrapped
 	err, rerr := pr.observed(ctx, "generate", "kms.GenerateDataKey", b.Tenant, ref.ID, func(ctx context.Context) (string, string, error) {
@@ -148,7 +148,7 @@ func (pr *provider) GenerateAndWrap(ctx context.Context, ref kms.KeyRef, b kms.B
 	return key, w, err
 }
 
-func (pr *provider) Wrap(ctx context.Context, ref kms.KeyRef, key *envelope.TenantKey, b kms.Binding) (*kms.Wrapped, error) {
+func (pr *provider) Wrap(ctx context.Context, ref kms.KeyRef, key *envelope.TenantKey, b kms.Identity) (*kms.Wrapped, error) {
 	var w *kms.Wrapped
 	err, rerr := pr.observed(ctx, "wrap", "kms.Encrypt", b.Tenant, ref.ID, func(ctx context.Context) (string, string, error) {
 		var err error
@@ -161,7 +161,7 @@ func (pr *provider) Wrap(ctx context.Context, ref kms.KeyRef, key *envelope.Tena
 	return w, err
 }
 
-func (pr *provider) Unwrap(ctx context.Context, w *kms.Wrapped, b kms.Binding) (*envelope.TenantKey, error) {
+func (pr *provider) Unwrap(ctx context.Context, w *kms.Wrapped, b kms.Identity) (*envelope.TenantKey, error) {
 	var key *envelope.TenantKey
 	err, rerr := pr.observed(ctx, "unwrap", "kms.Decrypt", b.Tenant, keyID(w), func(ctx context.Context) (string, string, error) {
 		var err error
@@ -174,7 +174,7 @@ func (pr *provider) Unwrap(ctx context.Context, w *kms.Wrapped, b kms.Binding) (
 	return key, err
 }
 
-func (pr *provider) Rewrap(ctx context.Context, w *kms.Wrapped, to kms.KeyRef, b kms.Binding) (*kms.Wrapped, error) {
+func (pr *provider) Rewrap(ctx context.Context, w *kms.Wrapped, to kms.KeyRef, b kms.Identity) (*kms.Wrapped, error) {
 	var out *kms.Wrapped
 	err, rerr := pr.observed(ctx, "rewrap", "kms.ReEncrypt", b.Tenant, to.ID, func(ctx context.Context) (string, string, error) {
 		var err error
@@ -205,7 +205,7 @@ func (pr *provider) Describe(ctx context.Context, ref kms.KeyRef, tenant string)
 	return info, err
 }
 
-func (pr *provider) Probe(ctx context.Context, w *kms.Wrapped, b kms.Binding) error {
+func (pr *provider) Probe(ctx context.Context, w *kms.Wrapped, b kms.Identity) error {
 	err, rerr := pr.observed(ctx, "probe", "kms.Decrypt", b.Tenant, keyID(w), func(ctx context.Context) (string, string, error) {
 		return "", "", pr.p.Probe(ctx, w, b)
 	})

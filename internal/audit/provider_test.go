@@ -25,7 +25,7 @@ func (p stubProvider) wrapped() *kms.Wrapped {
 	return &kms.Wrapped{Key: kms.KeyRef{Provider: "aws-kms", ID: testARN}, RequestID: "req-wrapped"}
 }
 
-func (p stubProvider) key(b kms.Binding) *envelope.TenantKey {
+func (p stubProvider) key(b kms.Identity) *envelope.TenantKey {
 	if p.err != nil {
 		return nil
 	}
@@ -33,16 +33,16 @@ func (p stubProvider) key(b kms.Binding) *envelope.TenantKey {
 	return k
 }
 
-func (p stubProvider) GenerateAndWrap(_ context.Context, _ kms.KeyRef, b kms.Binding) (*envelope.TenantKey, *kms.Wrapped, error) {
+func (p stubProvider) GenerateAndWrap(_ context.Context, _ kms.KeyRef, b kms.Identity) (*envelope.TenantKey, *kms.Wrapped, error) {
 	return p.key(b), p.wrapped(), p.err
 }
-func (p stubProvider) Wrap(context.Context, kms.KeyRef, *envelope.TenantKey, kms.Binding) (*kms.Wrapped, error) {
+func (p stubProvider) Wrap(context.Context, kms.KeyRef, *envelope.TenantKey, kms.Identity) (*kms.Wrapped, error) {
 	return p.wrapped(), p.err
 }
-func (p stubProvider) Unwrap(_ context.Context, _ *kms.Wrapped, b kms.Binding) (*envelope.TenantKey, error) {
+func (p stubProvider) Unwrap(_ context.Context, _ *kms.Wrapped, b kms.Identity) (*envelope.TenantKey, error) {
 	return p.key(b), p.err
 }
-func (p stubProvider) Rewrap(context.Context, *kms.Wrapped, kms.KeyRef, kms.Binding) (*kms.Wrapped, error) {
+func (p stubProvider) Rewrap(context.Context, *kms.Wrapped, kms.KeyRef, kms.Identity) (*kms.Wrapped, error) {
 	return p.wrapped(), p.err
 }
 func (p stubProvider) Describe(context.Context, kms.KeyRef, string) (*kms.KeyInfo, error) {
@@ -51,7 +51,7 @@ func (p stubProvider) Describe(context.Context, kms.KeyRef, string) (*kms.KeyInf
 	}
 	return &kms.KeyInfo{ARN: testARN, RequestID: "req-describe"}, nil
 }
-func (p stubProvider) Probe(context.Context, *kms.Wrapped, kms.Binding) error { return p.err }
+func (p stubProvider) Probe(context.Context, *kms.Wrapped, kms.Identity) error { return p.err }
 
 // memSink keeps events in memory, or fails with err.
 type memSink struct {
@@ -79,7 +79,7 @@ func briefs(es []Event) []brief {
 
 // callAll makes each provider call once.
 func callAll(ctx context.Context, p kms.Provider) {
-	b := kms.Binding{Tenant: "acme", Version: 1, Purpose: kms.PurposeTenantKey}
+	b := kms.Identity{Tenant: "acme", Version: 1, Purpose: kms.PurposeTenantKey}
 	ref := kms.KeyRef{Provider: "aws-kms", ID: testARN}
 	w := &kms.Wrapped{Key: ref}
 	key, _ := envelope.NewTenantKey("acme", 1, make([]byte, envelope.KeySize))
@@ -133,7 +133,7 @@ func TestProviderRecordsFailures(t *testing.T) {
 func TestProviderSinkFailure(t *testing.T) {
 	lost := errors.New("database down")
 	p := Provider(stubProvider{}, &memSink{err: lost}, "system:keyring")
-	b := kms.Binding{Tenant: "acme", Version: 1, Purpose: kms.PurposeTenantKey}
+	b := kms.Identity{Tenant: "acme", Version: 1, Purpose: kms.PurposeTenantKey}
 	key, err := p.Unwrap(ctx, &kms.Wrapped{}, b)
 	if !errors.Is(err, lost) || key != nil {
 		t.Fatalf("Unwrap() = %v, %v; want no key and the sink's error", key, err)
@@ -151,7 +151,7 @@ func TestProviderSinkFailure(t *testing.T) {
 // retried once would.
 type observingProvider struct{ stubProvider }
 
-func (p observingProvider) Unwrap(ctx context.Context, w *kms.Wrapped, b kms.Binding) (*envelope.TenantKey, error) {
+func (p observingProvider) Unwrap(ctx context.Context, w *kms.Wrapped, b kms.Identity) (*envelope.TenantKey, error) {
 	kms.Observe(ctx, kms.Call{Service: "kms", API: "Decrypt", Region: "eu-west-1", RequestID: "req-1", Class: kms.Throttled, Err: errors.New("throttled")})
 	kms.Observe(ctx, kms.Call{Service: "kms", API: "Decrypt", Region: "eu-west-1", RequestID: "req-2"})
 	return p.stubProvider.Unwrap(ctx, w, b)
@@ -163,7 +163,7 @@ func TestProviderRecordsEachObservedRequest(t *testing.T) {
 	sink := &memSink{}
 	p := Provider(observingProvider{}, sink, "system:keyring")
 	w := &kms.Wrapped{Key: kms.KeyRef{Provider: "aws-kms", ID: testARN}}
-	key, err := p.Unwrap(ctx, w, kms.Binding{Tenant: "acme", Version: 1, Purpose: kms.PurposeTenantKey})
+	key, err := p.Unwrap(ctx, w, kms.Identity{Tenant: "acme", Version: 1, Purpose: kms.PurposeTenantKey})
 	if err != nil || key == nil {
 		t.Fatalf("Unwrap() = %v, %v", key, err)
 	}

@@ -82,7 +82,7 @@ func (f *File) Latest() Entry {
 }
 
 // Oldest returns the entry with the lowest key version: the one that keys
-// what must outlive rotation (audit chains, binding tags). It panics on an
+// what must outlive rotation (audit chains, identity tags). It panics on an
 // empty File, which Parse never returns.
 func (f *File) Oldest() Entry {
 	best := f.Entries[0]

@@ -16,7 +16,7 @@
 // only under kms:GrantIsForAWSResource, so that AWS services can attach
 // persistent resources without the platform itself being able to delegate.
 //
-// # Tenant binding
+// # Tenant condition
 //
 // The [CryptoActions] are granted in their own statement under
 // [TenantCondition]: on a symmetric key, only with the tenant's id as the
@@ -49,9 +49,9 @@
 // exact kms: action AWS refused. A check that cannot run because an earlier
 // one failed is reported [Skipped] with the reason.
 //
-// The tenant binding is proven too (tenant_binding): each cryptographic call
+// The tenant condition is proven too (tenant_condition): each cryptographic call
 // that worked for the tenant is repeated with another tenant's context, and
-// must be denied. When it is not, the report warns (key_not_bound_to_tenant)
+// must be denied. When it is not, the report warns (tenant_condition_missing)
 // rather than fails, so that keys whose policies predate the condition keep
 // working, and says which condition to add.
 //

@@ -51,7 +51,7 @@ func wantOnlyWarnings(t *testing.T, rep *Report, want ...string) {
 // that says what it costs.
 func TestMinimalPermissions(t *testing.T) {
 	reEncrypt := PermissionCheck("kms:ReEncrypt") + "=" + CodeOptionalPermissionMissing
-	notBound := CheckTenantBinding + "=" + CodeKeyNotBoundToTenant
+	notBound := CheckTenantCondition + "=" + CodeTenantConditionMissing
 	for _, tc := range []struct {
 		name    string
 		pattern platform.AccessPattern

@@ -52,7 +52,7 @@ const (
 // TenantConditionKey is the condition key that binds the platform's
 // cryptographic use of a key to one tenant: the platform sends the tenant id
 // as the encryption context pair byok:tenant on every symmetric call
-// (kms.Binding.EncryptionContext), so a policy requiring it lets the
+// (kms.Identity.EncryptionContext), so a policy requiring it lets the
 // platform use the key for that tenant only, whatever its own bookkeeping
 // says.
 const TenantConditionKey = "kms:EncryptionContext:byok:tenant"

@@ -33,9 +33,9 @@ func TestArtifactsWork(t *testing.T) {
 				t.Errorf("OK() = false\n%s", rep)
 			}
 			if platform.IsRSA(tc.spec) {
-				wantCheck(t, rep, CheckTenantBinding, Info, CodeNoEncryptionContext)
+				wantCheck(t, rep, CheckTenantCondition, Info, CodeNoEncryptionContext)
 			} else {
-				wantCheck(t, rep, CheckTenantBinding, Pass, "ok")
+				wantCheck(t, rep, CheckTenantCondition, Pass, "ok")
 			}
 			t.Logf("\n%s", rep)
 		})

@@ -60,22 +60,22 @@ func (i *instrumented) done(op string, start time.Time, err error) {
 	i.m.latency.WithLabelValues(i.name, op, outcome).Observe(time.Since(start).Seconds())
 }
 
-func (i *instrumented) GenerateAndWrap(ctx context.Context, ref kms.KeyRef, b kms.Binding) (k *envelope.TenantKey, w *kms.Wrapped, err error) {
+func (i *instrumented) GenerateAndWrap(ctx context.Context, ref kms.KeyRef, b kms.Identity) (k *envelope.TenantKey, w *kms.Wrapped, err error) {
 	defer func(start time.Time) { i.done("generate_and_wrap", start, err) }(time.Now())
 	return i.p.GenerateAndWrap(ctx, ref, b)
 }
 
-func (i *instrumented) Wrap(ctx context.Context, ref kms.KeyRef, key *envelope.TenantKey, b kms.Binding) (w *kms.Wrapped, err error) {
+func (i *instrumented) Wrap(ctx context.Context, ref kms.KeyRef, key *envelope.TenantKey, b kms.Identity) (w *kms.Wrapped, err error) {
 	defer func(start time.Time) { i.done("wrap", start, err) }(time.Now())
 	return i.p.Wrap(ctx, ref, key, b)
 }
 
-func (i *instrumented) Unwrap(ctx context.Context, w *kms.Wrapped, b kms.Binding) (k *envelope.TenantKey, err error) {
+func (i *instrumented) Unwrap(ctx context.Context, w *kms.Wrapped, b kms.Identity) (k *envelope.TenantKey, err error) {
 	defer func(start time.Time) { i.done("unwrap", start, err) }(time.Now())
 	return i.p.Unwrap(ctx, w, b)
 }
 
-func (i *instrumented) Rewrap(ctx context.Context, w *kms.Wrapped, to kms.KeyRef, b kms.Binding) (out *kms.Wrapped, err error) {
+func (i *instrumented) Rewrap(ctx context.Context, w *kms.Wrapped, to kms.KeyRef, b kms.Identity) (out *kms.Wrapped, err error) {
 	defer func(start time.Time) { i.done("rewrap", start, err) }(time.Now())
 	return i.p.Rewrap(ctx, w, to, b)
 }
@@ -85,7 +85,7 @@ func (i *instrumented) Describe(ctx context.Context, ref kms.KeyRef, tenant stri
 	return i.p.Describe(ctx, ref, tenant)
 }
 
-func (i *instrumented) Probe(ctx context.Context, w *kms.Wrapped, b kms.Binding) (err error) {
+func (i *instrumented) Probe(ctx context.Context, w *kms.Wrapped, b kms.Identity) (err error) {
 	defer func(start time.Time) { i.done("probe", start, err) }(time.Now())
 	return i.p.Probe(ctx, w, b)
 }

@@ -25,7 +25,7 @@ const (
 	MaxWrappings      = 32
 	MaxFailover       = 16
 	MaxCiphertextLen  = 16 << 10
-	MaxBindingTagLen  = 1024
+	MaxIdentityTagLen = 1024
 	MaxShortFieldLen  = 256
 	MaxWrapExternalID = 1224 // AWS's limit for sts:ExternalId
 	DefaultPageSize   = 100
@@ -187,8 +187,8 @@ func badWrapping(w *kms.Wrapped) string {
 		return "external id too long or not text"
 	case len(w.Ciphertext) == 0 || len(w.Ciphertext) > MaxCiphertextLen:
 		return "ciphertext must be 1 to 16384 bytes"
-	case len(w.BindingTag) > MaxBindingTagLen:
-		return "binding tag exceeds 1024 bytes"
+	case len(w.IdentityTag) > MaxIdentityTagLen:
+		return "identity tag exceeds 1024 bytes"
 	case !validShort(w.RequestID, false):
 		return "request id too long or not text"
 	}

@@ -47,7 +47,7 @@ type Config struct {
 	// Default 3 seconds; at most CallTimeout.
 	AttemptTimeout time.Duration
 
-	// IntegrityKey is the platform secret (32 bytes) keying the binding tag
+	// IntegrityKey is the platform secret (32 bytes) keying the identity tag
 	// of RSA wrappings. Required to use RSA keys; keep it as safe as the
 	// store is not. Changing it invalidates every RSA wrapping.
 	IntegrityKey []byte

@@ -34,8 +34,8 @@
 // # Symmetric keys
 //
 // GenerateAndWrap is GenerateDataKey (AES_256), Wrap is Encrypt, Unwrap is
-// Decrypt, each with the binding as encryption context
-// ([kms.Binding.EncryptionContext]): KMS itself refuses a wrapping moved to
+// Decrypt, each with the identity as encryption context
+// ([kms.Identity.EncryptionContext]): KMS itself refuses a wrapping moved to
 // another tenant, version or purpose. Rewrap is one ReEncrypt when both keys
 // are symmetric, share a region and are reached with the same credentials;
 // otherwise (another region or role, an RSA key) it is Decrypt with the
@@ -45,7 +45,7 @@
 // kms:ReEncrypt* is optional. When KMS denies the ReEncrypt (a key policy
 // granting only kms:Encrypt, kms:Decrypt, kms:GenerateDataKey* and
 // kms:DescribeKey), Rewrap falls back to Decrypt then Encrypt inside the
-// platform, with the binding as encryption context on both, so the new
+// platform, with the identity as encryption context on both, so the new
 // wrapping is bound exactly as a ReEncrypt would have bound it. The cost is
 // two KMS calls per wrapping instead of one, and the tenant key passing
 // through the platform's memory on the way. The denial is remembered for
@@ -64,7 +64,7 @@
 // keys besides the usual grants. Revoking an RSA key stops unwraps, not
 // wraps: anyone holding a public key can encrypt under it.
 //
-// RSA encryption takes no encryption context, so kms.Wrapped.BindingTag
+// RSA encryption takes no encryption context, so kms.Wrapped.IdentityTag
 // binds the wrapping to its tenant, version and purpose, the key ARN and the
 // algorithm: HMAC-SHA-256 over a length-prefixed encoding of them and the
 // ciphertext. Unwrap checks it before calling KMS, so a forged or moved

@@ -75,7 +75,7 @@ func TestErrorClasses(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, false)
-			b := binding("acme", 1)
+			b := identity("acme", 1)
 			w := tc.cause(t, e, e.generate(t, ref(symKey), b))
 			_, err := e.p.Unwrap(ctx, w, b)
 			ke := e.wantClass(t, err, tc.want, tc.wantID)
@@ -101,7 +101,7 @@ func scheduleDeletion(t *testing.T, e *env) {
 func TestTransientRetriesAreNotMultiplied(t *testing.T) {
 	for _, kind := range []awsemu.FaultKind{awsemu.FaultThrottle, awsemu.FaultUnavailable} {
 		e := newEnv(t, false)
-		b := binding("acme", 1)
+		b := identity("acme", 1)
 		w := e.generate(t, ref(symKey), b)
 		e.setFaults(t, awsemu.Fault{Kind: kind, Operation: "Decrypt"})
 		if _, err := e.p.Unwrap(ctx, w, b); !kms.ClassOf(err).Transient() {
@@ -120,7 +120,7 @@ func TestRetrySucceedsUnderPartialThrottling(t *testing.T) {
 		c.Retry.MaxAttempts = 20
 		c.Breaker.Failures = 1000 // this test is about retries, not the breaker
 	})
-	b := binding("acme", 1)
+	b := identity("acme", 1)
 	w := e.generate(t, ref(symKey), b)
 	e.setFaults(t, awsemu.Fault{Kind: awsemu.FaultThrottle, Operation: "Decrypt", Probability: 0.5})
 	for range 20 {
@@ -147,7 +147,7 @@ func TestDeniedRoleAccess(t *testing.T) {
 	for name, ext := range map[string]string{"WrongExternalID": "ext-someone-else", "MissingExternalID": ""} {
 		t.Run(name, func(t *testing.T) {
 			e := newEnv(t, false)
-			_, _, err := e.p.GenerateAndWrap(ctx, viaRole(ref(roleKey), ext), binding("acme", 1))
+			_, _, err := e.p.GenerateAndWrap(ctx, viaRole(ref(roleKey), ext), identity("acme", 1))
 			ke := e.wantClass(t, err, kms.Denied, true)
 			ev := e.events("AssumeRole", euWest1)
 			if len(ev) != 1 || ev[0].RequestID != ke.RequestID || ev[0].ErrorCode != "AccessDenied" {
@@ -164,13 +164,13 @@ func TestDeniedRoleAccess(t *testing.T) {
 // is NotFound, while keys already wrapped (recorded by key ARN) still unwrap.
 func TestAliasDeleted(t *testing.T) {
 	e := newEnv(t, false)
-	b := binding("acme", 1)
+	b := identity("acme", 1)
 	w := e.generate(t, aliasRef(), b)
 	if w.Key.ID != keyARN(euWest1, symKey) {
 		t.Fatalf("wrapped key = %s, want the key ARN the alias named", w.Key.ID)
 	}
 	mustDo[*kmsapi.DeleteAliasOutput](t)(e.admin(t, euWest1).DeleteAlias(ctx, &kmsapi.DeleteAliasInput{AliasName: aws.String(tenantAlias)}))
-	_, _, err := e.p.GenerateAndWrap(ctx, aliasRef(), binding("acme", 2))
+	_, _, err := e.p.GenerateAndWrap(ctx, aliasRef(), identity("acme", 2))
 	e.wantClass(t, err, kms.NotFound, true)
 	_, err = e.p.Describe(ctx, aliasRef(), "acme")
 	e.wantClass(t, err, kms.NotFound, true)
@@ -183,7 +183,7 @@ func TestAliasDeleted(t *testing.T) {
 // within the deadline, and the error says it was the deadline.
 func TestCallDeadline(t *testing.T) {
 	e := newEnv(t, false, func(c *awskms.Config) { c.CallTimeout = 200 * time.Millisecond })
-	b := binding("acme", 1)
+	b := identity("acme", 1)
 	w := e.generate(t, ref(symKey), b)
 	e.setFaults(t, awsemu.Fault{Kind: awsemu.FaultLatency, Latency: 2 * time.Second, Operation: "Decrypt"})
 	start := time.Now()
@@ -211,7 +211,7 @@ func TestMisconfiguredReferences(t *testing.T) {
 		"BadRoleARN":           {Provider: awskms.ProviderName, ID: sym.ID, RoleARN: "arn:aws:iam::2222:role/x"},
 		"RoleOtherPartition":   {Provider: awskms.ProviderName, ID: sym.ID, RoleARN: "arn:aws-cn:iam::222222222222:role/x"},
 	} {
-		if _, _, err := e.p.GenerateAndWrap(ctx, r, binding("acme", 1)); kms.ClassOf(err) != kms.Misconfigured {
+		if _, _, err := e.p.GenerateAndWrap(ctx, r, identity("acme", 1)); kms.ClassOf(err) != kms.Misconfigured {
 			t.Errorf("%s: GenerateAndWrap(%+v) err = %v, want class Misconfigured", name, r, err)
 		}
 	}

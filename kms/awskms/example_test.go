@@ -58,7 +58,7 @@ func Example() {
 		panic(err)
 	}
 	ref := kms.KeyRef{Provider: awskms.ProviderName, ID: "arn:aws:kms:eu-west-1:222222222222:key/0a1b2c3d-1111-4222-8333-444455556666"}
-	b := kms.Binding{Tenant: "acme", Version: 1, Purpose: kms.PurposeTenantKey}
+	b := kms.Identity{Tenant: "acme", Version: 1, Purpose: kms.PurposeTenantKey}
 
 	key, wrapped, err := p.GenerateAndWrap(context.Background(), ref, b)
 	if err != nil {
@@ -70,7 +70,7 @@ func Example() {
 	}
 	fmt.Println(wrapped.Algorithm, again.Equal(key))
 
-	_, err = p.Unwrap(context.Background(), wrapped, kms.Binding{Tenant: "globex", Version: 1, Purpose: kms.PurposeTenantKey})
+	_, err = p.Unwrap(context.Background(), wrapped, kms.Identity{Tenant: "globex", Version: 1, Purpose: kms.PurposeTenantKey})
 	fmt.Println(kms.ClassOf(err), kms.RequestIDOf(err) != "")
 	// Output:
 	// SYMMETRIC_DEFAULT true

@@ -24,7 +24,7 @@ func TestMRKFailover(t *testing.T) {
 	e := newEnv(t, false, func(c *awskms.Config) {
 		c.Breaker = awskms.BreakerPolicy{Failures: 3, Cooldown: time.Minute}
 	})
-	b := binding("acme", 1)
+	b := identity("acme", 1)
 	key, w, err := e.p.GenerateAndWrap(ctx, mrkRef(), b)
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +66,7 @@ func TestMRKFailover(t *testing.T) {
 func TestMRKGenerateFailsOver(t *testing.T) {
 	e := newEnv(t, false)
 	e.setFaults(t, awsemu.Fault{Kind: awsemu.FaultRefuse, Region: euWest1})
-	b := binding("acme", 1)
+	b := identity("acme", 1)
 	key, w, err := e.p.GenerateAndWrap(ctx, mrkRef(), b)
 	if err != nil {
 		t.Fatalf("GenerateAndWrap() with %s down err = %v", euWest1, err)
@@ -89,7 +89,7 @@ func TestMRKReplicaRegion(t *testing.T) {
 	e := newEnv(t, false)
 	r := ref(mrkKey)
 	r.Region = euCentral1
-	e.generate(t, r, binding("acme", 1))
+	e.generate(t, r, identity("acme", 1))
 	if ev := e.events("GenerateDataKey", euCentral1); len(ev) != 1 || ev[0].Resources[0] != keyARN(euCentral1, mrkKey) {
 		t.Fatalf("events = %+v, want GenerateDataKey on the %s replica", e.ts.Events(), euCentral1)
 	}
@@ -101,7 +101,7 @@ func TestMRKAllRegionsDown(t *testing.T) {
 	e := newEnv(t, false, func(c *awskms.Config) {
 		c.Breaker = awskms.BreakerPolicy{Failures: 2, Cooldown: time.Hour}
 	})
-	b := binding("acme", 1)
+	b := identity("acme", 1)
 	w := e.generate(t, mrkRef(), b)
 	e.setFaults(t, awsemu.Fault{Kind: awsemu.FaultUnavailable})
 	_, err := e.p.Unwrap(ctx, w, b)
@@ -118,7 +118,7 @@ func TestMRKAllRegionsDown(t *testing.T) {
 // over after AttemptTimeout, well within CallTimeout.
 func TestMRKFailoverOnHangingRegion(t *testing.T) {
 	e := newEnv(t, false, func(c *awskms.Config) { c.AttemptTimeout = 100 * time.Millisecond })
-	b := binding("acme", 1)
+	b := identity("acme", 1)
 	w := e.generate(t, mrkRef(), b)
 	e.setFaults(t, awsemu.Fault{Kind: awsemu.FaultLatency, Latency: 2 * time.Second, Region: euWest1})
 	start := time.Now()

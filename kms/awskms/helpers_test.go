@@ -157,8 +157,8 @@ func aliasRef() kms.KeyRef {
 	return kms.KeyRef{Provider: awskms.ProviderName, ID: "arn:aws:kms:eu-west-1:" + customerAcct + ":" + tenantAlias}
 }
 
-func binding(tenant string, v uint32) kms.Binding {
-	return kms.Binding{Tenant: tenant, Version: v, Purpose: kms.PurposeTenantKey}
+func identity(tenant string, v uint32) kms.Identity {
+	return kms.Identity{Tenant: tenant, Version: v, Purpose: kms.PurposeTenantKey}
 }
 
 // admin is a KMS client for the customer's administrator.
@@ -166,7 +166,7 @@ func (e *env) admin(t testing.TB, region string) *kmsapi.Client {
 	return kmsapi.NewFromConfig(e.ts.Config(region, e.ts.Credentials(t, customerAcct, "admin")))
 }
 
-func (e *env) generate(t testing.TB, r kms.KeyRef, b kms.Binding) *kms.Wrapped {
+func (e *env) generate(t testing.TB, r kms.KeyRef, b kms.Identity) *kms.Wrapped {
 	t.Helper()
 	key, w, err := e.p.GenerateAndWrap(ctx, r, b)
 	if err != nil {

@@ -132,8 +132,8 @@ func (p *Provider) publicKey(ctx context.Context, op string, rt route, k *keyEnt
 }
 
 // wrapRSA wraps key with RSA-OAEP-SHA-256 under k's public key, locally,
-// and tags the wrapping with its binding.
-func (p *Provider) wrapRSA(op string, ref kms.KeyRef, k *keyEntry, key *envelope.TenantKey, b kms.Binding) (*kms.Wrapped, error) {
+// and tags the wrapping with its identity.
+func (p *Provider) wrapRSA(op string, ref kms.KeyRef, k *keyEntry, key *envelope.TenantKey, b kms.Identity) (*kms.Wrapped, error) {
 	if p.cfg.IntegrityKey == nil {
 		return nil, kmsError(kms.Misconfigured, op, k.arn, errNoIntegrityKey)
 	}
@@ -144,31 +144,33 @@ func (p *Provider) wrapRSA(op string, ref kms.KeyRef, k *keyEntry, key *envelope
 		return nil, kmsError(kms.Misconfigured, op, k.arn, err)
 	}
 	w := &kms.Wrapped{Key: storedRef(ref, k.arn), Algorithm: AlgorithmRSAOAEP, Ciphertext: ct}
-	w.BindingTag = p.bindingTag(w, b)
+	w.IdentityTag = p.identityTag(w, b)
 	return w, nil
 }
 
 var errNoIntegrityKey = errors.New("RSA keys need Config.IntegrityKey")
 
-// verifyTag checks an RSA wrapping's binding tag before any KMS call.
-func (p *Provider) verifyTag(op string, rt route, w *kms.Wrapped, b kms.Binding) error {
+// verifyTag checks an RSA wrapping's identity tag before any KMS call.
+func (p *Provider) verifyTag(op string, rt route, w *kms.Wrapped, b kms.Identity) error {
 	if p.cfg.IntegrityKey == nil {
 		return kmsError(kms.Misconfigured, op, rt.primary(), errNoIntegrityKey)
 	}
-	if !hmac.Equal(w.BindingTag, p.bindingTag(w, b)) {
+	if !hmac.Equal(w.IdentityTag, p.identityTag(w, b)) {
 		return kmsError(kms.InvalidCiphertext, op, rt.primary(),
-			errors.New("binding tag does not match: the wrapping was altered, moved to another binding or key, or not made by this platform"))
+			errors.New("identity tag does not match: the wrapping was altered, moved to another identity or key, or not made by this platform"))
 	}
 	return nil
 }
 
-// tagLabel separates binding tags from any other use of the integrity key.
+// tagLabel separates identity tags from any other use of the integrity key.
+// It keeps the tag's first name: changing it would invalidate every RSA
+// wrapping made so far.
 const tagLabel = "byok awskms RSA binding tag v1"
 
-// bindingTag is HMAC-SHA-256 under the integrity key over the label, the
-// binding (tenant, version, purpose), the key ARN, the algorithm and the
+// identityTag is HMAC-SHA-256 under the integrity key over the label, the
+// identity (tenant, version, purpose), the key ARN, the algorithm and the
 // ciphertext, each field prefixed by its 4-byte big-endian length.
-func (p *Provider) bindingTag(w *kms.Wrapped, b kms.Binding) []byte {
+func (p *Provider) identityTag(w *kms.Wrapped, b kms.Identity) []byte {
 	m := hmac.New(sha256.New, p.cfg.IntegrityKey)
 	version := binary.BigEndian.AppendUint32(nil, b.Version)
 	for _, f := range [][]byte{[]byte(tagLabel), []byte(b.Tenant), version, []byte(b.Purpose), []byte(w.Key.ID), []byte(w.Algorithm), w.Ciphertext} {

@@ -12,7 +12,7 @@ import (
 // request id the customer's CloudTrail (here the emulator's log) shows.
 func TestObserverSeesEveryRequest(t *testing.T) {
 	e := newEnv(t, false)
-	b := binding("acme", 1)
+	b := identity("acme", 1)
 	w := e.generate(t, viaRole(ref(roleKey), externalID), b)
 	e.ts.ClearEvents()
 	var calls []kms.Call

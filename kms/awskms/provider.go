@@ -65,9 +65,9 @@ func New(_ context.Context, cfg Config) (*Provider, error) {
 	}, nil
 }
 
-// begin validates a call's binding and key and bounds ctx by the call
+// begin validates a call's identity and key and bounds ctx by the call
 // timeout. On success the caller must call the returned cancel.
-func (p *Provider) begin(ctx context.Context, op string, ref kms.KeyRef, b kms.Binding) (context.Context, context.CancelFunc, route, error) {
+func (p *Provider) begin(ctx context.Context, op string, ref kms.KeyRef, b kms.Identity) (context.Context, context.CancelFunc, route, error) {
 	if err := b.Validate(); err != nil {
 		return nil, nil, route{}, err
 	}
@@ -83,10 +83,10 @@ func (p *Provider) begin(ctx context.Context, op string, ref kms.KeyRef, b kms.B
 }
 
 // GenerateAndWrap creates a tenant key for b under ref's key. A symmetric key
-// generates it (GenerateDataKey, AES_256, the binding as encryption
+// generates it (GenerateDataKey, AES_256, the identity as encryption
 // context); for an RSA key it is generated locally and wrapped with the
 // cached public key, with no KMS call.
-func (p *Provider) GenerateAndWrap(ctx context.Context, ref kms.KeyRef, b kms.Binding) (*envelope.TenantKey, *kms.Wrapped, error) {
+func (p *Provider) GenerateAndWrap(ctx context.Context, ref kms.KeyRef, b kms.Identity) (*envelope.TenantKey, *kms.Wrapped, error) {
 	ctx, cancel, rt, err := p.begin(ctx, "generate", ref, b)
 	if err != nil {
 		return nil, nil, err
@@ -111,7 +111,7 @@ func (p *Provider) GenerateAndWrap(ctx context.Context, ref kms.KeyRef, b kms.Bi
 	return key, w, nil
 }
 
-func (p *Provider) generateSymmetric(ctx context.Context, ref kms.KeyRef, rt route, b kms.Binding) (*envelope.TenantKey, *kms.Wrapped, error) {
+func (p *Provider) generateSymmetric(ctx context.Context, ref kms.KeyRef, rt route, b kms.Identity) (*envelope.TenantKey, *kms.Wrapped, error) {
 	var out *kmsapi.GenerateDataKeyOutput
 	err := p.do(ctx, "generate", rt, func(ctx context.Context, c *kmsapi.Client, arn ARN) (err error) {
 		out, err = c.GenerateDataKey(ctx, &kmsapi.GenerateDataKeyInput{
@@ -131,11 +131,11 @@ func (p *Provider) generateSymmetric(ctx context.Context, ref kms.KeyRef, rt rou
 	return key, p.wrapped(ref, rt, aws.ToString(out.KeyId), AlgorithmSymmetric, out.CiphertextBlob, out.ResultMetadata), nil
 }
 
-// Wrap wraps key under ref's key: Encrypt with the binding as encryption
+// Wrap wraps key under ref's key: Encrypt with the identity as encryption
 // context for a symmetric key, local RSA-OAEP-SHA-256 for an RSA key.
-func (p *Provider) Wrap(ctx context.Context, ref kms.KeyRef, key *envelope.TenantKey, b kms.Binding) (*kms.Wrapped, error) {
+func (p *Provider) Wrap(ctx context.Context, ref kms.KeyRef, key *envelope.TenantKey, b kms.Identity) (*kms.Wrapped, error) {
 	if key == nil || key.Tenant() != b.Tenant || key.Version() != b.Version {
-		return nil, misconfigured("wrap", ref.ID, fmt.Errorf("tenant key does not belong to binding %s/%d", b.Tenant, b.Version))
+		return nil, misconfigured("wrap", ref.ID, fmt.Errorf("tenant key does not belong to identity %s/%d", b.Tenant, b.Version))
 	}
 	ctx, cancel, rt, err := p.begin(ctx, "wrap", ref, b)
 	if err != nil {
@@ -145,7 +145,7 @@ func (p *Provider) Wrap(ctx context.Context, ref kms.KeyRef, key *envelope.Tenan
 	return p.wrapKey(ctx, "wrap", ref, rt, key, b)
 }
 
-func (p *Provider) wrapKey(ctx context.Context, op string, ref kms.KeyRef, rt route, key *envelope.TenantKey, b kms.Binding) (*kms.Wrapped, error) {
+func (p *Provider) wrapKey(ctx context.Context, op string, ref kms.KeyRef, rt route, key *envelope.TenantKey, b kms.Identity) (*kms.Wrapped, error) {
 	k, err := p.lookupKey(ctx, op, rt)
 	if err != nil {
 		return nil, err
@@ -169,9 +169,9 @@ func (p *Provider) wrapKey(ctx context.Context, op string, ref kms.KeyRef, rt ro
 	return p.wrapped(ref, rt, aws.ToString(out.KeyId), AlgorithmSymmetric, out.CiphertextBlob, out.ResultMetadata), nil
 }
 
-// Unwrap returns the tenant key inside w. An RSA wrapping's binding tag is
+// Unwrap returns the tenant key inside w. An RSA wrapping's identity tag is
 // checked first, so a forged or moved wrapping costs no KMS call.
-func (p *Provider) Unwrap(ctx context.Context, w *kms.Wrapped, b kms.Binding) (*envelope.TenantKey, error) {
+func (p *Provider) Unwrap(ctx context.Context, w *kms.Wrapped, b kms.Identity) (*envelope.TenantKey, error) {
 	if w == nil {
 		return nil, misconfigured("unwrap", "", fmt.Errorf("nil wrapped key"))
 	}
@@ -183,7 +183,7 @@ func (p *Provider) Unwrap(ctx context.Context, w *kms.Wrapped, b kms.Binding) (*
 	return p.unwrap(ctx, "unwrap", rt, w, b)
 }
 
-func (p *Provider) unwrap(ctx context.Context, op string, rt route, w *kms.Wrapped, b kms.Binding) (*envelope.TenantKey, error) {
+func (p *Provider) unwrap(ctx context.Context, op string, rt route, w *kms.Wrapped, b kms.Identity) (*envelope.TenantKey, error) {
 	in, err := p.decryptInput(op, rt, w, b)
 	if err != nil {
 		return nil, err
@@ -206,9 +206,9 @@ func (p *Provider) unwrap(ctx context.Context, op string, rt route, w *kms.Wrapp
 	return key, nil
 }
 
-// decryptInput is the Decrypt request for w, once its binding is checked.
-// The binding of a symmetric wrapping is checked by KMS (encryption context).
-func (p *Provider) decryptInput(op string, rt route, w *kms.Wrapped, b kms.Binding) (*kmsapi.DecryptInput, error) {
+// decryptInput is the Decrypt request for w, once its identity is checked.
+// The identity of a symmetric wrapping is checked by KMS (encryption context).
+func (p *Provider) decryptInput(op string, rt route, w *kms.Wrapped, b kms.Identity) (*kmsapi.DecryptInput, error) {
 	switch w.Algorithm {
 	case AlgorithmSymmetric:
 		return &kmsapi.DecryptInput{CiphertextBlob: w.Ciphertext, EncryptionContext: b.EncryptionContext()}, nil
@@ -240,11 +240,11 @@ func wrongAlgorithm(op string, arn ARN, err error) error {
 //
 // A ReEncrypt that KMS denies (a key policy granting only kms:Encrypt and
 // kms:Decrypt, as vendors' minimal permission sets do) falls back to that
-// same Decrypt then wrap, with the same binding as encryption context on
+// same Decrypt then wrap, with the same identity as encryption context on
 // both calls, and the denial is remembered for the pair of keys for
 // [reEncryptRetry], so that the following versions cost no denied call.
 // A key that denies Decrypt too fails as Denied.
-func (p *Provider) Rewrap(ctx context.Context, w *kms.Wrapped, to kms.KeyRef, b kms.Binding) (*kms.Wrapped, error) {
+func (p *Provider) Rewrap(ctx context.Context, w *kms.Wrapped, to kms.KeyRef, b kms.Identity) (*kms.Wrapped, error) {
 	if w == nil {
 		return nil, misconfigured("rewrap", "", fmt.Errorf("nil wrapped key"))
 	}
@@ -321,7 +321,7 @@ func reEncryptRoute(w *kms.Wrapped, src, dst route, dk *keyEntry) route {
 	return out
 }
 
-func (p *Provider) reEncrypt(ctx context.Context, to kms.KeyRef, rt, dst route, w *kms.Wrapped, b kms.Binding) (*kms.Wrapped, error) {
+func (p *Provider) reEncrypt(ctx context.Context, to kms.KeyRef, rt, dst route, w *kms.Wrapped, b kms.Identity) (*kms.Wrapped, error) {
 	ec := b.EncryptionContext()
 	var out *kmsapi.ReEncryptOutput
 	err := p.do(ctx, "rewrap", rt, func(ctx context.Context, c *kmsapi.Client, arn ARN) (err error) {
@@ -340,7 +340,7 @@ func (p *Provider) reEncrypt(ctx context.Context, to kms.KeyRef, rt, dst route, 
 
 // Probe unwraps w and discards the key: the cheapest call that proves the
 // platform may still decrypt with the customer's key.
-func (p *Provider) Probe(ctx context.Context, w *kms.Wrapped, b kms.Binding) error {
+func (p *Provider) Probe(ctx context.Context, w *kms.Wrapped, b kms.Identity) error {
 	key, err := p.Unwrap(ctx, w, b)
 	if err != nil {
 		return err

@@ -30,7 +30,7 @@ func (e *env) putPolicy(t *testing.T, id, policy string) {
 
 // rewrapOps rewraps w to to and returns the requests it made, each as
 // name or name=error code.
-func (e *env) rewrapOps(t *testing.T, w *kms.Wrapped, to kms.KeyRef, b kms.Binding) (*kms.Wrapped, []string) {
+func (e *env) rewrapOps(t *testing.T, w *kms.Wrapped, to kms.KeyRef, b kms.Identity) (*kms.Wrapped, []string) {
 	t.Helper()
 	e.ts.ClearEvents()
 	moved, err := e.p.Rewrap(ctx, w, to, b)
@@ -45,7 +45,7 @@ func (e *env) rewrapOps(t *testing.T, w *kms.Wrapped, to kms.KeyRef, b kms.Bindi
 		}
 		ops = append(ops, op)
 		if ev.ErrorCode == "" && !maps.Equal(ev.EncryptionContext, b.EncryptionContext()) {
-			t.Errorf("%s encryption context = %v, want the binding's %v", ev.EventName, ev.EncryptionContext, b.EncryptionContext())
+			t.Errorf("%s encryption context = %v, want the identity's %v", ev.EventName, ev.EncryptionContext, b.EncryptionContext())
 		}
 	}
 	return moved, ops
@@ -60,16 +60,16 @@ func wantOps(t *testing.T, got []string, want ...string) {
 
 // TestRewrapWithoutReEncrypt: with keys whose policies grant no
 // kms:ReEncrypt*, Rewrap moves the tenant key with Decrypt then Encrypt,
-// under the binding's encryption context; the denial is remembered, so
+// under the identity's encryption context; the denial is remembered, so
 // later rewraps make no denied call, until the retry time has passed.
 func TestRewrapWithoutReEncrypt(t *testing.T) {
 	e := newEnv(t, false)
 	for _, id := range []string{symKey, symKey2} {
 		e.putPolicy(t, id, keyPolicy(ownerStatement, minimalStatement))
 	}
-	b1, b2 := binding("acme", 1), binding("acme", 2)
+	b1, b2 := identity("acme", 1), identity("acme", 2)
 	w1, w2 := e.generate(t, ref(symKey), b1), e.generate(t, ref(symKey), b2)
-	e.generate(t, ref(symKey2), binding("acme", 3)) // learn the destination key first
+	e.generate(t, ref(symKey2), identity("acme", 3)) // learn the destination key first
 
 	moved, ops := e.rewrapOps(t, w1, ref(symKey2), b1)
 	wantOps(t, ops, "ReEncrypt=AccessDeniedException", "Decrypt", "Encrypt")
@@ -81,7 +81,7 @@ func TestRewrapWithoutReEncrypt(t *testing.T) {
 
 	mustDo[*envelope.TenantKey](t)(e.p.Unwrap(ctx, moved, b1))
 	if _, err := e.p.Unwrap(ctx, moved, b2); kms.ClassOf(err) != kms.InvalidCiphertext {
-		t.Fatalf("Unwrap(moved wrapping, another version's binding) err = %v, want InvalidCiphertext", err)
+		t.Fatalf("Unwrap(moved wrapping, another version's identity) err = %v, want InvalidCiphertext", err)
 	}
 
 	// Granted ReEncrypt later, the provider uses it again once the denial is
@@ -98,9 +98,9 @@ func TestRewrapWithoutReEncrypt(t *testing.T) {
 // Denied; the fallback makes no Encrypt under the destination.
 func TestRewrapRevokedKey(t *testing.T) {
 	e := newEnv(t, false)
-	b := binding("acme", 1)
+	b := identity("acme", 1)
 	w := e.generate(t, ref(symKey), b)
-	e.generate(t, ref(symKey2), binding("acme", 2))
+	e.generate(t, ref(symKey2), identity("acme", 2))
 	e.putPolicy(t, symKey, keyPolicy(ownerStatement))
 	e.ts.ClearEvents()
 	_, err := e.p.Rewrap(ctx, w, ref(symKey2), b)

@@ -15,7 +15,7 @@ import (
 func TestAssumeRoleRefreshedBeforeExpiry(t *testing.T) {
 	e := newEnv(t, false)
 	r := viaRole(ref(roleKey), externalID)
-	b := binding("acme", 1)
+	b := identity("acme", 1)
 	w := e.generate(t, r, b)
 	unwrap := func(after time.Duration, wantAssumes int) {
 		t.Helper()
@@ -37,10 +37,10 @@ func TestAssumeRoleRefreshedBeforeExpiry(t *testing.T) {
 }
 
 // TestRoleSessionNamesTenant: the customer's CloudTrail shows the tenant in
-// the role session name and the binding in the encryption context.
+// the role session name and the identity in the encryption context.
 func TestRoleSessionNamesTenant(t *testing.T) {
 	e := newEnv(t, false)
-	e.generate(t, viaRole(ref(roleKey), externalID), binding("acme:eu", 7))
+	e.generate(t, viaRole(ref(roleKey), externalID), identity("acme:eu", 7))
 	ev := e.events("GenerateDataKey", euWest1)
 	if len(ev) != 1 {
 		t.Fatalf("events = %+v, want one GenerateDataKey", e.ts.Events())
@@ -48,7 +48,7 @@ func TestRoleSessionNamesTenant(t *testing.T) {
 	if arn := ev[0].UserIdentity.ARN; !strings.HasSuffix(arn, ":assumed-role/"+roleName+"/byok-acme-eu") {
 		t.Errorf("caller = %s, want the role session byok-acme-eu", arn)
 	}
-	want := kms.Binding{Tenant: "acme:eu", Version: 7, Purpose: kms.PurposeTenantKey}.EncryptionContext()
+	want := kms.Identity{Tenant: "acme:eu", Version: 7, Purpose: kms.PurposeTenantKey}.EncryptionContext()
 	for k, v := range want {
 		if ev[0].EncryptionContext[k] != v {
 			t.Errorf("logged encryption context = %v, want %v", ev[0].EncryptionContext, want)
@@ -88,9 +88,9 @@ func TestRewrapPaths(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, false)
-			b := binding("acme", 1)
+			b := identity("acme", 1)
 			w := e.generate(t, tc.from, b)
-			e.generate(t, tc.to, binding("acme", 2)) // learn the destination key first
+			e.generate(t, tc.to, identity("acme", 2)) // learn the destination key first
 			e.ts.ClearEvents()
 			moved, err := e.p.Rewrap(ctx, w, tc.to, b)
 			if err != nil {

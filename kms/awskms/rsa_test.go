@@ -23,21 +23,21 @@ func TestRSAWrapMakesNoKMSCall(t *testing.T) {
 	for name, r := range map[string]kms.KeyRef{"Direct": ref(rsaKey), "ViaRole": viaRole(ref(rsaKey), externalID)} {
 		t.Run(name, func(t *testing.T) {
 			e := newEnv(t, true)
-			e.generate(t, r, binding("acme", 1))
+			e.generate(t, r, identity("acme", 1))
 			if d, g := len(e.events("DescribeKey", "")), len(e.events("GetPublicKey", "")); d != 1 || g != 1 {
 				t.Fatalf("first wrap: %d DescribeKey and %d GetPublicKey, want 1 and 1", d, g)
 			}
 			e.ts.ClearEvents()
 			var ws []*kms.Wrapped
 			for v := uint32(2); v < 12; v++ {
-				ws = append(ws, e.generate(t, r, binding("acme", v)))
+				ws = append(ws, e.generate(t, r, identity("acme", v)))
 			}
 			key := mustDo[*envelope.TenantKey](t)(envelope.GenerateTenantKey("acme", 12, nil))
-			ws = append(ws, mustDo[*kms.Wrapped](t)(e.p.Wrap(ctx, r, key, binding("acme", 12))))
+			ws = append(ws, mustDo[*kms.Wrapped](t)(e.p.Wrap(ctx, r, key, identity("acme", 12))))
 			if ev := e.ts.Events(); len(ev) != 0 {
 				t.Fatalf("11 RSA wraps made %d AWS requests (%s…), want none", len(ev), ev[0].EventName)
 			}
-			got := mustDo[*envelope.TenantKey](t)(e.p.Unwrap(ctx, ws[10], binding("acme", 12)))
+			got := mustDo[*envelope.TenantKey](t)(e.p.Unwrap(ctx, ws[10], identity("acme", 12)))
 			if !got.Equal(key) {
 				t.Fatal("Unwrap() returned another key than was wrapped")
 			}
@@ -50,11 +50,11 @@ func TestRSAWrapMakesNoKMSCall(t *testing.T) {
 }
 
 // TestRSAForgedWrappingCostsNoCall: a wrapping made by someone holding the
-// public key but not the integrity key, or moved to another binding or key,
+// public key but not the integrity key, or moved to another identity or key,
 // fails as InvalidCiphertext before any KMS call.
 func TestRSAForgedWrappingCostsNoCall(t *testing.T) {
 	e := newEnv(t, true)
-	b := binding("acme", 1)
+	b := identity("acme", 1)
 	w := e.generate(t, ref(rsaKey), b)
 	pub := publicKey(t, e)
 	chosen := bytes.Repeat([]byte{0x42}, envelope.KeySize)
@@ -66,20 +66,20 @@ func TestRSAForgedWrappingCostsNoCall(t *testing.T) {
 	withTag := forged
 	mac := hmac.New(sha256.New, bytes.Repeat([]byte{1}, 32)) // an attacker's own key
 	mac.Write(forgedCT)
-	withTag.BindingTag = mac.Sum(nil)
+	withTag.IdentityTag = mac.Sum(nil)
 	noTag := *w
-	noTag.BindingTag = nil
+	noTag.IdentityTag = nil
 	otherKey := *w
 	otherKey.Key.ID = keyARN(euWest1, rsaKey2)
 	for name, tc := range map[string]struct {
 		w *kms.Wrapped
-		b kms.Binding
+		b kms.Identity
 	}{
 		"KeptTag":      {&forged, b},
 		"AttackersTag": {&withTag, b},
 		"NoTag":        {&noTag, b},
-		"OtherTenant":  {w, binding("globex", 1)},
-		"OtherVersion": {w, binding("acme", 2)},
+		"OtherTenant":  {w, identity("globex", 1)},
+		"OtherVersion": {w, identity("acme", 2)},
 		"OtherKey":     {&otherKey, b},
 	} {
 		_, err := e.p.Unwrap(ctx, tc.w, tc.b)
@@ -103,17 +103,17 @@ func publicKey(t *testing.T, e *env) *rsa.PublicKey {
 // Misconfigured; symmetric keys still work.
 func TestRSANeedsIntegrityKey(t *testing.T) {
 	e := newEnv(t, true, func(c *awskms.Config) { c.IntegrityKey = nil })
-	if _, _, err := e.p.GenerateAndWrap(ctx, ref(rsaKey), binding("acme", 1)); kms.ClassOf(err) != kms.Misconfigured {
+	if _, _, err := e.p.GenerateAndWrap(ctx, ref(rsaKey), identity("acme", 1)); kms.ClassOf(err) != kms.Misconfigured {
 		t.Fatalf("GenerateAndWrap(RSA key, no integrity key) err = %v, want class Misconfigured", err)
 	}
-	e.generate(t, ref(symKey), binding("acme", 1))
+	e.generate(t, ref(symKey), identity("acme", 1))
 }
 
 // TestRSAIntegrityKeyIsBound: another platform instance with a different
 // integrity key refuses the wrapping, before calling KMS.
 func TestRSAIntegrityKeyIsBound(t *testing.T) {
 	e := newEnv(t, true)
-	b := binding("acme", 1)
+	b := identity("acme", 1)
 	w := e.generate(t, ref(rsaKey), b)
 	cfg := e.cfg
 	cfg.IntegrityKey = bytes.Repeat([]byte{7}, awskms.IntegrityKeySize)
@@ -131,7 +131,7 @@ func TestRSAIntegrityKeyIsBound(t *testing.T) {
 // classified), though wrapping with the cached public key goes on.
 func TestRSADisabledKeyStopsUnwrap(t *testing.T) {
 	e := newEnv(t, true)
-	b := binding("acme", 1)
+	b := identity("acme", 1)
 	w := e.generate(t, ref(rsaKey), b)
 	mustDo[*kmsapi.DisableKeyOutput](t)(e.admin(t, euWest1).DisableKey(ctx, &kmsapi.DisableKeyInput{KeyId: aws.String(keyARN(euWest1, rsaKey))}))
 	_, err := e.p.Unwrap(ctx, w, b)

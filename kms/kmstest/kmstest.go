@@ -50,11 +50,11 @@ func Run(t *testing.T, setup func(t *testing.T) Setup) {
 
 var ctx = context.Background()
 
-func binding(tenant string, v uint32) kms.Binding {
-	return kms.Binding{Tenant: tenant, Version: v, Purpose: kms.PurposeTenantKey}
+func identity(tenant string, v uint32) kms.Identity {
+	return kms.Identity{Tenant: tenant, Version: v, Purpose: kms.PurposeTenantKey}
 }
 
-func generate(t *testing.T, s Setup, b kms.Binding) (*kms.Wrapped, []byte) {
+func generate(t *testing.T, s Setup, b kms.Identity) (*kms.Wrapped, []byte) {
 	t.Helper()
 	key, w, err := s.Provider.GenerateAndWrap(ctx, s.Key, b)
 	if err != nil {
@@ -69,7 +69,7 @@ func generate(t *testing.T, s Setup, b kms.Binding) (*kms.Wrapped, []byte) {
 	return w, key.Material()
 }
 
-func unwrapEqual(t *testing.T, s Setup, w *kms.Wrapped, b kms.Binding, want []byte) {
+func unwrapEqual(t *testing.T, s Setup, w *kms.Wrapped, b kms.Identity, want []byte) {
 	t.Helper()
 	got, err := s.Provider.Unwrap(ctx, w, b)
 	if err != nil {
@@ -81,7 +81,7 @@ func unwrapEqual(t *testing.T, s Setup, w *kms.Wrapped, b kms.Binding, want []by
 }
 
 func testGenerateAndUnwrap(t *testing.T, s Setup) {
-	b := binding("acme", 1)
+	b := identity("acme", 1)
 	w, material := generate(t, s, b)
 	unwrapEqual(t, s, w, b, material)
 	w2, material2 := generate(t, s, b)
@@ -91,7 +91,7 @@ func testGenerateAndUnwrap(t *testing.T, s Setup) {
 }
 
 func testWrapExisting(t *testing.T, s Setup) {
-	b := binding("acme", 2)
+	b := identity("acme", 2)
 	_, material := generate(t, s, b)
 	key, _ := s.Provider.Unwrap(ctx, mustWrap(t, s, s.Key, b, material), b)
 	w, err := s.Provider.Wrap(ctx, s.OtherKey, key, b)
@@ -101,7 +101,7 @@ func testWrapExisting(t *testing.T, s Setup) {
 	unwrapEqual(t, s, w, b, material)
 }
 
-func mustWrap(t *testing.T, s Setup, ref kms.KeyRef, b kms.Binding, material []byte) *kms.Wrapped {
+func mustWrap(t *testing.T, s Setup, ref kms.KeyRef, b kms.Identity, material []byte) *kms.Wrapped {
 	t.Helper()
 	key, err := newKey(b, material)
 	if err != nil {
@@ -115,21 +115,21 @@ func mustWrap(t *testing.T, s Setup, ref kms.KeyRef, b kms.Binding, material []b
 }
 
 func testBindingEnforced(t *testing.T, s Setup) {
-	b := binding("acme", 3)
+	b := identity("acme", 3)
 	w, _ := generate(t, s, b)
-	for _, other := range []kms.Binding{
-		binding("globex", 3),
-		binding("acme", 4),
+	for _, other := range []kms.Identity{
+		identity("globex", 3),
+		identity("acme", 4),
 		{Tenant: "acme", Version: 3, Purpose: "something-else"},
 	} {
 		if _, err := s.Provider.Unwrap(ctx, w, other); kms.ClassOf(err) != kms.InvalidCiphertext {
-			t.Errorf("Unwrap(with binding %+v) err = %v, want class InvalidCiphertext", other, err)
+			t.Errorf("Unwrap(with identity %+v) err = %v, want class InvalidCiphertext", other, err)
 		}
 	}
 }
 
 func testTampered(t *testing.T, s Setup) {
-	b := binding("acme", 1)
+	b := identity("acme", 1)
 	w, _ := generate(t, s, b)
 	tamper := s.Tamper
 	if tamper == nil {
@@ -146,7 +146,7 @@ func testTampered(t *testing.T, s Setup) {
 }
 
 func testRewrap(t *testing.T, s Setup) {
-	b := binding("acme", 5)
+	b := identity("acme", 5)
 	w, material := generate(t, s, b)
 	moved, err := s.Provider.Rewrap(ctx, w, s.OtherKey, b)
 	if err != nil {
@@ -156,8 +156,8 @@ func testRewrap(t *testing.T, s Setup) {
 		t.Fatalf("Rewrap() key = %v, want one at %v", moved.Key, s.OtherKey)
 	}
 	unwrapEqual(t, s, moved, b, material)
-	if _, err := s.Provider.Rewrap(ctx, w, s.OtherKey, binding("globex", 5)); kms.ClassOf(err) != kms.InvalidCiphertext {
-		t.Fatalf("Rewrap(wrong binding) err = %v, want class InvalidCiphertext", err)
+	if _, err := s.Provider.Rewrap(ctx, w, s.OtherKey, identity("globex", 5)); kms.ClassOf(err) != kms.InvalidCiphertext {
+		t.Fatalf("Rewrap(wrong identity) err = %v, want class InvalidCiphertext", err)
 	}
 }
 
@@ -175,13 +175,13 @@ func testMissingKey(t *testing.T, s Setup) {
 	if _, err := s.Provider.Describe(ctx, s.Missing, ""); kms.ClassOf(err) != kms.NotFound {
 		t.Errorf("Describe(missing) err = %v, want class NotFound", err)
 	}
-	if _, _, err := s.Provider.GenerateAndWrap(ctx, s.Missing, binding("acme", 1)); kms.ClassOf(err) != kms.NotFound {
+	if _, _, err := s.Provider.GenerateAndWrap(ctx, s.Missing, identity("acme", 1)); kms.ClassOf(err) != kms.NotFound {
 		t.Errorf("GenerateAndWrap(missing) err = %v, want class NotFound", err)
 	}
 }
 
 func testProbe(t *testing.T, s Setup) {
-	b := binding("acme", 1)
+	b := identity("acme", 1)
 	w, _ := generate(t, s, b)
 	if err := s.Provider.Probe(ctx, w, b); err != nil {
 		t.Fatalf("Probe() err = %v", err)
@@ -189,9 +189,9 @@ func testProbe(t *testing.T, s Setup) {
 }
 
 func testInvalidBinding(t *testing.T, s Setup) {
-	for _, b := range []kms.Binding{{}, {Tenant: "acme", Purpose: kms.PurposeTenantKey}, {Tenant: "bad tenant", Version: 1, Purpose: "x"}} {
+	for _, b := range []kms.Identity{{}, {Tenant: "acme", Purpose: kms.PurposeTenantKey}, {Tenant: "bad tenant", Version: 1, Purpose: "x"}} {
 		if _, _, err := s.Provider.GenerateAndWrap(ctx, s.Key, b); kms.ClassOf(err) != kms.Misconfigured {
-			t.Errorf("GenerateAndWrap(binding %+v) err = %v, want class Misconfigured", b, err)
+			t.Errorf("GenerateAndWrap(identity %+v) err = %v, want class Misconfigured", b, err)
 		}
 	}
 }
@@ -199,10 +199,10 @@ func testInvalidBinding(t *testing.T, s Setup) {
 func testCanceled(t *testing.T, s Setup) {
 	c, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, _, err := s.Provider.GenerateAndWrap(c, s.Key, binding("acme", 1)); !errors.Is(err, context.Canceled) {
+	if _, _, err := s.Provider.GenerateAndWrap(c, s.Key, identity("acme", 1)); !errors.Is(err, context.Canceled) {
 		t.Fatalf("GenerateAndWrap(canceled context) err = %v, want context.Canceled", err)
 	}
-	b := binding("acme", 2)
+	b := identity("acme", 2)
 	w, _ := generate(t, s, b)
 	if _, err := s.Provider.Unwrap(c, w, b); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Unwrap(canceled context) err = %v, want context.Canceled", err)
@@ -213,7 +213,7 @@ func testConcurrent(t *testing.T, s Setup) {
 	var wg sync.WaitGroup
 	for i := range 8 {
 		wg.Go(func() {
-			b := binding("acme", uint32(i+1))
+			b := identity("acme", uint32(i+1))
 			key, w, err := s.Provider.GenerateAndWrap(ctx, s.Key, b)
 			if err != nil {
 				t.Error(err)
@@ -228,6 +228,6 @@ func testConcurrent(t *testing.T, s Setup) {
 	wg.Wait()
 }
 
-func newKey(b kms.Binding, material []byte) (*envelope.TenantKey, error) {
+func newKey(b kms.Identity, material []byte) (*envelope.TenantKey, error) {
 	return envelope.NewTenantKey(b.Tenant, b.Version, material)
 }

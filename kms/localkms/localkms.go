@@ -15,7 +15,7 @@
 // # Format
 //
 // A wrapped tenant key is an envelope record (docs/FORMAT.md) of the 32 key
-// bytes sealed under the root key, with the binding's encryption context plus
+// bytes sealed under the root key, with the identity's encryption context plus
 // the root key's name as its context, so it opens only for the same tenant,
 // version and purpose.
 package localkms
@@ -119,7 +119,7 @@ func (p *Provider) KeyRef() kms.KeyRef { return RootRef(p.first) }
 // RootRef returns the reference to the root key called name.
 func RootRef(name string) kms.KeyRef { return kms.KeyRef{Provider: ProviderName, ID: name} }
 
-func (p *Provider) check(ctx context.Context, op string, ref kms.KeyRef, b kms.Binding) (*root, error) {
+func (p *Provider) check(ctx context.Context, op string, ref kms.KeyRef, b kms.Identity) (*root, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, &kms.Error{Class: kms.Unavailable, Op: op, Key: ref.ID, Err: err}
 	}
@@ -133,14 +133,14 @@ func (p *Provider) check(ctx context.Context, op string, ref kms.KeyRef, b kms.B
 	return r, nil
 }
 
-func wrapContext(name string, b kms.Binding) envelope.Context {
+func wrapContext(name string, b kms.Identity) envelope.Context {
 	ec := envelope.Context(b.EncryptionContext())
 	ec["byok:wrapping-key"] = name
 	return ec
 }
 
 // GenerateAndWrap creates a tenant key and wraps it under the root key.
-func (p *Provider) GenerateAndWrap(ctx context.Context, ref kms.KeyRef, b kms.Binding) (*envelope.TenantKey, *kms.Wrapped, error) {
+func (p *Provider) GenerateAndWrap(ctx context.Context, ref kms.KeyRef, b kms.Identity) (*envelope.TenantKey, *kms.Wrapped, error) {
 	if _, err := p.check(ctx, "generate", ref, b); err != nil {
 		return nil, nil, err
 	}
@@ -156,7 +156,7 @@ func (p *Provider) GenerateAndWrap(ctx context.Context, ref kms.KeyRef, b kms.Bi
 }
 
 // Wrap seals key's material under the newest root key version.
-func (p *Provider) Wrap(ctx context.Context, ref kms.KeyRef, key *envelope.TenantKey, b kms.Binding) (*kms.Wrapped, error) {
+func (p *Provider) Wrap(ctx context.Context, ref kms.KeyRef, key *envelope.TenantKey, b kms.Identity) (*kms.Wrapped, error) {
 	r, err := p.check(ctx, "wrap", ref, b)
 	if err != nil {
 		return nil, err
@@ -171,7 +171,7 @@ func (p *Provider) Wrap(ctx context.Context, ref kms.KeyRef, key *envelope.Tenan
 }
 
 // Unwrap opens w, which must have been made for b.
-func (p *Provider) Unwrap(ctx context.Context, w *kms.Wrapped, b kms.Binding) (*envelope.TenantKey, error) {
+func (p *Provider) Unwrap(ctx context.Context, w *kms.Wrapped, b kms.Identity) (*envelope.TenantKey, error) {
 	r, err := p.check(ctx, "unwrap", w.Key, b)
 	if err != nil {
 		return nil, err
@@ -197,7 +197,7 @@ func unwrapClass(err error) kms.Class {
 }
 
 // Rewrap unwraps w and wraps it under to.
-func (p *Provider) Rewrap(ctx context.Context, w *kms.Wrapped, to kms.KeyRef, b kms.Binding) (*kms.Wrapped, error) {
+func (p *Provider) Rewrap(ctx context.Context, w *kms.Wrapped, to kms.KeyRef, b kms.Identity) (*kms.Wrapped, error) {
 	key, err := p.Unwrap(ctx, w, b)
 	if err != nil {
 		return nil, err
@@ -208,7 +208,7 @@ func (p *Provider) Rewrap(ctx context.Context, w *kms.Wrapped, to kms.KeyRef, b 
 
 // Describe reports the root key.
 func (p *Provider) Describe(ctx context.Context, ref kms.KeyRef, _ string) (*kms.KeyInfo, error) {
-	if _, err := p.check(ctx, "describe", ref, kms.Binding{Tenant: "describe", Version: 1, Purpose: "describe"}); err != nil {
+	if _, err := p.check(ctx, "describe", ref, kms.Identity{Tenant: "describe", Version: 1, Purpose: "describe"}); err != nil {
 		return nil, err
 	}
 	return &kms.KeyInfo{ARN: ProviderName + ":" + ref.ID, KeyID: ref.ID, KeySpec: "SYMMETRIC_DEFAULT",
@@ -216,7 +216,7 @@ func (p *Provider) Describe(ctx context.Context, ref kms.KeyRef, _ string) (*kms
 }
 
 // Probe unwraps w and discards the key.
-func (p *Provider) Probe(ctx context.Context, w *kms.Wrapped, b kms.Binding) error {
+func (p *Provider) Probe(ctx context.Context, w *kms.Wrapped, b kms.Identity) error {
 	key, err := p.Unwrap(ctx, w, b)
 	if err != nil {
 		return err

@@ -55,7 +55,7 @@ func TestConformance(t *testing.T) {
 func TestRootKeyRotation(t *testing.T) {
 	f := rootFile(t, "root", 1)
 	p1, _ := New(f)
-	b := kms.Binding{Tenant: "acme", Version: 1, Purpose: kms.PurposeTenantKey}
+	b := kms.Identity{Tenant: "acme", Version: 1, Purpose: kms.PurposeTenantKey}
 	key, w, err := p1.GenerateAndWrap(context.Background(), p1.KeyRef(), b)
 	if err != nil {
 		t.Fatal(err)
@@ -107,7 +107,7 @@ func TestLoadRefusesOpenPermissions(t *testing.T) {
 
 func TestWrongAlgorithm(t *testing.T) {
 	p := newProvider(t, "root")
-	b := kms.Binding{Tenant: "acme", Version: 1, Purpose: kms.PurposeTenantKey}
+	b := kms.Identity{Tenant: "acme", Version: 1, Purpose: kms.PurposeTenantKey}
 	_, w, _ := p.GenerateAndWrap(context.Background(), p.KeyRef(), b)
 	w.Algorithm = "SYMMETRIC_DEFAULT"
 	if _, err := p.Unwrap(context.Background(), w, b); kms.ClassOf(err) != kms.InvalidCiphertext {

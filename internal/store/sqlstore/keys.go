@@ -15,7 +15,7 @@ import (
 // versionQuery joins versions with their wrappings in one statement, so a
 // reader sees a version and its wrappings from the same snapshot.
 const versionQuery = `SELECT v.version, v.created_at, w.provider, w.key_id, w.region, w.failover_regions,
-	w.role_arn, w.external_id, w.algorithm, w.ciphertext, w.binding_tag, w.request_id
+	w.role_arn, w.external_id, w.algorithm, w.ciphertext, w.identity_tag, w.request_id
 	FROM key_versions v JOIN wrappings w ON w.tenant_id = v.tenant_id AND w.version = v.version
 	WHERE v.tenant_id = $1 `
 
@@ -78,12 +78,12 @@ func scanWrapping(row Row, tenant string, vs []*keyring.Version) ([]*keyring.Ver
 	var failover string
 	var w kms.Wrapped
 	err := row.Scan(&version, timeAt(&created), &w.Key.Provider, &w.Key.ID, &w.Key.Region, &failover,
-		&w.Key.RoleARN, &w.Key.ExternalID, &w.Algorithm, &w.Ciphertext, &w.BindingTag, &w.RequestID)
+		&w.Key.RoleARN, &w.Key.ExternalID, &w.Algorithm, &w.Ciphertext, &w.IdentityTag, &w.RequestID)
 	if err != nil {
 		return nil, err
 	}
 	w.Key.FailoverRegions = store.SplitRegions(failover)
-	w.BindingTag = store.NilIfEmpty(w.BindingTag)
+	w.IdentityTag = store.NilIfEmpty(w.IdentityTag)
 	if len(vs) == 0 || vs[len(vs)-1].Version != version {
 		vs = append(vs, &keyring.Version{Tenant: tenant, Version: version, Created: created})
 	}
@@ -120,10 +120,10 @@ func (s *Store) insertWrappings(ctx context.Context, tx Tx, tenant string, versi
 	now := s.d.Time(store.Now())
 	for i, w := range ws {
 		_, err := tx.Exec(ctx, `INSERT INTO wrappings (tenant_id, version, position, provider, key_id, region,
-			failover_regions, role_arn, external_id, algorithm, ciphertext, binding_tag, request_id, writer, created_at)
+			failover_regions, role_arn, external_id, algorithm, ciphertext, identity_tag, request_id, writer, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
 			tenant, version, i, w.Key.Provider, w.Key.ID, w.Key.Region, store.JoinRegions(w.Key.FailoverRegions),
-			w.Key.RoleARN, w.Key.ExternalID, w.Algorithm, nonNil(w.Ciphertext), nonNil(w.BindingTag), w.RequestID, s.writer, now)
+			w.Key.RoleARN, w.Key.ExternalID, w.Algorithm, nonNil(w.Ciphertext), nonNil(w.IdentityTag), w.RequestID, s.writer, now)
 		if err != nil {
 			return s.dbErr("store wrapping", err)
 		}

@@ -217,19 +217,19 @@ func testVersionInvalid(t *testing.T, s store.Store) {
 // wrappingMutations make a valid wrapping invalid, one field at a time.
 func wrappingMutations() map[string]func(*kms.Wrapped) {
 	return map[string]func(*kms.Wrapped){
-		"no provider":       func(w *kms.Wrapped) { w.Key.Provider = "" },
-		"no key id":         func(w *kms.Wrapped) { w.Key.ID = "" },
-		"key id too long":   func(w *kms.Wrapped) { w.Key.ID = strings.Repeat("k", store.MaxARNLen+1) },
-		"key id with nul":   func(w *kms.Wrapped) { w.Key.ID = "k\x00" },
-		"bad region":        func(w *kms.Wrapped) { w.Key.Region = "Eu West" },
-		"bad failover":      func(w *kms.Wrapped) { w.Key.FailoverRegions = []string{"us-east-1", "a,b"} },
-		"no algorithm":      func(w *kms.Wrapped) { w.Algorithm = "" },
-		"no ciphertext":     func(w *kms.Wrapped) { w.Ciphertext = nil },
-		"ciphertext large":  func(w *kms.Wrapped) { w.Ciphertext = make([]byte, store.MaxCiphertextLen+1) },
-		"binding tag large": func(w *kms.Wrapped) { w.BindingTag = make([]byte, store.MaxBindingTagLen+1) },
-		"request id utf8":   func(w *kms.Wrapped) { w.RequestID = "\xff" },
-		"role not text":     func(w *kms.Wrapped) { w.Key.RoleARN = "arn:\x00" },
-		"external id long":  func(w *kms.Wrapped) { w.Key.ExternalID = strings.Repeat("e", store.MaxWrapExternalID+1) },
+		"no provider":        func(w *kms.Wrapped) { w.Key.Provider = "" },
+		"no key id":          func(w *kms.Wrapped) { w.Key.ID = "" },
+		"key id too long":    func(w *kms.Wrapped) { w.Key.ID = strings.Repeat("k", store.MaxARNLen+1) },
+		"key id with nul":    func(w *kms.Wrapped) { w.Key.ID = "k\x00" },
+		"bad region":         func(w *kms.Wrapped) { w.Key.Region = "Eu West" },
+		"bad failover":       func(w *kms.Wrapped) { w.Key.FailoverRegions = []string{"us-east-1", "a,b"} },
+		"no algorithm":       func(w *kms.Wrapped) { w.Algorithm = "" },
+		"no ciphertext":      func(w *kms.Wrapped) { w.Ciphertext = nil },
+		"ciphertext large":   func(w *kms.Wrapped) { w.Ciphertext = make([]byte, store.MaxCiphertextLen+1) },
+		"identity tag large": func(w *kms.Wrapped) { w.IdentityTag = make([]byte, store.MaxIdentityTagLen+1) },
+		"request id utf8":    func(w *kms.Wrapped) { w.RequestID = "\xff" },
+		"role not text":      func(w *kms.Wrapped) { w.Key.RoleARN = "arn:\x00" },
+		"external id long":   func(w *kms.Wrapped) { w.Key.ExternalID = strings.Repeat("e", store.MaxWrapExternalID+1) },
 	}
 }
 

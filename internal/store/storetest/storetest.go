@@ -134,7 +134,7 @@ func wrapping(n int) kms.Wrapped {
 		w.Key.RoleARN = "arn:aws:iam::111122223333:role/byok"
 		w.Key.ExternalID = "ext-0123456789"
 		w.Algorithm = "RSAES_OAEP_SHA_256"
-		w.BindingTag = []byte{1, 2, 3, byte(n)}
+		w.IdentityTag = []byte{1, 2, 3, byte(n)}
 	}
 	return w
 }

@@ -10,25 +10,25 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 )
 
-// CheckTenantBinding is the id of the check that the platform cannot use
+// CheckTenantCondition is the id of the check that the platform cannot use
 // the key with another tenant's encryption context.
-const CheckTenantBinding = "tenant_binding"
+const CheckTenantCondition = "tenant_condition"
 
-// Codes of the tenant binding check besides ok, skipped and
+// Codes of the tenant condition check besides ok, skipped and
 // check_inconclusive.
 const (
-	// CodeKeyNotBoundToTenant warns that the key policy (or the role's
+	// CodeTenantConditionMissing warns that the key policy (or the role's
 	// policy) lets the platform use the key for any tenant: the
 	// kms:EncryptionContext:byok:tenant condition is missing. A warning, not
 	// a failure, so that keys whose policies predate the condition keep
 	// working.
-	CodeKeyNotBoundToTenant = "key_not_bound_to_tenant"
+	CodeTenantConditionMissing = "tenant_condition_missing"
 	// CodeNoEncryptionContext says that an RSA key cannot be bound by a
 	// policy condition, as KMS takes no encryption context with it.
 	CodeNoEncryptionContext = "no_encryption_context"
 )
 
-// probeTenant is the tenant id the binding check claims. It holds a '/',
+// probeTenant is the tenant id the tenant condition check claims. It holds a '/',
 // which tenant ids never do, so it never names a real tenant.
 const probeTenant = "byok-validation/another-tenant"
 
@@ -84,11 +84,11 @@ func (r *run) probes() []probe {
 // key to their own tenant: the platform would call that key with the
 // attaching tenant's id, which the key's policy refuses.
 func (r *run) checkTenantBinding(ctx context.Context) {
-	if r.skipped(CheckTenantBinding, append(r.noCrypto(), r.noCipher())...) {
+	if r.skipped(CheckTenantCondition, append(r.noCrypto(), r.noCipher())...) {
 		return
 	}
 	if r.isRSA() {
-		r.add(&Check{ID: CheckTenantBinding, Status: Info, Code: CodeNoEncryptionContext,
+		r.add(&Check{ID: CheckTenantCondition, Status: Info, Code: CodeNoEncryptionContext,
 			Message: "KMS takes no encryption context with an RSA key, so no key policy condition can bind its use to the tenant; the platform binds each RSA wrapping to its tenant with its own keyed tag"})
 		return
 	}
@@ -104,7 +104,7 @@ func (r *run) checkTenantBinding(ctx context.Context) {
 		case isDenied(err):
 			denied = append(denied, p.action)
 		default:
-			r.add(&Check{ID: CheckTenantBinding, Status: Warn, Code: "check_inconclusive", RequestID: requestID(err),
+			r.add(&Check{ID: CheckTenantCondition, Status: Warn, Code: "check_inconclusive", RequestID: requestID(err),
 				Message: "could not tell whether the key is bound to the tenant: " + errorMessage(err), Fix: "run the validation again"})
 			return
 		}
@@ -121,19 +121,19 @@ func (r *run) probe(ctx context.Context, p probe) error {
 func (r *run) reportBinding(allowed, denied []string) {
 	switch {
 	case len(allowed) > 0:
-		r.add(&Check{ID: CheckTenantBinding, Status: Warn, Code: CodeKeyNotBoundToTenant,
+		r.add(&Check{ID: CheckTenantCondition, Status: Warn, Code: CodeTenantConditionMissing,
 			Message: fmt.Sprintf("the platform can use the key with another tenant's encryption context (%s): nothing in the key's policies stops it from using this key for a tenant other than %s",
 				strings.Join(allowed, ", "), r.t.TenantID),
-			Fix: r.bindingFix()})
+			Fix: r.conditionFix()})
 	case len(denied) == 0:
-		r.skipped(CheckTenantBinding, "no cryptographic call succeeded for the tenant")
+		r.skipped(CheckTenantCondition, "no cryptographic call succeeded for the tenant")
 	default:
-		r.pass(CheckTenantBinding, fmt.Sprintf("the key is bound to tenant %s: %s with another tenant's encryption context are denied",
+		r.pass(CheckTenantCondition, fmt.Sprintf("the key is bound to tenant %s: %s with another tenant's encryption context are denied",
 			r.t.TenantID, strings.Join(denied, ", ")))
 	}
 }
 
-func (r *run) bindingFix() string {
+func (r *run) conditionFix() string {
 	where := "the key policy statement " + SidUse
 	if r.t.RoleARN != "" {
 		where += " and the role policy statement " + SidRoleUse

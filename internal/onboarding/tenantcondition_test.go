@@ -19,7 +19,7 @@ func TestTenantBindingFixes(t *testing.T) {
 		id   string
 		want []string
 	}{
-		{"unbound", func(s *side) { s.keyPolicy = unbound(s.keyPolicy, SidUse, SidRead, s.spec) }, CheckTenantBinding,
+		{"unbound", func(s *side) { s.keyPolicy = unbound(s.keyPolicy, SidUse, SidRead, s.spec) }, CheckTenantCondition,
 			[]string{condition, SidUse, SidRead}},
 		{"another-tenant", func(s *side) { s.keyPolicy = s.keyPolicy.forTenantsPtr("tenant-7") }, PermissionCheck("kms:Encrypt"),
 			[]string{condition, SidUse, "kms:Encrypt"}},

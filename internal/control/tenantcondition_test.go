@@ -47,7 +47,7 @@ func TestAnotherTenantsKeyIsRefused(t *testing.T) {
 
 	// Past the validator, KMS itself refuses the platform's wrap for globex.
 	ref := kms.KeyRef{Provider: awskms.ProviderName, ID: mrkARN}
-	_, _, err = e.cfg.Providers[awskms.ProviderName].GenerateAndWrap(ctx, ref, kms.Binding{Tenant: "globex", Version: 1, Purpose: kms.PurposeTenantKey})
+	_, _, err = e.cfg.Providers[awskms.ProviderName].GenerateAndWrap(ctx, ref, kms.Identity{Tenant: "globex", Version: 1, Purpose: kms.PurposeTenantKey})
 	if !errors.Is(err, kms.ErrDenied) {
 		t.Errorf("GenerateAndWrap(globex) under acme's key err = %v, want kms.ErrDenied", err)
 	}
@@ -55,7 +55,7 @@ func TestAnotherTenantsKeyIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.cfg.Providers[awskms.ProviderName].Wrap(ctx, ref, key, kms.Binding{Tenant: "globex", Version: 1, Purpose: kms.PurposeTenantKey}); !errors.Is(err, kms.ErrDenied) {
+	if _, err := e.cfg.Providers[awskms.ProviderName].Wrap(ctx, ref, key, kms.Identity{Tenant: "globex", Version: 1, Purpose: kms.PurposeTenantKey}); !errors.Is(err, kms.ErrDenied) {
 		t.Errorf("Wrap(globex) under acme's key err = %v, want kms.ErrDenied", err)
 	}
 
