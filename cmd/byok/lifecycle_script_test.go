@@ -51,7 +51,7 @@ import (
 //	                               append each delivery's body to FILE
 //	emu advance DURATION           move the emulator's clock (POST /_awsemu/clock/advance)
 //	emu events                     print the emulator's CloudTrail-like log, one
-//	                               "NAME REGION ERROR|-" line per call (GET /_awsemu/events)
+//	                               "NAME REGION ERROR|-" line per call (Server.Events)
 //	emu clear-events               empty it (DELETE /_awsemu/events)
 //
 // The customer's actions in their AWS account, made with the AWS SDK as the
