@@ -106,8 +106,17 @@ func lifecycleSetup(e *testscript.Env) error {
 	if err := ln.Close(); err != nil {
 		return err
 	}
+	// A second instance's address, for the scripts that run one per region.
+	ln2, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	central := ln2.Addr().String()
+	if err := ln2.Close(); err != nil {
+		return err
+	}
 	for k, v := range map[string]string{
-		"EMULATOR": hs.URL, "BYOK_LISTEN": listen, "BYOK_URL": "http://" + listen,
+		"EMULATOR": hs.URL, "BYOK_LISTEN": listen, "BYOK_URL": "http://" + listen, "CENTRAL": central,
 		"KEY": devKeyARN, "SPARE": devSpareKeyARN, "REPLICA": replicaARN(devKeyARN),
 		"AWS_ACCESS_KEY_ID": devAccessKey, "AWS_SECRET_ACCESS_KEY": devSecretKey, "AWS_REGION": devRegion,
 	} {
