@@ -68,11 +68,13 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, c *call) er
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
-	c.tenant = req.Tenant
 	plain, info, err := tm.Issue(r.Context(), c.principal, auth.IssueRequest{Role: auth.Role(req.Role),
 		Tenant: req.Tenant, Name: req.Name, TTL: time.Duration(req.TTLSeconds) * time.Second})
 	if err != nil {
 		return err
+	}
+	if s.tenantExists(r.Context(), req.Tenant) {
+		c.tenant = req.Tenant // else the issuer's chain: no chain for a tenant that does not exist
 	}
 	writeJSON(w, http.StatusCreated, struct {
 		Token string `json:"token"`

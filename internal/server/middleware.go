@@ -84,6 +84,10 @@ func (s *Server) wrap(rt *route) http.Handler {
 // serve authenticates, applies the route's limits and runs its handler.
 func (s *Server) serve(w *recorder, r *http.Request, c *call) {
 	rt := c.route
+	if err := checkPathTenant(c); err != nil {
+		s.writeError(w, c, err)
+		return
+	}
 	if err := s.authorize(r, c); err != nil {
 		s.writeError(w, c, err)
 		return
@@ -207,7 +211,7 @@ func (s *Server) finish(w *recorder, r *http.Request, c *call, start time.Time) 
 		slog.Float64("duration_ms", float64(d.Microseconds())/1000),
 		slog.String("tenant", c.tenant), slog.String("principal", actor(c.principal)),
 		slog.String("code", c.code), slog.Int64("bytes_out", w.bytes))
-	s.recordAudit(r.Context(), c)
+	s.recordAudit(r.Context(), c, w.status)
 }
 
 func actor(p *auth.Principal) string {
@@ -218,12 +222,14 @@ func actor(p *auth.Principal) string {
 }
 
 // recordAudit records audited routes that an authenticated caller reached,
-// refusals included. The data plane's aggregation per minute is the sink's.
-func (s *Server) recordAudit(ctx context.Context, c *call) {
+// refusals included (in the caller's chain: auditTenant). Unauthenticated
+// calls are only in the access log: recording them would let anyone grow
+// the audit log. The data plane's aggregation per minute is the sink's.
+func (s *Server) recordAudit(ctx context.Context, c *call, status int) {
 	if !c.route.audit || c.principal == nil {
 		return
 	}
-	e := audit.Event{Time: time.Now().UTC(), Tenant: c.tenant, Actor: c.principal.Actor(),
+	e := audit.Event{Time: time.Now().UTC(), Tenant: auditTenant(c, status), Actor: c.principal.Actor(),
 		Action: string(c.route.action), KeyARN: c.keyARN, Outcome: "ok", Count: 1, RequestID: c.id}
 	if c.code != "" {
 		e.Outcome = c.code
@@ -233,6 +239,9 @@ func (s *Server) recordAudit(ctx context.Context, c *call) {
 	}
 	if c.failed > 0 {
 		e.Details = map[string]string{"failed": fmt.Sprint(c.failed)}
+	}
+	if c.tenant != "" && e.Tenant != c.tenant {
+		e.Details = map[string]string{"requested_tenant": c.tenant}
 	}
 	if err := s.cfg.Audit.Record(context.WithoutCancel(ctx), e); err != nil {
 		s.log.Error("audit record failed", "request_id", c.id, "action", e.Action, "tenant", c.tenant, "error", err.Error())

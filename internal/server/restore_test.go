@@ -124,9 +124,13 @@ func TestRestore(t *testing.T) {
 	for _, ev := range evs {
 		outcomes = append(outcomes, ev.Outcome)
 	}
-	want := "tenant_not_archived tenant_not_archived tenant_not_archived key_unavailable forbidden forbidden forbidden ok"
+	// The admin of "other" was refused: that is in other's chain, not acme's.
+	want := "tenant_not_archived tenant_not_archived tenant_not_archived key_unavailable forbidden forbidden ok"
 	if got := strings.Join(outcomes, " "); got != want || evs[len(evs)-1].KeyARN != mrkARN {
 		t.Fatalf("restore audit outcomes = %s (last %+v), want %s naming the key", got, evs[len(evs)-1], want)
+	}
+	if evs := e.audit.find(string(auth.TenantRestore), "other"); len(evs) != 1 || evs[0].Outcome != "forbidden" || evs[0].Details["requested_tenant"] != "acme" {
+		t.Fatalf("other's restore events = %+v, want its admin's refusal naming acme", evs)
 	}
 }
 

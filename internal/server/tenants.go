@@ -74,11 +74,11 @@ func (s *Server) createTenant(w http.ResponseWriter, r *http.Request, c *call) e
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
-	c.tenant = req.ID
 	t, err := s.cfg.Control.CreateTenant(r.Context(), control.CreateTenant{ID: req.ID, Name: req.Name, ExternalID: req.ExternalID})
 	if err != nil {
-		return err
+		return err // audited in the caller's chain: the tenant does not exist
 	}
+	c.tenant = req.ID
 	writeJSON(w, http.StatusCreated, toTenant(t))
 	return nil
 }
