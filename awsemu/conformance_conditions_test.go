@@ -2,6 +2,7 @@ package awsemu_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -43,13 +44,20 @@ func TestMoreKeyStateTransitions(t *testing.T) {
 	id := createKey(t, e, eu, nil).KeyId
 	must[*kms.DisableKeyOutput](t)(eu.DisableKey(e.ctx, &kms.DisableKeyInput{KeyId: id}))
 	must[*kms.ScheduleKeyDeletionOutput](t)(eu.ScheduleKeyDeletion(e.ctx, &kms.ScheduleKeyDeletionInput{KeyId: id}))
-	if got := describe(t, e, eu, *id); got.KeyState != types.KeyStatePendingDeletion || *got.PendingDeletionWindowInDays != 30 {
-		t.Fatalf("KeyState = %s window %v, want PendingDeletion 30", got.KeyState, got.PendingDeletionWindowInDays)
+	// AWS reports the window of a PendingDeletion key in DeletionDate only.
+	if got := describe(t, e, eu, *id); got.KeyState != types.KeyStatePendingDeletion || got.PendingDeletionWindowInDays != nil ||
+		got.DeletionDate == nil || got.DeletionDate.Sub(e.ts.Now()) < 30*day-time.Minute {
+		t.Fatalf("KeyState = %s window %v deletion %v, want PendingDeletion, no window, in 30 days", got.KeyState, got.PendingDeletionWindowInDays, got.DeletionDate)
 	}
 	_, err := eu.DisableKey(e.ctx, &kms.DisableKeyInput{KeyId: id})
 	wantType[*types.KMSInvalidStateException](t, err)
 	// PendingReplicaDeletion -> (cancel) Disabled.
 	must[*kms.ScheduleKeyDeletionOutput](t)(eu.ScheduleKeyDeletion(e.ctx, &kms.ScheduleKeyDeletionInput{KeyId: aws.String(mrkKey)}))
+	// Only a PendingReplicaDeletion key reports its window, and no date yet.
+	if got := describe(t, e, eu, mrkKey); got.KeyState != types.KeyStatePendingReplicaDeletion || got.PendingDeletionWindowInDays == nil ||
+		*got.PendingDeletionWindowInDays != 30 || got.DeletionDate != nil {
+		t.Fatalf("KeyState = %s window %v deletion %v, want PendingReplicaDeletion, 30, no date", got.KeyState, got.PendingDeletionWindowInDays, got.DeletionDate)
+	}
 	must[*kms.CancelKeyDeletionOutput](t)(eu.CancelKeyDeletion(e.ctx, &kms.CancelKeyDeletionInput{KeyId: aws.String(mrkKey)}))
 	if got := describe(t, e, eu, mrkKey).KeyState; got != types.KeyStateDisabled {
 		t.Fatalf("KeyState after cancelling PendingReplicaDeletion = %s, want Disabled", got)

@@ -99,6 +99,35 @@ func TestSessionExpiry(t *testing.T) {
 	e.ts.Advance(time.Hour + time.Second)
 	_, err := r.DescribeKey(e.ctx, &kms.DescribeKeyInput{KeyId: aws.String(tenantKey)})
 	wantCode(t, err, "ExpiredTokenException")
+	// However long ago it expired, as AWS's self-contained tokens do.
+	for _, later := range []time.Duration{25 * time.Hour, 90 * 24 * time.Hour} {
+		e.ts.Advance(later)
+		_, err = r.DescribeKey(e.ctx, &kms.DescribeKeyInput{KeyId: aws.String(tenantKey)})
+		wantCode(t, err, "ExpiredTokenException")
+	}
+}
+
+// A token altered, or presented with another session's access key, is not
+// a session's: it is refused as unrecognized, expired or not.
+func TestSessionTokenForged(t *testing.T) {
+	e := newEnv(t)
+	in := &sts.AssumeRoleInput{RoleArn: aws.String(byokRole), RoleSessionName: aws.String("byok"), ExternalId: aws.String("tenant-42")}
+	st := e.sts(t, euWest1, platformAcct, "platform")
+	a := must[*sts.AssumeRoleOutput](t)(st.AssumeRole(e.ctx, in)).Credentials
+	b := must[*sts.AssumeRoleOutput](t)(st.AssumeRole(e.ctx, in)).Credentials
+	tok := []byte(*a.SessionToken)
+	tok[20] ^= 1
+	for name, creds := range map[string]aws.Credentials{
+		"altered token":       {AccessKeyID: *a.AccessKeyId, SecretAccessKey: *a.SecretAccessKey, SessionToken: string(tok)},
+		"another key's token": {AccessKeyID: *a.AccessKeyId, SecretAccessKey: *a.SecretAccessKey, SessionToken: *b.SessionToken},
+	} {
+		for _, after := range []time.Duration{0, 30 * 24 * time.Hour} {
+			e.ts.Advance(after)
+			c := kms.NewFromConfig(e.ts.Config(euWest1, creds))
+			_, err := c.DescribeKey(e.ctx, &kms.DescribeKeyInput{KeyId: aws.String(tenantKey)})
+			t.Run(name, func(t *testing.T) { wantCode(t, err, "UnrecognizedClientException") })
+		}
+	}
 }
 
 func TestAuthenticationErrors(t *testing.T) {

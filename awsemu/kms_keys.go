@@ -48,7 +48,9 @@ func (s *Server) metadata(k *key) *keyMetadata {
 		CustomerMasterKeySpec: k.Spec, KeySpec: k.Spec, EncryptionAlgorithms: encryptionAlgorithms(k),
 		MultiRegion: k.MultiRegion,
 	}
-	if k.State == statePendingDeletion || k.State == statePendingReplicaDeletion {
+	// AWS reports the window only while a primary waits for its replicas;
+	// a key pending deletion has its DeletionDate instead.
+	if k.State == statePendingReplicaDeletion {
 		m.PendingDeletionWindowInDays = k.PendingWindow
 	}
 	if k.MultiRegion {
@@ -359,8 +361,9 @@ func (s *Server) sweep() {
 	for _, m := range s.st.Materials {
 		next = minTime(next, s.rotateIfDue(m, now))
 	}
-	// Expired sessions are kept a day so that their use reports
-	// ExpiredTokenException rather than an unknown key.
+	// A session is forgotten a day after it expires; its token still
+	// carries the expiration (see sessionToken), so its use keeps
+	// reporting ExpiredTokenException.
 	for id, sess := range s.st.Sessions {
 		if now.Sub(sess.Expiration) > 24*time.Hour {
 			delete(s.st.Sessions, id)

@@ -37,9 +37,10 @@ type state struct {
 	Accounts    map[string]*account  `json:"accounts"`
 	Keys        map[string]*key      `json:"keys"` // by key ARN
 	Materials   map[string]*material `json:"materials"`
-	Aliases     map[string]*alias    `json:"aliases"`  // by alias ARN
-	Sessions    map[string]*session  `json:"sessions"` // by access key id
-	AccessKeys  map[string]accessKey `json:"-"`        // rebuilt from Accounts
+	Aliases     map[string]*alias    `json:"aliases"`     // by alias ARN
+	Sessions    map[string]*session  `json:"sessions"`    // by access key id
+	SessionKey  []byte               `json:"session_key"` // authenticates session tokens; see sessionToken
+	AccessKeys  map[string]accessKey `json:"-"`           // rebuilt from Accounts
 }
 
 type accessKey struct{ account, user string }

@@ -159,7 +159,13 @@ func (s *Server) lookupCredential(akid, token string) (string, *principal, *auth
 		return u.SecretAccessKey, userPrincipal(ak.account, u), nil
 	}
 	sess, ok := s.st.Sessions[akid]
-	if !ok || token != sess.SessionToken {
+	if !ok {
+		if exp, ok := tokenExpiry(s.st.SessionKey, akid, token); ok && !s.now().Before(exp) {
+			return "", nil, &errExpiredToken
+		}
+		return "", nil, &errUnknownKey
+	}
+	if token != sess.SessionToken {
 		return "", nil, &errUnknownKey
 	}
 	if !s.now().Before(sess.Expiration) {

@@ -14,7 +14,7 @@ import (
 func buildState(w *World) (*state, error) {
 	st := &state{
 		Accounts: map[string]*account{}, Keys: map[string]*key{}, Materials: map[string]*material{},
-		Aliases: map[string]*alias{}, Sessions: map[string]*session{},
+		Aliases: map[string]*alias{}, Sessions: map[string]*session{}, SessionKey: randomBytes(32),
 	}
 	for _, a := range w.Accounts {
 		if err := addAccount(st, &a); err != nil {
@@ -154,6 +154,9 @@ func (s *Server) SetStateFile(path string) error {
 			return fmt.Errorf("awsemu: state file %s: %w", path, err)
 		}
 		st.Accounts = s.st.Accounts
+		if len(st.SessionKey) == 0 {
+			st.SessionKey = s.st.SessionKey
+		}
 		st.index()
 		s.st, s.nextSweep = st, time.Time{}
 	}

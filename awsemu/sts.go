@@ -1,7 +1,10 @@
 package awsemu
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/xml"
 	"net/http"
 	"net/url"
@@ -157,9 +160,9 @@ func (s *Server) trustAllows(c *call, r *role, arn string, form url.Values) bool
 func (s *Server) newSession(c *call, acct string, r *role, name string, dur time.Duration) *assumeRoleResult {
 	sess := &session{
 		AccessKeyID: randomAccessKeyID("ASIA"), SecretAccessKey: base64.RawStdEncoding.EncodeToString(randomBytes(30)),
-		SessionToken: base64.StdEncoding.EncodeToString(randomBytes(96)), Account: acct, Role: r.Name,
-		SessionName: name, Expiration: s.now().Add(dur).Truncate(time.Second),
+		Account: acct, Role: r.Name, SessionName: name, Expiration: s.now().Add(dur).Truncate(time.Second),
 	}
+	sess.SessionToken = sessionToken(s.st.SessionKey, sess.AccessKeyID, sess.Expiration)
 	s.st.Sessions[sess.AccessKeyID] = sess
 	out := &assumeRoleResult{Credentials: stsCredentials{
 		AccessKeyId: sess.AccessKeyID, SecretAccessKey: sess.SecretAccessKey, SessionToken: sess.SessionToken,
@@ -213,4 +216,41 @@ func writeXML(w http.ResponseWriter, v any) {
 	}
 	w.Write([]byte(xml.Header))
 	w.Write(b)
+}
+
+// Session tokens are 96 bytes: the expiration (Unix seconds, big-endian),
+// random bytes, and an HMAC-SHA256 under the state's session key over the
+// access key id and both. Like AWS's self-contained tokens, one outlives
+// the emulator's record of its session: a session forgotten after expiry
+// is still told apart from a key that never existed.
+const (
+	tokenBodyLen = 64
+	tokenLen     = tokenBodyLen + sha256.Size
+)
+
+func sessionToken(key []byte, akid string, exp time.Time) string {
+	body := binary.BigEndian.AppendUint64(make([]byte, 0, tokenLen), uint64(exp.Unix()))
+	body = append(body, randomBytes(tokenBodyLen-8)...)
+	return base64.StdEncoding.EncodeToString(append(body, tokenMAC(key, akid, body)...))
+}
+
+func tokenMAC(key []byte, akid string, body []byte) []byte {
+	h := hmac.New(sha256.New, key)
+	h.Write([]byte(akid))
+	h.Write(body)
+	return h.Sum(nil)
+}
+
+// tokenExpiry returns the expiration in a token this emulator issued for
+// akid; ok is false for any other token.
+func tokenExpiry(key []byte, akid, token string) (exp time.Time, ok bool) {
+	b, err := base64.StdEncoding.DecodeString(token)
+	if err != nil || len(b) != tokenLen || len(key) == 0 {
+		return time.Time{}, false
+	}
+	body, mac := b[:tokenBodyLen], b[tokenBodyLen:]
+	if !hmac.Equal(mac, tokenMAC(key, akid, body)) {
+		return time.Time{}, false
+	}
+	return time.Unix(int64(binary.BigEndian.Uint64(body)), 0).UTC(), true
 }

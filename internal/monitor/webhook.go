@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -98,6 +99,9 @@ type Webhooks struct {
 	// resolve, set by tests only, rewrites a receiver's host:port before
 	// the dialer resolves and checks it.
 	resolve func(address string) string
+	// lookup, set by tests only, resolves a host name when subscribed in
+	// place of the system's resolver.
+	lookup  func(ctx context.Context, host string) ([]netip.Addr, error)
 	wake    chan struct{}
 	sem     chan struct{}
 	wg      sync.WaitGroup
@@ -155,6 +159,9 @@ func (w *Webhooks) Subscribe(ctx context.Context, id, tenant, rawURL string) (*s
 		return nil, errorf(ErrInvalidWebhookID, nil, "webhook id %q must be 1 to %d characters of a-z 0-9 _ -", store.Clip(id), store.MaxWebhookIDLen)
 	}
 	if err := w.checkURL(rawURL); err != nil {
+		return nil, err
+	}
+	if err := w.checkResolved(ctx, rawURL); err != nil {
 		return nil, err
 	}
 	secret := make([]byte, 32)
@@ -260,8 +267,8 @@ func (w *Webhooks) checkURL(raw string) error {
 	case u.Fragment != "" || strings.Contains(raw, "#"):
 		return bad("may not have a fragment")
 	}
-	if why := internalHost(u.Hostname()); why != "" && !w.cfg.AllowPrivateNetworks {
-		return bad(fmt.Sprintf("host %s %s; webhooks are delivered to public addresses only", u.Hostname(), why))
+	if why := w.hostRefusal(u.Hostname()); why != "" {
+		return bad(why)
 	}
 	return nil
 }

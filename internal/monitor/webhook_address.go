@@ -7,9 +7,17 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
+	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/byok-dev/byok/internal/store"
 )
 
 // A subscriber chooses the URL, and a tenant admin is not trusted with the
@@ -145,20 +153,221 @@ func (w *Webhooks) newDeliveryClient() *http.Client {
 	}}
 }
 
-// internalHost says why a URL's host names an internal address, completing
-// "host h ...", or returns "" when it does not visibly: a host name is
-// checked again each time a delivery connects.
-func internalHost(host string) string {
-	name := strings.TrimSuffix(strings.ToLower(host), ".")
-	if name == "localhost" || strings.HasSuffix(name, ".localhost") {
-		return "names this host"
+// hostRefusal says why a subscription to a URL whose host is host is
+// refused, completing "webhook url u: ", or returns "" when it is not. A
+// host written as a number in any form but the canonical one is refused
+// whatever the network policy: resolvers disagree on what such a host is
+// (glibc reads "0177.0.0.1" as 127.0.0.1, Go's resolver as a name to look
+// up, an old parser as 177.0.0.1), and a receiver has no need for it.
+func (w *Webhooks) hostRefusal(raw string) string {
+	host := foldHost(raw)
+	if _, err := netip.ParseAddr(host); err != nil {
+		if addrs, numeric := ipv4Readings(host); numeric && (w.cfg.AllowPrivateNetworks || internalHost(host) == "") {
+			if len(addrs) == 0 {
+				return fmt.Sprintf("host %s ends in a number but is no IPv4 address", raw)
+			}
+			return fmt.Sprintf("host %s is an IPv4 address in a form resolvers read differently; write it as %s", raw, addrs[0])
+		}
 	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
+	if w.cfg.AllowPrivateNetworks {
 		return ""
 	}
-	if kind := internalKind(ip); kind != "" {
-		return "is " + kind
+	if why := internalHost(host); why != "" {
+		if host != raw {
+			raw += " (" + host + ")"
+		}
+		return fmt.Sprintf("host %s %s; webhooks are delivered to public addresses only", raw, why)
 	}
 	return ""
+}
+
+// internalHost says why a URL's host names an internal address, completing
+// "host h ...", or returns "" when it does not visibly: a host name is
+// resolved when subscribed (see checkResolved) and checked again each time
+// a delivery connects.
+func internalHost(host string) string {
+	if ip, err := netip.ParseAddr(host); err == nil {
+		if kind := internalKind(ip); kind != "" {
+			return "is " + kind
+		}
+		return ""
+	}
+	addrs, numeric := ipv4Readings(host)
+	for i, a := range addrs {
+		if kind := internalKind(a); kind != "" {
+			if i == 0 {
+				return fmt.Sprintf("is read as %s, %s", a, kind)
+			}
+			return fmt.Sprintf("is read by some resolvers as %s, %s", a, kind)
+		}
+	}
+	if numeric {
+		return ""
+	}
+	if localName(host) {
+		return "names this host"
+	}
+	return ""
+}
+
+// localName reports whether name is one that resolves to this machine on
+// usual systems, by RFC 6761 or /etc/hosts: localhost and its subdomains,
+// the names Debian and Red Hat give the loopback addresses, and the
+// machine's own host name.
+func localName(host string) bool {
+	name := strings.TrimSuffix(strings.ToLower(host), ".")
+	switch {
+	case name == "localhost" || strings.HasSuffix(name, ".localhost"):
+		return true
+	case name == "localhost.localdomain" || name == "localhost4" || name == "localhost6" ||
+		strings.HasPrefix(name, "localhost4.") || strings.HasPrefix(name, "localhost6.") ||
+		name == "ip6-localhost" || name == "ip6-loopback":
+		return true
+	}
+	own, err := os.Hostname()
+	if err != nil || own == "" {
+		return false
+	}
+	own = strings.TrimSuffix(strings.ToLower(own), ".")
+	short, _, _ := strings.Cut(own, ".")
+	return name == own || name == short
+}
+
+// ipv4Readings returns the IPv4 addresses that resolvers read host as when
+// it is a number in a form other than the canonical dotted quad; numeric
+// reports whether host ends in a number at all, which, by the WHATWG URL
+// standard, only an IPv4 address may.
+//
+// The first reading is that of glibc's inet_aton and of browsers' URL
+// parsers: one to four parts, each decimal, octal (a leading 0) or
+// hexadecimal (0x), the last filling the remaining bytes, and a trailing
+// dot. The second, given when it differs, reads a dotted quad's parts with
+// leading zeros as decimal, as some older parsers do.
+func ipv4Readings(host string) (addrs []netip.Addr, numeric bool) {
+	parts := strings.Split(host, ".")
+	if len(parts) > 1 && parts[len(parts)-1] == "" {
+		parts = parts[:len(parts)-1]
+	}
+	if !looksNumeric(parts[len(parts)-1]) {
+		return nil, false
+	}
+	if a, ok := inetAton(parts, false); ok {
+		addrs = append(addrs, a)
+	}
+	if a, ok := inetAton(parts, true); ok && len(parts) == 4 && (len(addrs) == 0 || a != addrs[0]) {
+		addrs = append(addrs, a)
+	}
+	return addrs, true
+}
+
+// inetAton reads parts as an IPv4 address; decimal reads every part as
+// decimal, leading zeros and all.
+func inetAton(parts []string, decimal bool) (netip.Addr, bool) {
+	if len(parts) > 4 {
+		return netip.Addr{}, false
+	}
+	var v uint64
+	for i, p := range parts {
+		n, ok := parseIPv4Part(p, decimal)
+		last := i == len(parts)-1
+		if !ok || !last && n > 0xff || last && n >= 1<<(8*(5-len(parts))) {
+			return netip.Addr{}, false
+		}
+		if last {
+			v = v<<(8*(5-len(parts))) | n
+		} else {
+			v = v<<8 | n
+		}
+	}
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), true
+}
+
+// parseIPv4Part reads one part of an IPv4 address: 0x and hexadecimal
+// digits (none, for browsers, is 0), 0 and octal digits, or decimal digits.
+func parseIPv4Part(p string, decimal bool) (uint64, bool) {
+	base := 10
+	switch {
+	case decimal:
+	case len(p) >= 2 && (p[:2] == "0x" || p[:2] == "0X"):
+		base, p = 16, p[2:]
+		if p == "" {
+			return 0, true
+		}
+	case len(p) > 1 && p[0] == '0':
+		base, p = 8, p[1:]
+	}
+	if p == "" {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(p, base, 64)
+	if err != nil || n > 0xffffffff {
+		return 0, false
+	}
+	return n, true
+}
+
+// looksNumeric reports whether p is a number to the WHATWG URL parser:
+// decimal digits, or 0x and hexadecimal digits, valid or not in the base
+// a leading 0 implies and whatever their size.
+func looksNumeric(p string) bool {
+	if len(p) >= 2 && (p[:2] == "0x" || p[:2] == "0X") {
+		return strings.Trim(p[2:], "0123456789abcdefABCDEF") == ""
+	}
+	return p != "" && strings.Trim(p, "0123456789") == ""
+}
+
+// foldHost maps a host name as IDNA's lookup mapping does for the
+// characters that matter here, so that "１２７。０。０。１", which the HTTP
+// client connects to as 127.0.0.1, is checked as that: compatibility
+// forms (full-width digits and dots) to ASCII, ideographic full stops to
+// dots, and upper to lower case.
+func foldHost(host string) string {
+	for i := 0; i < len(host); i++ {
+		if host[i] >= utf8.RuneSelf {
+			return strings.ToLower(strings.ReplaceAll(norm.NFKC.String(host), "\u3002", "."))
+		}
+	}
+	return host
+}
+
+// lookupTimeout bounds the resolution of a host name when subscribed.
+const lookupTimeout = 3 * time.Second
+
+// checkResolved resolves the host name of a URL checkURL accepted and
+// refuses it when any address it resolves to is internal, unless private
+// networks are allowed. A name that does not resolve is accepted, and its
+// deliveries fail (recorded, retried) until it does: a receiver's record
+// may be created after its subscription, and a passing DNS failure should
+// not refuse a correct URL. What the name resolves to when a delivery
+// connects is checked again (see refuseInternal): this check shows the
+// mistake early and is no guard against a name that changes.
+func (w *Webhooks) checkResolved(ctx context.Context, rawURL string) error {
+	u, err := url.Parse(rawURL)
+	if err != nil || w.cfg.AllowPrivateNetworks {
+		return nil
+	}
+	host := u.Hostname()
+	if _, err := netip.ParseAddr(host); err == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+	defer cancel()
+	lookup := w.lookup
+	if lookup == nil {
+		lookup = func(ctx context.Context, host string) ([]netip.Addr, error) {
+			return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+		}
+	}
+	addrs, err := lookup(ctx, host)
+	if err != nil {
+		return nil
+	}
+	for _, a := range addrs {
+		a = a.Unmap()
+		if kind := internalKind(a); kind != "" {
+			return errorf(ErrInvalidWebhookURL, nil, "webhook url %q: host %s resolves to %s, which is %s; webhooks are delivered to public addresses only",
+				store.Clip(rawURL), host, a, kind)
+		}
+	}
+	return nil
 }

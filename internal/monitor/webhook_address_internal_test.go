@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 )
@@ -113,6 +114,124 @@ func TestInternalHost(t *testing.T) {
 	for _, c := range cases {
 		if got := internalHost(c.host); got != c.want && !(c.want != "" && strings.HasPrefix(got, c.want)) {
 			t.Errorf("internalHost(%s) = %q, want %q", c.host, got, c.want)
+		}
+	}
+}
+
+// Every numeric form a common resolver reads as an internal address is
+// refused when subscribed, naming the address; with private networks
+// allowed, the non-canonical forms are still refused, saying how to write
+// the address.
+func TestHostRefusalNumericForms(t *testing.T) {
+	strict, lax := &Webhooks{}, &Webhooks{cfg: WebhookConfig{AllowPrivateNetworks: true}}
+	cases := []struct{ host, strict, lax string }{
+		{"127.1", "is read as 127.0.0.1, a loopback address", "write it as 127.0.0.1"},
+		{"127.0.1", "is read as 127.0.0.1, a loopback", "write it as 127.0.0.1"},
+		{"2130706433", "is read as 127.0.0.1, a loopback", "write it as 127.0.0.1"},
+		{"0x7f000001", "is read as 127.0.0.1, a loopback", "write it as 127.0.0.1"},
+		{"0X7F000001", "is read as 127.0.0.1", "write it as 127.0.0.1"},
+		{"0x7f.0.0.1", "is read as 127.0.0.1, a loopback", "write it as 127.0.0.1"},
+		{"0x7f.1", "is read as 127.0.0.1", "write it as 127.0.0.1"},
+		{"0177.0.0.1", "is read as 127.0.0.1, a loopback", "write it as 127.0.0.1"},
+		{"017700000001", "is read as 127.0.0.1, a loopback", "write it as 127.0.0.1"},
+		{"127.000.000.001", "is read as 127.0.0.1, a loopback", "write it as 127.0.0.1"},
+		{"127.0.0.1.", "is read as 127.0.0.1, a loopback", "write it as 127.0.0.1"},
+		{"0", "is read as 0.0.0.0, unspecified", "write it as 0.0.0.0"},
+		{"0x", "is read as 0.0.0.0, unspecified", "write it as 0.0.0.0"},
+		{"0.0", "is read as 0.0.0.0", "write it as 0.0.0.0"},
+		{"0xa9.0xfe.0xa9.0xfe", "is read as 169.254.169.254, link-local", "write it as 169.254.169.254"},
+		{"2852039166", "is read as 169.254.169.254, link-local", "write it as 169.254.169.254"},
+		{"012.0.0.5", "is read as 10.0.0.5, in a private network", "write it as 10.0.0.5"},
+		{"0x0000000000000000000000007f.1", "is read as 127.0.0.1", "write it as 127.0.0.1"},
+		// Octal to glibc and browsers (8.0.0.1), decimal to older parsers.
+		{"010.0.0.1", "is read by some resolvers as 10.0.0.1, in a private network", "write it as 8.0.0.1"},
+		{"１２７。０。０。１", "(127.0.0.1) is a loopback address", ""}, // IDNA maps it to 127.0.0.1, as the HTTP client does
+		{"１２７.1", "is read as 127.0.0.1", "write it as 127.0.0.1"},
+		// Public, written oddly: refused either way, saying how to write it.
+		{"134744072", "write it as 8.8.8.8", "write it as 8.8.8.8"},
+		{"8.8.8.8.", "write it as 8.8.8.8", "write it as 8.8.8.8"},
+		{"010.8.8.8", "is read by some resolvers as 10.8.8.8", "write it as 8.8.8.8"},
+		{"0x08080808", "write it as 8.8.8.8", "write it as 8.8.8.8"},
+		// Ending in a number without being an address.
+		{"256.0.0.1", "ends in a number but is no IPv4 address", "ends in a number"},
+		{"1.2.3.4.5", "ends in a number", "ends in a number"},
+		{"hooks.example.09", "ends in a number", "ends in a number"},
+		{"example.0x", "ends in a number", "ends in a number"},
+		{"99999999999999999999", "ends in a number", "ends in a number"},
+		{"4294967296", "ends in a number", "ends in a number"},
+		// Names from /etc/hosts.
+		{"localhost.localdomain", "names this host", ""},
+		{"LOCALHOST.localdomain.", "names this host", ""},
+		{"ip6-localhost", "names this host", ""},
+		{"ip6-loopback", "names this host", ""},
+		{"localhost4.localdomain4", "names this host", ""},
+		// Canonical and public.
+		{"8.8.8.8", "", ""},
+		{"10.0.0.5", "is in a private network", ""},
+		{"hooks.example.com", "", ""},
+		{"1password.com", "", ""},
+		{"0x.example.com", "", ""},
+		{"example.com.", "", ""},
+	}
+	for _, c := range cases {
+		for _, w := range []struct {
+			w    *Webhooks
+			want string
+		}{{strict, c.strict}, {lax, c.lax}} {
+			got := w.w.hostRefusal(c.host)
+			if w.want == "" && got != "" || w.want != "" && !strings.Contains(got, w.want) {
+				t.Errorf("hostRefusal(%s) with private networks allowed %v = %q, want %q",
+					c.host, w.w.cfg.AllowPrivateNetworks, got, w.want)
+			}
+		}
+	}
+}
+
+// The machine's own name is refused by name, however the system resolves it.
+func TestHostRefusalOwnName(t *testing.T) {
+	own, err := os.Hostname()
+	if err != nil || own == "" {
+		t.Fatalf("os.Hostname() = %q, %v", own, err)
+	}
+	w := &Webhooks{}
+	for _, h := range []string{own, strings.ToUpper(own) + "."} {
+		if got := w.hostRefusal(h); !strings.Contains(got, "names this host") {
+			t.Errorf("hostRefusal(%s) = %q, want it refused as this host", h, got)
+		}
+	}
+}
+
+// The readings follow inet_aton: 1 to 4 parts, the last filling the rest.
+func TestIPv4Readings(t *testing.T) {
+	cases := []struct {
+		host    string
+		want    []string
+		numeric bool
+	}{
+		{"1", []string{"0.0.0.1"}, true},
+		{"1.2", []string{"1.0.0.2"}, true},
+		{"1.2.3", []string{"1.2.0.3"}, true},
+		{"1.2.65535", []string{"1.2.255.255"}, true},
+		{"1.2.65536", nil, true},
+		{"1.16777215", []string{"1.255.255.255"}, true},
+		{"4294967295", []string{"255.255.255.255"}, true},
+		{"0377.0377.0377.0377", []string{"255.255.255.255"}, true},
+		{"08.0.0.1", []string{"8.0.0.1"}, true}, // not octal: the decimal reading only
+		{"1.2.3.4.5", nil, true},
+		{"1.2.3.", []string{"1.2.0.3"}, true},
+		{"1..3", nil, true},
+		{"example.com", nil, false},
+		{"0x7g", nil, false},
+		{".", nil, false},
+	}
+	for _, c := range cases {
+		addrs, numeric := ipv4Readings(c.host)
+		var got []string
+		for _, a := range addrs {
+			got = append(got, a.String())
+		}
+		if numeric != c.numeric || strings.Join(got, ",") != strings.Join(c.want, ",") {
+			t.Errorf("ipv4Readings(%s) = %v %v, want %v %v", c.host, got, numeric, c.want, c.numeric)
 		}
 	}
 }

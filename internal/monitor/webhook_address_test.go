@@ -144,3 +144,75 @@ func TestSubscribeInternalHost(t *testing.T) {
 		}
 	}
 }
+
+// Every numeric form of an internal address is refused when subscribed
+// with invalid_webhook_url, naming the address it is read as.
+func TestSubscribeNumericForms(t *testing.T) {
+	s := openSQLite(t, filepath.Join(t.TempDir(), "byok.db"))
+	strict := build(t, monitor.WebhookConfig{Store: s, Logger: quiet})
+	cases := []struct{ host, why string }{
+		{"127.1", "127.0.0.1, a loopback address"},
+		{"127.0.1", "127.0.0.1, a loopback address"},
+		{"2130706433", "127.0.0.1, a loopback address"},
+		{"0x7f000001", "127.0.0.1, a loopback address"},
+		{"0x7f.0.0.1", "127.0.0.1, a loopback address"},
+		{"0177.0.0.1", "127.0.0.1, a loopback address"},
+		{"017700000001", "127.0.0.1, a loopback address"},
+		{"127.000.000.001", "127.0.0.1, a loopback address"},
+		{"127.0.0.1.", "127.0.0.1, a loopback address"},
+		{"0", "0.0.0.0, unspecified"},
+		{"0251.0376.0251.0376", "169.254.169.254, link-local"},
+		{"localhost.localdomain", "names this host"},
+		{"ip6-localhost", "names this host"},
+	}
+	for _, c := range cases {
+		u := "https://" + c.host + ":8443/hook"
+		_, err := strict.Subscribe(ctx, "hook", "acme", u)
+		if monitor.Code(err) != "invalid_webhook_url" || !strings.Contains(err.Error(), c.why) ||
+			!strings.Contains(err.Error(), "webhooks are delivered to public addresses only") {
+			t.Errorf("Subscribe(%s) err = %v, want invalid_webhook_url naming %q", u, err, c.why)
+		}
+	}
+}
+
+// A host name is resolved when subscribed: one resolving to any internal
+// address is refused, naming it; one that does not resolve yet is
+// accepted (its deliveries fail until it does); with private networks
+// allowed, nothing is looked up.
+func TestSubscribeResolvesNames(t *testing.T) {
+	answers := map[string][]string{
+		"hooks.example.com":     {"93.184.215.14", "2606:4700::1"},
+		"internal.example.com":  {"10.0.0.7"},
+		"mixed.example.com":     {"93.184.215.14", "::ffff:127.0.0.1"},
+		"metadata.example.com":  {"fd00:ec2::254"},
+		"localhost.example.com": {"127.0.0.1"},
+	}
+	s := openSQLite(t, filepath.Join(t.TempDir(), "byok.db"))
+	strict := build(t, monitor.WebhookConfig{Store: s, Logger: quiet})
+	monitor.LookupAs(strict, answers)
+	cfg := testConfig(s)
+	cfg.AllowHTTP = false
+	lax := build(t, cfg)
+	monitor.LookupAs(lax, answers)
+	cases := []struct{ host, why string }{
+		{"hooks.example.com", ""},
+		{"not-yet.example.com", ""},
+		{"internal.example.com", "host internal.example.com resolves to 10.0.0.7, which is in a private network"},
+		{"mixed.example.com", "resolves to 127.0.0.1, which is a loopback address"},
+		{"metadata.example.com", "resolves to fd00:ec2::254, which is in a private network"},
+		{"localhost.example.com", "resolves to 127.0.0.1"},
+	}
+	for i, c := range cases {
+		u := "https://" + c.host + "/hook"
+		_, err := strict.Subscribe(ctx, fmt.Sprintf("strict-%d", i), "acme", u)
+		switch {
+		case c.why == "" && err != nil:
+			t.Errorf("Subscribe(%s) err = %v, want it accepted", u, err)
+		case c.why != "" && (monitor.Code(err) != "invalid_webhook_url" || !strings.Contains(err.Error(), c.why)):
+			t.Errorf("Subscribe(%s) err = %v, want invalid_webhook_url saying %q", u, err, c.why)
+		}
+		if _, err := lax.Subscribe(ctx, fmt.Sprintf("lax-%d", i), "acme", u); err != nil {
+			t.Errorf("Subscribe(%s) with private networks allowed: %v", u, err)
+		}
+	}
+}

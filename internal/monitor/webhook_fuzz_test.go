@@ -37,7 +37,8 @@ func FuzzVerify(f *testing.F) {
 
 // FuzzWebhookURL: any URL is accepted or refused with invalid_webhook_url,
 // and an accepted one is https, with a host that is no internal address
-// and no credentials.
+// and no credentials: no number but a canonical IP address, and no name of
+// this host.
 func FuzzWebhookURL(f *testing.F) {
 	needSeeds(f, "FuzzWebhookURL")
 	f.Add("https://hooks.example.com/byok")
@@ -54,8 +55,17 @@ func FuzzWebhookURL(f *testing.F) {
 		if perr != nil || u.Scheme != "https" || u.Hostname() == "" || u.User != nil || u.Fragment != "" {
 			t.Fatalf("checkURL accepted %q", raw)
 		}
-		if ip, err := netip.ParseAddr(u.Hostname()); err == nil && internalKind(ip) != "" {
+		host := foldHost(u.Hostname())
+		if ip, err := netip.ParseAddr(host); err == nil && internalKind(ip) != "" {
 			t.Fatalf("checkURL accepted %q, whose host is %s", raw, internalKind(ip))
+		}
+		if _, err := netip.ParseAddr(host); err != nil {
+			if addrs, numeric := ipv4Readings(host); numeric {
+				t.Fatalf("checkURL accepted %q, whose host is a number resolvers read as %v", raw, addrs)
+			}
+		}
+		if localName(host) {
+			t.Fatalf("checkURL accepted %q, whose host names this host", raw)
 		}
 	})
 }

@@ -151,12 +151,23 @@ func (p *Provider) attempt(ctx context.Context, op string, arn ARN, acc access, 
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.AttemptTimeout)
 	defer cancel()
 	rc := p.clients.get(clientKey{region: arn.Region, access: acc})
-	if rc.sess != nil {
-		if _, err := rc.sess.Retrieve(ctx); err != nil {
-			return kmsError(classify(err), op, arn, fmt.Errorf("assume role %s: %w", acc.role, err))
-		}
+	used, kerr := rc.assume(ctx, op, arn)
+	if kerr != nil {
+		return kerr
 	}
 	err := fn(ctx, rc.kms, arn)
+	if rc.sess != nil && isRejectedCredential(err) {
+		// KMS refused the session's credentials, as expired or as unknown
+		// (a session it has forgotten, or a clock that disagrees with the
+		// provider's): the role is assumed again, once, before the failure
+		// is classified, so a stale session never reads as a misconfigured
+		// key.
+		rc.sess.invalidate(used)
+		if used, kerr = rc.assume(ctx, op, arn); kerr != nil {
+			return kerr
+		}
+		err = fn(ctx, rc.kms, arn)
+	}
 	if err == nil {
 		return nil
 	}
@@ -164,8 +175,8 @@ func (p *Provider) attempt(ctx context.Context, op string, arn ARN, acc access, 
 	if errors.As(err, &ke) {
 		return ke
 	}
-	if rc.sess != nil && isExpiredToken(err) {
-		rc.sess.invalidate()
+	if rc.sess != nil && isRejectedCredential(err) {
+		rc.sess.invalidate(used) // the next call assumes the role afresh
 	}
 	return kmsError(classify(err), op, arn, err)
 }

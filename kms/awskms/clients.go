@@ -4,12 +4,15 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	kmsapi "github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/byok-dev/byok/kms"
 )
 
 // access is how the platform reaches a key: with its own credentials (role
@@ -147,11 +150,29 @@ func (s *session) Retrieve(ctx context.Context) (aws.Credentials, error) {
 	return s.creds, nil
 }
 
-// invalidate drops the credentials, for when KMS refused them as expired.
-func (s *session) invalidate() {
+// invalidate drops the credentials KMS refused: used, or whatever the
+// session holds when used is empty. Credentials already replaced by a
+// concurrent call are kept, so that one refusal costs one AssumeRole.
+func (s *session) invalidate(used aws.Credentials) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.creds = aws.Credentials{}
+	if used.AccessKeyID == "" || used.AccessKeyID == s.creds.AccessKeyID {
+		s.creds = aws.Credentials{}
+	}
+}
+
+// assume returns the credentials of rc's role session, assuming the role if
+// needed, so that an STS failure is reported as such; it returns none for
+// the platform's own credentials.
+func (rc *regionClient) assume(ctx context.Context, op string, arn ARN) (aws.Credentials, *kms.Error) {
+	if rc.sess == nil {
+		return aws.Credentials{}, nil
+	}
+	creds, err := rc.sess.Retrieve(ctx)
+	if err != nil {
+		return creds, kmsError(classify(err), op, arn, fmt.Errorf("assume role %s: %w", aws.ToString(rc.sess.in.RoleArn), err))
+	}
+	return creds, nil
 }
 
 // sessionName is the role session name for a tenant: prefix, "-", the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"slices"
 	"strings"
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -39,8 +40,8 @@ var codeClasses = map[string]kms.Class{
 	"InvalidSignatureException":                          kms.Misconfigured,
 	"MissingAuthenticationTokenException":                kms.Misconfigured,
 	"IncompleteSignatureException":                       kms.Misconfigured,
-	// A session that expired under us: the session cache is dropped and the
-	// retry assumes the role again.
+	// A session refused even after the role was assumed again (see
+	// attempt): a clock far off, for instance; worth retrying.
 	"ExpiredTokenException": kms.Unavailable,
 	// STS
 	"AccessDenied":               kms.Denied,
@@ -145,9 +146,16 @@ func isCode(err error, code string) bool {
 	return errors.As(err, &ae) && ae.ErrorCode() == code
 }
 
-// isExpiredToken reports whether KMS refused session credentials as expired.
-func isExpiredToken(err error) bool {
-	return isCode(err, "ExpiredTokenException") || isCode(err, "ExpiredToken")
+// rejectedCredential lists the codes of AWS refusing a request's
+// credentials themselves, as expired or as unknown, in KMS's and STS's
+// spelling.
+var rejectedCredential = []string{"ExpiredTokenException", "ExpiredToken", "UnrecognizedClientException", "InvalidClientTokenId"}
+
+// isRejectedCredential reports whether err is AWS refusing the request's
+// credentials themselves.
+func isRejectedCredential(err error) bool {
+	var ae smithy.APIError
+	return err != nil && errors.As(err, &ae) && slices.Contains(rejectedCredential, ae.ErrorCode())
 }
 
 // kmsError builds the classified error of op on key in region.

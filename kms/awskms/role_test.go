@@ -1,9 +1,16 @@
 package awskms_test
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/byok-dev/byok/kms/awskms"
 
 	"github.com/byok-dev/byok/envelope"
 	"github.com/byok-dev/byok/kms"
@@ -108,5 +115,69 @@ func TestRewrapPaths(t *testing.T) {
 			}
 			mustDo[*envelope.TenantKey](t)(e.p.Unwrap(ctx, moved, b))
 		})
+	}
+}
+
+// TestStaleSessionAssumedAgain: when KMS refuses a cached role session's
+// credentials, whether as expired (however long ago: the provider's clock
+// here never moves, as when the emulator's clock is advanced) or as unknown
+// (the emulator restarted from a state taken before the session), the
+// provider assumes the role again within the same call, which succeeds;
+// the refusal is never classified as a misconfigured key.
+func TestStaleSessionAssumedAgain(t *testing.T) {
+	cases := []struct {
+		name, refusal string
+		stale         func(e *env, before string)
+	}{
+		{"expired a minute ago", "ExpiredTokenException", func(e *env, _ string) { e.ts.Advance(time.Hour + time.Minute) }},
+		{"expired days ago", "ExpiredTokenException", func(e *env, _ string) { e.ts.Advance(40 * 24 * time.Hour) }},
+		{"unknown to KMS", "UnrecognizedClientException", func(e *env, before string) {
+			if err := e.ts.SetStateFile(before); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var frozen time.Time
+			e := newEnv(t, false, func(cfg *awskms.Config) { cfg.Clock = func() time.Time { return frozen } })
+			frozen = e.ts.Now()
+			before := filepath.Join(t.TempDir(), "state.json")
+			if err := e.ts.SetStateFile(before); err != nil {
+				t.Fatal(err)
+			}
+			saved, err := os.ReadFile(before)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := viaRole(ref(roleKey), externalID)
+			b := identity("acme", 1)
+			w := e.generate(t, r, b)
+			if err := os.WriteFile(before, saved, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			c.stale(e, before)
+			mustDo[*envelope.TenantKey](t)(e.p.Unwrap(ctx, w, b))
+			if n := len(e.events("AssumeRole", "")); n != 2 {
+				t.Fatalf("%d AssumeRole calls, want 2: the first session and its replacement", n)
+			}
+			decrypts := e.events("Decrypt", euWest1)
+			if len(decrypts) != 2 || decrypts[0].ErrorCode != c.refusal || decrypts[1].ErrorCode != "" {
+				t.Fatalf("Decrypt events = %+v, want one refused with %s, then one that succeeded", decrypts, c.refusal)
+			}
+		})
+	}
+}
+
+// TestDirectCredentialsRejected: the platform's own credentials, refused,
+// are a misconfiguration at once; there is no session to assume again.
+func TestDirectCredentialsRejected(t *testing.T) {
+	e := newEnv(t, false, func(cfg *awskms.Config) {
+		cfg.AWS.Credentials = aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider("AKIAUNKNOWN000000001", "x", ""))
+	})
+	_, _, err := e.p.GenerateAndWrap(ctx, ref(symKey), identity("acme", 1))
+	e.wantClass(t, err, kms.Misconfigured, true)
+	if n := len(e.ts.Events()); n != 1 {
+		t.Fatalf("events = %+v, want the one refused request", e.ts.Events())
 	}
 }
