@@ -95,6 +95,10 @@ type serveConfig struct {
 		MaxBatch      int           `yaml:"max_batch"`
 		Timeout       time.Duration `yaml:"timeout"`
 		StreamTimeout time.Duration `yaml:"stream_timeout"`
+		HeaderTimeout time.Duration `yaml:"header_timeout"`
+		BodyTimeout   time.Duration `yaml:"body_timeout"`
+		IdleTimeout   time.Duration `yaml:"idle_timeout"`
+		StreamMinRate int64         `yaml:"stream_min_rate"`
 	} `yaml:"limits"`
 }
 
@@ -237,7 +241,9 @@ func serve(ctx context.Context, c *cli, cfg *serveConfig, st serveStore, tokens 
 	srv, err := server.New(server.Config{Control: w.control, Keyring: w.keyring, Store: st, Auth: tokens, Webhooks: hooks, Monitor: mon,
 		Audit: w.auditSink(), Attribute: audit.WithActor, Logger: log, Registry: reg, Addr: cfg.Listen, TLSCert: cfg.TLS.Cert, TLSKey: cfg.TLS.Key,
 		MaxBody: cfg.Limits.MaxBody, MaxDataBody: cfg.Limits.MaxDataBody, MaxBatch: cfg.Limits.MaxBatch,
-		Timeout: cfg.Limits.Timeout, StreamTimeout: cfg.Limits.StreamTimeout, Region: w.region})
+		Timeout: cfg.Limits.Timeout, StreamTimeout: cfg.Limits.StreamTimeout, Region: w.region,
+		HeaderTimeout: cfg.Limits.HeaderTimeout, BodyTimeout: cfg.Limits.BodyTimeout, IdleTimeout: cfg.Limits.IdleTimeout,
+		StreamMinRate: cfg.Limits.StreamMinRate})
 	if err != nil {
 		return err
 	}

@@ -68,6 +68,8 @@ var entries = []Entry{
 
 	refused("method_not_allowed", http.StatusMethodNotAllowed, "the path does not serve this method", "see /v1/openapi.json for the routes"),
 
+	refused("request_timeout", http.StatusRequestTimeout, "the request body did not arrive in time: it stalled, or a stream's body arrived slower than the server's minimum rate", "send the body at once after the headers; for slow sources, buffer before sending"),
+
 	refused("conflict", http.StatusConflict, "the change is based on a revision that is no longer current, or collides with another change", "it changed since it was read (another caller at the same time); look at it again and retry"),
 	refused("tenant_exists", http.StatusConflict, "a tenant with this id already exists", "choose another id, or run 'byok tenant show ID' for the existing tenant"),
 	refused("external_id_in_use", http.StatusConflict, "another tenant already has this external id", "leave out the external id to have one generated, or give another"),
@@ -94,6 +96,7 @@ var entries = []Entry{
 	refused("body_too_large", http.StatusRequestEntityTooLarge, "the request body is larger than this route allows", "send less per request: split a batch, or use a stream"),
 	refused("batch_too_large", http.StatusRequestEntityTooLarge, "the batch holds more records than the server allows", "split the batch"),
 	refused("record_too_large", http.StatusRequestEntityTooLarge, "the record is larger than the record format allows", "use a stream (leave out --record)"),
+	refused("unsupported_media_type", http.StatusUnsupportedMediaType, "the request body's Content-Type is not one this route takes", "send JSON bodies as application/json, and stream bodies as application/octet-stream"),
 
 	refused("validation_failed", http.StatusUnprocessableEntity, "the customer's key failed validation; details holds the reports", "fix what the failed checks say, then run 'byok key validate' again"),
 

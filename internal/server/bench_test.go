@@ -65,6 +65,7 @@ func benchPost(b *testing.B, path, body string, records int) {
 func post(b *testing.B, hc *http.Client, url, token, body string) {
 	req, _ := http.NewRequest("POST", url, strings.NewReader(body))
 	req.Header.Set("Authorization", token)
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := hc.Do(req)
 	if err != nil {
 		b.Fatal(err)

@@ -327,8 +327,9 @@ func addPair(ec envelope.Context, pair string) error {
 }
 
 // startStream checks a stream request and readies the connection: the body is
-// read while the answer is written (full duplex), and the stream timeout also
-// bounds reads and writes that do not watch the context.
+// read while the answer is written (full duplex), the body's minimum rate
+// bounds its reads (see timedBody), and the stream timeout also bounds
+// writes that do not watch the context.
 func (s *Server) startStream(w http.ResponseWriter, r *http.Request, c *call) (envelope.Context, error) {
 	ec, err := parseContext(r.Header.Get(ContextHeader))
 	if err != nil {
@@ -339,9 +340,7 @@ func (s *Server) startStream(w http.ResponseWriter, r *http.Request, c *call) (e
 	}
 	rc := http.NewResponseController(w)
 	rc.EnableFullDuplex() // HTTP/2 is always full duplex
-	deadline := time.Now().Add(s.cfg.StreamTimeout)
-	rc.SetReadDeadline(deadline)
-	rc.SetWriteDeadline(deadline)
+	rc.SetWriteDeadline(time.Now().Add(s.cfg.StreamTimeout))
 	w.Header().Set("Content-Type", "application/octet-stream")
 	return ec, nil
 }

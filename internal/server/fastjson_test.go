@@ -150,6 +150,7 @@ func postRaw(t *testing.T, e *env, token, path, body string) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequest("POST", e.http.URL+path, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -26,20 +26,21 @@ func FuzzHandler(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Add("POST", "/v1/tenants/acme/decrypt", "owner", "", `{"ciphertext":"`+b64(ct)+`"}`)
-	f.Add("POST", "/v1/tenants/acme/encrypt/batch", "member", "", `{"records":[{"plaintext":"aGk=","context":{"a":"b"}}]}`)
-	f.Add("POST", "/v1/tenants/acme/decrypt/stream", "member", "a=b,c=%zz", "BYOK")
-	f.Add("POST", "/v1/tenants/acme/webhooks", "owner", "", `{"id":"h1","url":"https://example.com/hook"}`)
-	f.Add("GET", "/v1/webhooks/h1/deliveries?limit=5", "owner", "", "")
-	f.Add("PATCH", "/v1/tenants/acme", "owner", "", `{"name":"x","revision":1}`)
+	const js, octets = "application/json", "application/octet-stream"
+	f.Add("POST", "/v1/tenants/acme/decrypt", "owner", "", js, `{"ciphertext":"`+b64(ct)+`"}`)
+	f.Add("POST", "/v1/tenants/acme/encrypt/batch", "member", "", js, `{"records":[{"plaintext":"aGk=","context":{"a":"b"}}]}`)
+	f.Add("POST", "/v1/tenants/acme/decrypt/stream", "member", "a=b,c=%zz", octets, "BYOK")
+	f.Add("POST", "/v1/tenants/acme/webhooks", "owner", "", js, `{"id":"h1","url":"https://example.com/hook"}`)
+	f.Add("GET", "/v1/webhooks/h1/deliveries?limit=5", "owner", "", "", "")
+	f.Add("PATCH", "/v1/tenants/acme", "owner", "", js, `{"name":"x","revision":1}`)
 	named := map[string]string{"owner": e.owner, "member": e.memberOf("acme"), "other": e.other}
-	f.Fuzz(func(t *testing.T, method, target, token, ctxHeader, body string) {
+	f.Fuzz(func(t *testing.T, method, target, token, ctxHeader, contentType, body string) {
 		// Named roles stand for real tokens, so that the fuzzer gets past
 		// authentication; anything else is sent as it is.
 		if real, ok := named[token]; ok {
 			token = real
 		}
-		req := rawRequest(method, target, token, ctxHeader, body)
+		req := rawRequest(method, target, token, ctxHeader, contentType, body)
 		if req == nil {
 			return
 		}
@@ -55,7 +56,7 @@ func FuzzHandler(f *testing.F) {
 
 // rawRequest parses the request as the server would read it off the wire, or
 // returns nil if it is not HTTP at all.
-func rawRequest(method, target, token, ctxHeader, body string) *http.Request {
+func rawRequest(method, target, token, ctxHeader, contentType, body string) *http.Request {
 	var b bytes.Buffer
 	b.WriteString(method + " " + target + " HTTP/1.1\r\nHost: byok\r\n")
 	if token != "" {
@@ -63,6 +64,9 @@ func rawRequest(method, target, token, ctxHeader, body string) *http.Request {
 	}
 	if ctxHeader != "" {
 		b.WriteString("Byok-Context: " + ctxHeader + "\r\n")
+	}
+	if contentType != "" {
+		b.WriteString("Content-Type: " + contentType + "\r\n")
 	}
 	b.WriteString("Content-Length: " + itoa(len(body)) + "\r\n\r\n" + body)
 	req, err := http.ReadRequest(bufio.NewReader(&b))

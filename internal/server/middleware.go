@@ -33,6 +33,9 @@ type call struct {
 	failed uint64
 	// code is the error code answered, "" on success.
 	code string
+	// h1Body is set when an HTTP/1 request carries a body; HTTP/2 answers
+	// without waiting for a body, and closing would end every stream.
+	h1Body bool
 }
 
 // recorder remembers the status and whether the answer started.
@@ -72,7 +75,7 @@ func newRequestID() string {
 func (s *Server) wrap(rt *route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		c := &call{id: newRequestID(), route: rt, tenant: r.PathValue("id")}
+		c := &call{id: newRequestID(), route: rt, tenant: r.PathValue("id"), h1Body: r.ContentLength != 0 && r.ProtoMajor == 1}
 		rec := &recorder{ResponseWriter: w}
 		rec.Header().Set(RequestIDHeader, c.id)
 		defer s.finish(rec, r, c, start)
@@ -84,11 +87,17 @@ func (s *Server) wrap(rt *route) http.Handler {
 // serve authenticates, applies the route's limits and runs its handler.
 func (s *Server) serve(w *recorder, r *http.Request, c *call) {
 	rt := c.route
+	// Refusals before the body is read leave it unread: the answer closes
+	// the connection (see writeError) instead of waiting for the body.
 	if err := checkPathTenant(c); err != nil {
 		s.writeError(w, c, err)
 		return
 	}
 	if err := s.authorize(r, c); err != nil {
+		s.writeError(w, c, err)
+		return
+	}
+	if err := checkMediaType(r, rt); err != nil {
 		s.writeError(w, c, err)
 		return
 	}
@@ -99,9 +108,16 @@ func (s *Server) serve(w *recorder, r *http.Request, c *call) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout(rt))
 	defer cancel()
 	r = r.WithContext(ctx)
+	if r.ContentLength != 0 {
+		s.bound(w, r, rt)
+	}
 	if limit := s.bodyLimit(rt); limit >= 0 {
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
 	}
+	// From here the handler reads the body under the read deadlines; an
+	// error it answers leaves the rest to net/http, so that a client still
+	// sending (a stream whose context does not match) reads the answer.
+	c.h1Body = false
 	err := rt.handler(s, w, r, c)
 	if err == nil {
 		return
@@ -185,6 +201,14 @@ func (s *Server) writeError(w http.ResponseWriter, c *call, err error) {
 	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", "1")
 	}
+	if c.h1Body {
+		// Refused before the handler: the body is unread and may be
+		// stalled or never sent:
+		// net/http would read it before answering and again after, so the
+		// answer ends the connection and no further read may wait.
+		w.Header().Set("Connection", "close")
+		http.NewResponseController(w).SetReadDeadline(time.Now())
+	}
 	writeJSON(w, e.Status, e)
 }
 
@@ -263,7 +287,8 @@ func decodeJSON(r *http.Request, v any) error {
 
 func badJSON(err error) error {
 	var mb *http.MaxBytesError
-	if errors.As(err, &mb) {
+	var ae *Error
+	if errors.As(err, &mb) || errors.As(err, &ae) {
 		return err
 	}
 	if errors.Is(err, io.EOF) {

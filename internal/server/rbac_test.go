@@ -76,6 +76,7 @@ func checkAccess(t *testing.T, e *env, rt *route, tenantID, token string, p *aut
 	}
 	req := httptest.NewRequest(rt.method, path, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
 	rec := httptest.NewRecorder()
 	e.server.Handler().ServeHTTP(rec, req)
 	scope := tenantID

@@ -62,6 +62,10 @@ const (
 	DefaultTimeout         = 30 * time.Second
 	DefaultStreamTimeout   = time.Hour
 	DefaultShutdownTimeout = 15 * time.Second
+	DefaultHeaderTimeout   = 10 * time.Second
+	DefaultBodyTimeout     = 15 * time.Second
+	DefaultIdleTimeout     = 2 * time.Minute
+	DefaultStreamMinRate   = 1 << 10 // bytes per second
 )
 
 // Store is what the server reads directly; everything else goes through
@@ -112,6 +116,17 @@ type Config struct {
 	MaxBatch    int   // records per batch
 	// Timeout bounds each request but streams; StreamTimeout bounds streams.
 	Timeout, StreamTimeout time.Duration
+	// HeaderTimeout bounds reading a request's headers, IdleTimeout how long
+	// a kept-alive connection may wait for its next request (both Serve's).
+	HeaderTimeout, IdleTimeout time.Duration
+	// BodyTimeout bounds reading the body of every route but streams, and is
+	// the longest a stream's body may pause.
+	BodyTimeout time.Duration
+	// StreamMinRate is the slowest a stream's body may arrive, in bytes per
+	// second averaged since the headers: a wall clock would cut off large
+	// honest uploads, no limit would let a trickle hold a connection for the
+	// whole StreamTimeout. The first BodyTimeout is free.
+	StreamMinRate int64
 	// ShutdownTimeout is how long Serve waits for requests in flight after its
 	// context is canceled.
 	ShutdownTimeout time.Duration
@@ -137,7 +152,8 @@ func (c *Config) validate() error {
 		return errors.New("server: Config.Auth is required")
 	case (c.TLSCert == "") != (c.TLSKey == ""):
 		return errors.New("server: TLSCert and TLSKey go together")
-	case c.MaxBody < 0 || c.MaxDataBody < 0 || c.MaxBatch < 0 || c.Timeout < 0 || c.StreamTimeout < 0:
+	case c.MaxBody < 0 || c.MaxDataBody < 0 || c.MaxBatch < 0 || c.Timeout < 0 || c.StreamTimeout < 0,
+		c.HeaderTimeout < 0 || c.BodyTimeout < 0 || c.IdleTimeout < 0 || c.StreamMinRate < 0:
 		return errors.New("server: limits may not be negative")
 	}
 	return nil
@@ -151,6 +167,7 @@ func (c *Config) setDefaults() {
 	}
 	def(&c.MaxBody, DefaultMaxBody)
 	def(&c.MaxDataBody, DefaultMaxDataBody)
+	def(&c.StreamMinRate, DefaultStreamMinRate)
 	if c.MaxBatch == 0 {
 		c.MaxBatch = DefaultMaxBatch
 	}
@@ -162,6 +179,9 @@ func (c *Config) setDefaults() {
 	dur(&c.Timeout, DefaultTimeout)
 	dur(&c.StreamTimeout, DefaultStreamTimeout)
 	dur(&c.ShutdownTimeout, DefaultShutdownTimeout)
+	dur(&c.HeaderTimeout, DefaultHeaderTimeout)
+	dur(&c.BodyTimeout, DefaultBodyTimeout)
+	dur(&c.IdleTimeout, DefaultIdleTimeout)
 	if c.Audit == nil {
 		c.Audit = audit.Discard
 	}
@@ -216,8 +236,8 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{
 		Handler:           s.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: s.cfg.HeaderTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
