@@ -203,9 +203,9 @@ func (s *Server) writeError(w http.ResponseWriter, c *call, err error) {
 	}
 	if c.h1Body {
 		// Refused before the handler: the body is unread and may be
-		// stalled or never sent:
-		// net/http would read it before answering and again after, so the
-		// answer ends the connection and no further read may wait.
+		// stalled or never sent. net/http would read it before answering
+		// and again after, so the answer ends the connection and no
+		// further read may wait.
 		w.Header().Set("Connection", "close")
 		http.NewResponseController(w).SetReadDeadline(time.Now())
 	}
