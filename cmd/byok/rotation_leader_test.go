@@ -60,7 +60,7 @@ func (in *rotationInstance) rotated(version string) bool {
 }
 
 // Two instances on one PostgreSQL database: only the leader (the holder of
-// the background jobs' advisory lock) rotates a tenant that is due, once;
+// scheduled rotation's advisory lock, cluster.LockRotation) rotates a tenant that is due, once;
 // when it stops, the other instance takes the lock and rotates at the next
 // period.
 func TestScaleOutScheduledRotation(t *testing.T) {
