@@ -126,12 +126,20 @@ func (p *Provider) round(ctx context.Context, op string, rt route, fn attemptFun
 			continue
 		}
 		tried = true
-		err := p.attempt(ctx, op, arn, rt.access, fn)
+		err, assuming := p.attempt(ctx, op, arn, rt.access, fn)
 		if err != nil && ctx.Err() != nil {
 			b.release() // the caller gave up: no verdict on the region
 			return err, true
 		}
-		b.record(p.cfg.Clock(), err != nil && err.Class.Transient())
+		if err != nil && assuming {
+			// STS failed, not KMS: the region's KMS was not asked, so its
+			// breaker learns nothing. Counting STS outages there would
+			// keep refusing every tenant of the region, direct ones too,
+			// for a cool-down after STS is back.
+			b.release()
+		} else {
+			b.record(p.cfg.Clock(), err != nil && err.Class.Transient())
+		}
 		if err == nil || !err.Class.Transient() {
 			return err, true
 		}
@@ -146,14 +154,15 @@ var errCircuitOpen = errors.New("circuit breaker open in every region of the key
 
 // attempt makes one request in arn's region, within AttemptTimeout,
 // assuming the role first if needed so that STS failures are told apart
-// from KMS ones.
-func (p *Provider) attempt(ctx context.Context, op string, arn ARN, acc access, fn attemptFunc) *kms.Error {
+// from KMS ones: assuming is true when the failure is the role's
+// AssumeRole.
+func (p *Provider) attempt(ctx context.Context, op string, arn ARN, acc access, fn attemptFunc) (_ *kms.Error, assuming bool) {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.AttemptTimeout)
 	defer cancel()
 	rc := p.clients.get(clientKey{region: arn.Region, access: acc})
 	used, kerr := rc.assume(ctx, op, arn)
 	if kerr != nil {
-		return kerr
+		return kerr, true
 	}
 	err := fn(ctx, rc.kms, arn)
 	if rc.sess != nil && isRejectedCredential(err) {
@@ -164,21 +173,21 @@ func (p *Provider) attempt(ctx context.Context, op string, arn ARN, acc access, 
 		// key.
 		rc.sess.invalidate(used)
 		if used, kerr = rc.assume(ctx, op, arn); kerr != nil {
-			return kerr
+			return kerr, true
 		}
 		err = fn(ctx, rc.kms, arn)
 	}
 	if err == nil {
-		return nil
+		return nil, false
 	}
 	var ke *kms.Error
 	if errors.As(err, &ke) {
-		return ke
+		return ke, false
 	}
 	if rc.sess != nil && isRejectedCredential(err) {
 		rc.sess.invalidate(used) // the next call assumes the role afresh
 	}
-	return kmsError(classify(err), op, arn, err)
+	return kmsError(classify(err), op, arn, err), false
 }
 
 func (p *Provider) breaker(region string) *breaker {

@@ -89,8 +89,12 @@
 // KeyRef.FailoverRegions in order: the same multi-Region key id with the
 // region swapped in the ARN. Each region has a circuit breaker
 // ([BreakerPolicy]): after Failures consecutive transient failures it opens
-// and the region is skipped; after Cooldown one call tries it again. A
-// symmetric multi-Region ciphertext decrypts in any replica's region.
+// and the region is skipped; after Cooldown one call tries it again. Only
+// KMS's answers count: an attempt whose sts:AssumeRole failed never asked
+// KMS, so it leaves the breaker as it was, and a role's STS outage neither
+// refuses the region's other tenants nor outlasts STS's recovery (the first
+// call after it assumes the role and succeeds). A symmetric multi-Region
+// ciphertext decrypts in any replica's region.
 //
 // # Retries and deadlines
 //
