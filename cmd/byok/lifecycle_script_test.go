@@ -37,6 +37,8 @@ import (
 //	BYOK_URL       http://$BYOK_LISTEN; BYOK_TOKEN is the script's to set
 //	KEY, SPARE     the demo customer's two multi-Region keys in eu-west-1
 //	REPLICA        KEY's replica in eu-central-1
+//	ROLE           the customer's role the platform may assume with
+//	               EXTERNAL_ID, allowed to use the customer's keys
 //	AWS_*          the platform's credentials in the emulator
 //
 // and these commands besides testscript's own:
@@ -91,6 +93,7 @@ func lifecycleSetup(e *testscript.Env) error {
 	}
 	world.Accounts[1].Users = []awsemu.User{{Name: "admin", AccessKeyID: demoCustomerKey, SecretAccessKey: demoCustomerSecret,
 		Policies: map[string]string{"kms": `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}`}}}
+	world.Accounts[1].Roles = []awsemu.Role{lifecycleRole}
 	srv, err := awsemu.New(world)
 	if err != nil {
 		return err
@@ -118,12 +121,25 @@ func lifecycleSetup(e *testscript.Env) error {
 	for k, v := range map[string]string{
 		"EMULATOR": hs.URL, "BYOK_LISTEN": listen, "BYOK_URL": "http://" + listen, "CENTRAL": central,
 		"KEY": devKeyARN, "SPARE": devSpareKeyARN, "REPLICA": replicaARN(devKeyARN),
+		"ROLE": lifecycleRoleARN, "EXTERNAL_ID": lifecycleExternalID,
 		"AWS_ACCESS_KEY_ID": devAccessKey, "AWS_SECRET_ACCESS_KEY": devSecretKey, "AWS_REGION": devRegion,
 	} {
 		e.Setenv(k, v)
 	}
 	return nil
 }
+
+// lifecycleRole is the customer's role of the assume_role pattern: the
+// platform's account may assume it with lifecycleExternalID, and it may use
+// the customer's keys, whose policies delegate to the account's IAM.
+var lifecycleRole = awsemu.Role{Name: "byok-demo",
+	TrustPolicy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + devPlatformAccount + `:root"},
+	  "Action":"sts:AssumeRole","Condition":{"StringEquals":{"sts:ExternalId":"` + lifecycleExternalID + `"}}}]}`,
+	Policies: map[string]string{"kms": `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}`}}
+
+const lifecycleExternalID = "ext-demo-0123456789"
+
+var lifecycleRoleARN = "arn:aws:iam::" + devCustomerAccount + ":role/byok-demo"
 
 // replicaARN is the ARN of a multi-Region key's replica in byok dev's
 // replica region.
