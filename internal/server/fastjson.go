@@ -20,8 +20,8 @@ import (
 // sends, records holding one base64 value and nothing else, into buffers
 // reused across requests, and writes the answer straight into another.
 // Anything else (a context, escapes, other spellings, errors) goes to
-// encoding/json on the same bytes, so answers and error messages do not
-// change. Writers produce the bytes json.Encoder would.
+// the general path on the same bytes (checkStrict, then encoding/json), so
+// answers and error messages do not change. Writers produce the bytes json.Encoder would.
 
 // dataBufs are one data request's buffers, reused across requests.
 type dataBufs struct {
