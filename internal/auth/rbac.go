@@ -5,7 +5,8 @@
 // # Roles
 //
 //   - owner: everything, including managing tokens of any role.
-//   - super_admin: everything on every tenant, including tokens below owner.
+//   - super_admin: everything on every tenant, including tokens below owner
+//     (the only ones it lists).
 //   - admin: configures keys (artifacts, attach, validate, enable, rotate,
 //     change), renames, restores and offboards tenants, manages webhooks,
 //     and reads state, health, the audit log and webhook deliveries, for
