@@ -15,9 +15,11 @@ import (
 // decrypting requires exactly the same pairs.
 type Context = map[string]string
 
+// record is one record sent: exactly one of its values is set, sent as ""
+// when empty, since the server refuses a record without its value.
 type record struct {
-	Plaintext  []byte  `json:"plaintext,omitempty"`
-	Ciphertext []byte  `json:"ciphertext,omitempty"`
+	Plaintext  *[]byte `json:"plaintext,omitempty"`
+	Ciphertext *[]byte `json:"ciphertext,omitempty"`
 	Context    Context `json:"context,omitempty"`
 }
 
@@ -30,7 +32,7 @@ type result struct {
 // Encrypt seals one record under the tenant's key.
 func (c *Client) Encrypt(ctx context.Context, tenant string, plaintext []byte, ec Context) ([]byte, error) {
 	var out result
-	in := record{Plaintext: nonNil(plaintext), Context: ec}
+	in := record{Plaintext: value(plaintext), Context: ec}
 	if err := c.call(ctx, http.MethodPost, tenantPath(tenant, "encrypt"), nil, in, &out); err != nil {
 		return nil, err
 	}
@@ -44,7 +46,7 @@ func (c *Client) Encrypt(ctx context.Context, tenant string, plaintext []byte, e
 // without the ciphertext: storing nothing would lose the data.
 var errNoCiphertext = errors.New("client: the server's answer holds no ciphertext")
 
-// nonNil sends an empty plaintext as "" rather than leave the field out.
+// nonNil answers an empty value as empty, not nil.
 func nonNil(b []byte) []byte {
 	if b == nil {
 		return []byte{}
@@ -52,10 +54,16 @@ func nonNil(b []byte) []byte {
 	return b
 }
 
+// value is a record's value as sent: "" when empty, never left out.
+func value(b []byte) *[]byte {
+	v := nonNil(b)
+	return &v
+}
+
 // Decrypt opens one record of the tenant.
 func (c *Client) Decrypt(ctx context.Context, tenant string, ciphertext []byte, ec Context) ([]byte, error) {
 	var out result
-	in := record{Ciphertext: ciphertext, Context: ec}
+	in := record{Ciphertext: value(ciphertext), Context: ec}
 	if err := c.call(ctx, http.MethodPost, tenantPath(tenant, "decrypt"), nil, in, &out); err != nil {
 		return nil, err
 	}
@@ -79,7 +87,7 @@ type Result struct {
 func (c *Client) EncryptBatch(ctx context.Context, tenant string, records []Record) ([]Result, error) {
 	in := make([]record, len(records))
 	for i, r := range records {
-		in[i] = record{Plaintext: nonNil(r.Data), Context: r.Context}
+		in[i] = record{Plaintext: value(r.Data), Context: r.Context}
 	}
 	res, err := c.batch(ctx, tenantPath(tenant, "encrypt", "batch"), in, func(r result) []byte { return r.Ciphertext })
 	for i := range res {
@@ -94,7 +102,7 @@ func (c *Client) EncryptBatch(ctx context.Context, tenant string, records []Reco
 func (c *Client) DecryptBatch(ctx context.Context, tenant string, records []Record) ([]Result, error) {
 	in := make([]record, len(records))
 	for i, r := range records {
-		in[i] = record{Ciphertext: r.Data, Context: r.Context}
+		in[i] = record{Ciphertext: value(r.Data), Context: r.Context}
 	}
 	return c.batch(ctx, tenantPath(tenant, "decrypt", "batch"), in, func(r result) []byte { return nonNil(r.Plaintext) })
 }

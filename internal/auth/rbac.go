@@ -5,7 +5,8 @@
 // # Roles
 //
 //   - owner: everything, including managing tokens of any role.
-//   - super_admin: everything on every tenant, including tokens below owner.
+//   - super_admin: everything on every tenant, including tokens below owner
+//     (the only ones it lists).
 //   - admin: configures keys (artifacts, attach, validate, enable, rotate,
 //     change), renames, restores and offboards tenants, manages webhooks,
 //     and reads state, health, the audit log and webhook deliveries, for
@@ -34,6 +35,13 @@
 // credentials, not allowed) carry stable codes for the HTTP layer, as do
 // [ErrInvalid], [ErrNotFound] and [ErrConflict] from token management.
 package auth
+
+// The permission table of docs/auth.md is generated from rolePermissions;
+// after changing a role's permissions, rewrite it with
+//
+//	go generate ./internal/auth
+//
+//go:generate go test -run TestRoleDocTable -update
 
 import (
 	"errors"
@@ -97,6 +105,12 @@ const (
 	WebhookRead   Action = "webhook.read"   // tenant, or platform-wide: list, deliveries
 )
 
+// Actions lists every action, in the order docs/auth.md's permission
+// table shows them.
+var Actions = []Action{TenantCreate, TenantList, TenantRead, TenantUpdate, KeyArtifacts, KeyAttach, KeyValidate,
+	KeyEnable, KeyRotate, KeyChange, TenantOffboard, TenantRestore, TenantPolicy, DataEncrypt, DataDecrypt,
+	AuditRead, WebhookManage, WebhookRead, TokenManage, PlatformRead}
+
 // Principal is an authenticated caller.
 type Principal struct {
 	TokenID string
@@ -152,11 +166,7 @@ var rolePermissions = map[Role]map[Action]bool{
 // take them.
 var platformActions = set(TenantCreate, TenantList, TokenManage, PlatformRead, TenantPolicy)
 
-func all() map[Action]bool {
-	return set(TenantCreate, TenantList, TenantRead, TenantUpdate, KeyArtifacts, KeyAttach, KeyValidate, KeyEnable,
-		KeyRotate, KeyChange, TenantOffboard, TenantRestore, TenantPolicy, DataEncrypt, DataDecrypt, AuditRead, TokenManage, PlatformRead,
-		WebhookManage, WebhookRead)
-}
+func all() map[Action]bool { return set(Actions...) }
 
 func set(as ...Action) map[Action]bool {
 	m := make(map[Action]bool, len(as))
@@ -188,8 +198,8 @@ func Allowed(p *Principal, a Action, tenant string) error {
 	return nil
 }
 
-// CanIssue reports whether p may create or revoke a token with role r: only
-// owners handle owner tokens, and super_admins the rest.
+// CanIssue reports whether p may create, list or revoke a token with role
+// r: only owners handle owner tokens, and super_admins the rest.
 func CanIssue(p *Principal, r Role) error {
 	if err := Allowed(p, TokenManage, ""); err != nil {
 		return err

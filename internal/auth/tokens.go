@@ -291,7 +291,9 @@ func (t *Tokens) get(ctx context.Context, id string) (*store.Token, error) {
 }
 
 // List describes the tokens of tenant, or every token when tenant is "",
-// oldest first. by must be allowed to manage tokens.
+// oldest first. by must be allowed to manage tokens, and sees only the
+// tokens it may revoke (see CanIssue): a super_admin, which may not touch
+// owner tokens, does not learn their ids, names or last use either.
 func (t *Tokens) List(ctx context.Context, by *Principal, tenant string) ([]*TokenInfo, error) {
 	if err := Allowed(by, TokenManage, ""); err != nil {
 		return nil, err
@@ -303,9 +305,11 @@ func (t *Tokens) List(ctx context.Context, by *Principal, tenant string) ([]*Tok
 	if err != nil {
 		return nil, fmt.Errorf("auth: list tokens: %w", err)
 	}
-	out := make([]*TokenInfo, len(recs))
-	for i, rec := range recs {
-		out[i] = infoOf(rec)
+	out := make([]*TokenInfo, 0, len(recs))
+	for _, rec := range recs {
+		if CanIssue(by, Role(rec.Role)) == nil {
+			out = append(out, infoOf(rec))
+		}
 	}
 	return out, nil
 }

@@ -179,6 +179,9 @@ func (s *Server) records(w http.ResponseWriter, r *http.Request, c *call, kind *
 	if err := decodeBytes(body, &in); err != nil {
 		return err
 	}
+	if in.Records == nil {
+		return apiErr(http.StatusBadRequest, CodeInvalidRequest, `the body has no records: give {"records":[...]}`)
+	}
 	return s.batch(w, r, c, kind, in.Records)
 }
 
@@ -198,6 +201,9 @@ func (s *Server) sealOne(ctx context.Context, tenant string, in *recordIn) (*rec
 	if in.Ciphertext != nil {
 		return nil, apiErr(http.StatusBadRequest, CodeInvalidRequest, "encrypt takes plaintext, not ciphertext")
 	}
+	if in.Plaintext == nil {
+		return nil, apiErr(http.StatusBadRequest, CodeInvalidRequest, `the record has no plaintext: give its base64 ("" for an empty record)`)
+	}
 	ct, err := s.cfg.Keyring.AppendSeal(ctx, nil, tenant, in.Plaintext, in.Context, nil)
 	if err != nil {
 		return nil, err
@@ -212,6 +218,9 @@ func (s *Server) appendSeal(ctx context.Context, dst []byte, tenant string, pt [
 func (s *Server) openOne(ctx context.Context, tenant string, in *recordIn) (*recordOut, error) {
 	if in.Plaintext != nil {
 		return nil, apiErr(http.StatusBadRequest, CodeInvalidRequest, "decrypt takes ciphertext, not plaintext")
+	}
+	if in.Ciphertext == nil {
+		return nil, apiErr(http.StatusBadRequest, CodeInvalidRequest, "the record has no ciphertext: give its base64")
 	}
 	pt, err := s.appendOpenContext(ctx, nil, tenant, in.Ciphertext, in.Context)
 	if err != nil {

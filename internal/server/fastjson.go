@@ -20,8 +20,8 @@ import (
 // sends, records holding one base64 value and nothing else, into buffers
 // reused across requests, and writes the answer straight into another.
 // Anything else (a context, escapes, other spellings, errors) goes to
-// encoding/json on the same bytes, so answers and error messages do not
-// change. Writers produce the bytes json.Encoder would.
+// the general path on the same bytes (checkStrict, then encoding/json), so
+// answers and error messages do not change. Writers produce the bytes json.Encoder would.
 
 // dataBufs are one data request's buffers, reused across requests.
 type dataBufs struct {
@@ -77,16 +77,14 @@ func readBody(r *http.Request, buf []byte) ([]byte, error) {
 	}
 }
 
-// decodeBytes reads exactly one JSON value of body into v, refusing unknown
-// fields.
+// decodeBytes reads exactly one JSON object of body into v, field names
+// matching exactly (see checkStrict).
 func decodeBytes(body []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return badJSON(err)
+	if err := checkStrict(body, v); err != nil {
+		return err
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return apiErr(http.StatusBadRequest, CodeInvalidRequest, "the body holds more than one JSON value")
+	if err := json.Unmarshal(body, v); err != nil {
+		return badJSON(err)
 	}
 	return nil
 }

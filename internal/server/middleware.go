@@ -272,17 +272,14 @@ func (s *Server) recordAudit(ctx context.Context, c *call, status int) {
 	}
 }
 
-// decodeJSON reads exactly one JSON value into v, refusing unknown fields.
+// decodeJSON reads the body, exactly one JSON object, into v (see
+// checkStrict).
 func decodeJSON(r *http.Request, v any) error {
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return badJSON(err)
+	body, err := readBody(r, nil)
+	if err != nil {
+		return err
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return apiErr(http.StatusBadRequest, CodeInvalidRequest, "the body holds more than one JSON value")
-	}
-	return nil
+	return decodeBytes(body, v)
 }
 
 func badJSON(err error) error {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -57,6 +58,51 @@ func TestEveryRouteEveryRole(t *testing.T) {
 	if outcomes[true] == 0 || outcomes[false] == 0 {
 		t.Fatalf("forbidden/allowed = %d/%d; want both", outcomes[true], outcomes[false])
 	}
+	all, err := e.tokens.List(bg, owner, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hidden := 0
+	for _, c := range callers {
+		if auth.Allowed(c.p, auth.TokenManage, "") == nil {
+			hidden += checkTokenList(t, e, c.token, c.p, all)
+		}
+	}
+	if hidden == 0 {
+		t.Error("every caller that lists tokens saw every token; want owner tokens hidden from super_admins")
+	}
+}
+
+// checkTokenList lists the tokens as p and checks that it sees exactly
+// those of all it may revoke; it returns how many it does not see.
+func checkTokenList(t *testing.T, e *env, token string, p *auth.Principal, all []*auth.TokenInfo) int {
+	t.Helper()
+	req := httptest.NewRequest("GET", "/v1/tokens", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	rec := httptest.NewRecorder()
+	e.server.Handler().ServeHTTP(rec, req)
+	var out struct{ Tokens []tokenJSON }
+	if err := json.Unmarshal(rec.Body.Bytes(), &out); rec.Code != http.StatusOK || err != nil {
+		t.Fatalf("GET /v1/tokens as %s = %d %s", p.Role, rec.Code, rec.Body)
+	}
+	seen := map[string]bool{}
+	for _, tk := range out.Tokens {
+		seen[tk.ID] = true
+	}
+	hidden := 0
+	for _, tk := range all {
+		may := auth.CanIssue(p, tk.Role) == nil
+		if seen[tk.ID] != may {
+			t.Errorf("GET /v1/tokens as %s: %s token %s listed %v, may revoke it %v", p.Role, tk.Role, tk.ID, seen[tk.ID], may)
+		}
+		if !may {
+			hidden++
+		}
+	}
+	if len(out.Tokens) > len(all) {
+		t.Errorf("GET /v1/tokens as %s lists %d tokens of %d", p.Role, len(out.Tokens), len(all))
+	}
+	return hidden
 }
 
 // checkAccess makes one call and returns whether it was forbidden.
