@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -82,7 +83,9 @@ func runDev(ctx context.Context, c *cli, args []string) error {
 	if f.listen, err = portFree(f.listen, "pass --listen"); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(f.dir, 0o700); err != nil {
+	// byok dev's log, until serve builds its own the same way.
+	log := slog.New(slog.NewJSONHandler(c.stderr, nil))
+	if err := privateDir(f.dir, log); err != nil {
 		return err
 	}
 	emuURL, stopEmu, err := startDevEmulatorBeside(f)
@@ -94,7 +97,7 @@ func runDev(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := openServeStore(ctx, cfg)
+	st, err := openServeStoreLog(ctx, cfg, log)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -167,4 +168,52 @@ func (r ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return r.r.Read(p)
+}
+
+// Modes of what byok keeps in a data folder of its own (byok dev's): the
+// database, the root key, the owner token and the emulator's state are no
+// one else's to read.
+const (
+	privateDirMode  = 0o700
+	privateFileMode = 0o600
+)
+
+// privateDir creates dir with mode 0700, or tightens an existing one and
+// everything in it that the group or others may use, each with a warning
+// naming its path: a folder written by an older release keeps working, and
+// the operator learns what was exposed.
+func privateDir(dir string, log *slog.Logger) error {
+	if err := os.MkdirAll(dir, privateDirMode); err != nil {
+		return withHint(exitError, fmt.Errorf("create the data folder: %w", err), "pass --dir with a folder you may write")
+	}
+	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		want := os.FileMode(privateFileMode)
+		if d.IsDir() {
+			want = privateDirMode
+		} else if !d.Type().IsRegular() {
+			return nil // a symlink's mode is its target's business
+		}
+		return tightenMode(path, want, log)
+	})
+}
+
+// tightenMode sets want on path if its mode gives the group or others more.
+func tightenMode(path string, want os.FileMode, log *slog.Logger) error {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return err
+	}
+	perm := fi.Mode().Perm()
+	if perm&0o077 == 0 || runtime.GOOS == "windows" {
+		return nil
+	}
+	if err := os.Chmod(path, want); err != nil {
+		return fmt.Errorf("tighten %s (mode %04o): %w", path, perm, err)
+	}
+	log.Warn("byok: data file was open to group or others; tightened", "path", path,
+		"was", fmt.Sprintf("%04o", perm), "now", fmt.Sprintf("%04o", want))
+	return nil
 }

@@ -160,8 +160,14 @@ var (
 )
 
 func openServeStore(ctx context.Context, c *serveConfig) (serveStore, error) {
+	return openServeStoreLog(ctx, c, nil)
+}
+
+// openServeStoreLog opens the database with log receiving the store's
+// warnings (a SQLite file others may read); nil means slog.Default().
+func openServeStoreLog(ctx context.Context, c *serveConfig, log *slog.Logger) (serveStore, error) {
 	if c.Database.SQLite != "" {
-		return sqlite.Open(ctx, sqlite.Config{Path: c.Database.SQLite})
+		return sqlite.Open(ctx, sqlite.Config{Path: c.Database.SQLite, Logger: log})
 	}
 	return postgres.Open(ctx, postgres.Config{URL: c.Database.Postgres})
 }
@@ -186,7 +192,11 @@ func runServe(ctx context.Context, c *cli, args []string) error {
 	if _, err := portFree(cfg.Listen, "set listen in byok.yaml"); err != nil {
 		return err
 	}
-	st, err := openServeStore(ctx, cfg)
+	log, err := cfg.logger(c.stderr)
+	if err != nil {
+		return err
+	}
+	st, err := openServeStoreLog(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
