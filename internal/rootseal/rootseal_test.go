@@ -71,8 +71,10 @@ func TestOpenRefuses(t *testing.T) {
 		"shifted parts": func() ([]byte, error) { return s.Open(sealed, "hooka", "cme") },
 		"no binding":    func() ([]byte, error) { return s.Open(sealed) },
 		"other purpose": func() ([]byte, error) { return sealer(t, f, "other").Open(sealed, "hook", "acme") },
-		"other root":    func() ([]byte, error) { return sealer(t, rootFile(t, 1), "webhook secret").Open(sealed, "hook", "acme") },
-		"empty":         func() ([]byte, error) { return s.Open(nil, "hook", "acme") },
+		"other root": func() ([]byte, error) {
+			return sealer(t, rootFile(t, 1), "webhook secret").Open(sealed, "hook", "acme")
+		},
+		"empty": func() ([]byte, error) { return s.Open(nil, "hook", "acme") },
 	}
 	for name, open := range cases {
 		if got, err := open(); !errors.Is(err, rootseal.ErrOpen) || got != nil {
