@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/byok-dev/byok/internal/store"
 	"github.com/byok-dev/byok/internal/store/sqlite"
 	"github.com/byok-dev/byok/internal/store/storetest"
 )
@@ -69,4 +71,37 @@ func TestLooseFilesTightened(t *testing.T) {
 		}
 	}
 	s.Close()
+}
+
+// A deleted webhook's secret is overwritten in the file, not left in a
+// free page or in the unused space of its page (secure_delete).
+func TestDeletedSecretGone(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "byok.db")
+	s := open(t, path, storetest.WriterA)
+	ctx := context.Background()
+	secrets := map[string][]byte{}
+	for i := range 20 {
+		id := fmt.Sprintf("hook-%02d", i)
+		secrets[id] = fmt.Appendf(nil, "deleted secret %02d 0123456789abcdef", i)
+		w := &store.Webhook{ID: id, URL: "https://hooks.example.com/" + id, Secret: secrets[id]}
+		if _, err := s.CreateWebhook(ctx, w); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 20; i += 2 {
+		if err := s.DeleteWebhook(ctx, fmt.Sprintf("hook-%02d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		id := fmt.Sprintf("hook-%02d", i)
+		if kept := i%2 == 1; bytes.Contains(b, secrets[id]) != kept {
+			t.Errorf("the file holds the secret of %s: %v, want %v", id, !kept, kept)
+		}
+	}
 }

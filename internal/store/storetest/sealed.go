@@ -3,7 +3,12 @@ package storetest
 import (
 	"bytes"
 	"testing"
+	"time"
 
+	"github.com/byok-dev/byok/envelope"
+	"github.com/byok-dev/byok/internal/keyfile"
+	"github.com/byok-dev/byok/internal/monitor"
+	"github.com/byok-dev/byok/internal/rootseal"
 	"github.com/byok-dev/byok/internal/store"
 )
 
@@ -76,4 +81,66 @@ func testSealClearSecrets(t *testing.T, s store.Store) {
 	}
 	_, err = s.ClearSecretWebhooks(ctx, "", 0)
 	wantErr(t, "ClearSecretWebhooks(limit 0)", err, store.ErrInvalid)
+}
+
+// Schema5Webhook is a webhooks row as releases before sealing stored it,
+// with its secret in clear.
+type Schema5Webhook struct {
+	ID, URL string
+	Secret  []byte
+}
+
+// Schema5Webhooks returns platform-wide subscriptions to store in a
+// database at schema version 5 before it is migrated.
+func Schema5Webhooks() []Schema5Webhook {
+	return []Schema5Webhook{
+		{ID: "legacy-a", URL: "https://hooks.example.com/a", Secret: []byte("legacy secret a 0123456789abcdef")},
+		{ID: "legacy-b", URL: "https://hooks.example.com/b", Secret: []byte("legacy secret b 0123456789abcdef")},
+	}
+}
+
+// CheckSchema5Webhooks checks that byok serve's conversion seals the clear
+// secrets of Schema5Webhooks in s, migrated from schema version 5, and that
+// each still opens to the secret its receiver has. contains reports
+// whether any row still holds the bytes given.
+func CheckSchema5Webhooks(t *testing.T, s store.Store, contains func(b []byte) bool) {
+	t.Helper()
+	sealer := sealerForTest(t)
+	w, err := monitor.NewWebhooks(monitor.WebhookConfig{Store: s, Secrets: sealer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := w.SealStoredSecrets(ctx); n != len(Schema5Webhooks()) || err != nil {
+		t.Fatalf("SealStoredSecrets() after migration = %d, %v; want %d", n, err, len(Schema5Webhooks()))
+	}
+	for _, h := range Schema5Webhooks() {
+		got, err := s.Webhook(ctx, h.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		secret, err := sealer.Open(got.SealedSecret, h.ID, "")
+		if err != nil || !bytes.Equal(secret, h.Secret) || got.Secret != nil {
+			t.Fatalf("webhook %s after sealing = %+v (opens to %q, %v), want its secret sealed only", h.ID, got, secret, err)
+		}
+		if contains(h.Secret) {
+			t.Fatalf("a webhooks row still holds the clear secret of %s", h.ID)
+		}
+	}
+}
+
+func sealerForTest(t *testing.T) *rootseal.Sealer {
+	t.Helper()
+	k, err := envelope.GenerateTenantKey("platform-root", 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &keyfile.File{}
+	if err := f.Append(keyfile.Entry{Key: k, Created: time.Unix(0, 0).UTC()}); err != nil {
+		t.Fatal(err)
+	}
+	sealer, err := monitor.NewSecretSealer(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sealer
 }
