@@ -235,7 +235,7 @@ func serve(ctx context.Context, c *cli, cfg *serveConfig, st serveStore, tokens 
 	if err != nil {
 		return err
 	}
-	if err := sealWebhookSecrets(ctx, hooks, w.webhookSecrets != nil, log); err != nil {
+	if err := sealWebhookSecrets(ctx, st, hooks, w.webhookSecrets != nil, log); err != nil {
 		return err
 	}
 	// Each region's instances elect their own monitor leader: only they can
@@ -275,8 +275,9 @@ func serve(ctx context.Context, c *cli, cfg *serveConfig, st serveStore, tokens 
 
 // sealWebhookSecrets seals the webhook secrets stored in clear before
 // this release, or by an instance without a root key; without a root key
-// it says that secrets stay in clear.
-func sealWebhookSecrets(ctx context.Context, hooks *monitor.Webhooks, sealing bool, log *slog.Logger) error {
+// it says that secrets stay in clear. On SQLite the WAL is then
+// checkpointed, so that the file no longer holds the clear secrets' pages.
+func sealWebhookSecrets(ctx context.Context, st serveStore, hooks *monitor.Webhooks, sealing bool, log *slog.Logger) error {
 	if !sealing {
 		log.Warn("webhook signing secrets are stored in clear: they are sealed under the platform root key, and byok.yaml names no root_key_file")
 		return nil
@@ -285,7 +286,15 @@ func sealWebhookSecrets(ctx context.Context, hooks *monitor.Webhooks, sealing bo
 	if n > 0 {
 		log.Info("webhook signing secrets stored in clear are now sealed under the root key", "count", n)
 	}
-	return err
+	if err != nil || n == 0 {
+		return err
+	}
+	if cp, ok := st.(interface{ Checkpoint(context.Context) error }); ok {
+		if err := cp.Checkpoint(ctx); err != nil {
+			log.Warn("the database file may still hold the clear webhook secrets until SQLite checkpoints its WAL", "err", err)
+		}
+	}
+	return nil
 }
 
 // background jobs run beside the server, each until its context ends.
