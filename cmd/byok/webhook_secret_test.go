@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -87,9 +89,7 @@ func logAtInfo(t *testing.T, path string) {
 // sealing did.
 func storeClearWebhook(t *testing.T, db string, w *store.Webhook) {
 	t.Helper()
-	cfg := &serveConfig{}
-	cfg.Database.SQLite = db
-	st, err := openServeStore(context.Background(), cfg)
+	st, err := openServeStore(context.Background(), sqliteConfig(db))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,6 +97,12 @@ func storeClearWebhook(t *testing.T, db string, w *store.Webhook) {
 	if _, err := st.CreateWebhook(context.Background(), w); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func sqliteConfig(db string) *serveConfig {
+	cfg := &serveConfig{}
+	cfg.Database.SQLite = db
+	return cfg
 }
 
 func noSecretIn(t *testing.T, files []string, secrets ...[]byte) {
@@ -111,5 +117,43 @@ func noSecretIn(t *testing.T, files []string, secrets ...[]byte) {
 				t.Errorf("%s holds a webhook secret", f)
 			}
 		}
+	}
+}
+
+// Without a root key, byok serve says at start that webhook secrets stay
+// in clear, and stores them so: there is no key outside the database to
+// seal them under.
+func TestServeWithoutRootKeySecretsClear(t *testing.T) {
+	dir := t.TempDir()
+	addr, db := freeAddr(t), filepath.Join(dir, "byok.db")
+	cfgPath := writeServeFiles(t, dir, addr, db, "http://127.0.0.1:1")
+	b, _ := os.ReadFile(cfgPath)
+	noRoot := regexp.MustCompile(`(?m)^root_key_file: .*\n`).ReplaceAll(b, nil)
+	if err := os.WriteFile(cfgPath, noRoot, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errs lockedBuffer
+	c := &cli{stdin: strings.NewReader(""), stdout: &out, stderr: &errs}
+	if code := run(context.Background(), c, []string{"token", "bootstrap", "-db", db}); code != exitOK {
+		t.Fatalf("token bootstrap exited %d: %s", code, errs.String())
+	}
+	api, _ := client.New(client.Config{URL: "http://" + addr, Token: strings.TrimSpace(out.String())})
+	ctx, stop := startServe(t, c, cfgPath, addr, &errs)
+	if !strings.Contains(errs.String(), `"msg":"webhook signing secrets are stored in clear`) {
+		t.Errorf("serve without a root key does not warn that webhook secrets stay in clear:\n%s", errs.String())
+	}
+	hook, err := api.CreateWebhook(ctx, "", "plain", "https://hooks.example.com/byok")
+	if err != nil {
+		t.Fatalf("CreateWebhook: %v", err)
+	}
+	stop()
+	secret, _ := hex.DecodeString(hook.Secret)
+	st, err := openServeStore(context.Background(), sqliteConfig(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if w, err := st.Webhook(context.Background(), "plain"); err != nil || !bytes.Equal(w.Secret, secret) || w.SealedSecret != nil {
+		t.Fatalf("stored webhook = %+v, %v; want its secret in clear", w, err)
 	}
 }
