@@ -66,6 +66,13 @@ policy:
   key_binding: changeable
 `
 
+// devFiles are the files byok dev keeps in its data folder besides the
+// database, whose own files the store keeps private.
+var devFiles = []string{"root.key", devTokenFile, "platform.yaml", devEmulatorState}
+
+// devEmulatorState keeps the emulator's keys and clock between runs.
+const devEmulatorState = "emulator-state.json"
+
 // devFlags are byok dev's options.
 type devFlags struct{ dir, listen, emulator string }
 
@@ -85,7 +92,7 @@ func runDev(ctx context.Context, c *cli, args []string) error {
 	}
 	// byok dev's log, until serve builds its own the same way.
 	log := slog.New(slog.NewJSONHandler(c.stderr, nil))
-	if err := privateDir(f.dir, log); err != nil {
+	if err := privateDir(f.dir, devFiles, log); err != nil {
 		return err
 	}
 	emuURL, stopEmu, err := startDevEmulatorBeside(f)
@@ -194,7 +201,7 @@ func startDevEmulator(f *devFlags) (string, func(), error) {
 	if err != nil {
 		return "", nil, err
 	}
-	if err := emu.SetStateFile(filepath.Join(f.dir, "emulator-state.json")); err != nil {
+	if err := emu.SetStateFile(filepath.Join(f.dir, devEmulatorState)); err != nil {
 		return "", nil, err
 	}
 	ln, err := net.Listen("tcp", f.emulator)

@@ -179,25 +179,31 @@ const (
 )
 
 // privateDir creates dir with mode 0700, or tightens an existing one and
-// everything in it that the group or others may use, each with a warning
+// the files named that the group or others may use, each with a warning
 // naming its path: a folder written by an older release keeps working, and
-// the operator learns what was exposed.
-func privateDir(dir string, log *slog.Logger) error {
+// the operator learns what was exposed. Only byok's own files are touched:
+// --dir may name a folder that holds other things too.
+func privateDir(dir string, names []string, log *slog.Logger) error {
 	if err := os.MkdirAll(dir, privateDirMode); err != nil {
 		return withHint(exitError, fmt.Errorf("create the data folder: %w", err), "pass --dir with a folder you may write")
 	}
-	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+	if err := tightenMode(dir, privateDirMode, log); err != nil {
+		return err
+	}
+	for _, name := range names {
+		path := filepath.Join(dir, name)
+		fi, err := os.Lstat(path)
+		if errors.Is(err, fs.ErrNotExist) || (err == nil && !fi.Mode().IsRegular()) {
+			continue // not written yet; or a symlink, whose mode is its target's
+		}
 		if err != nil {
 			return err
 		}
-		want := os.FileMode(privateFileMode)
-		if d.IsDir() {
-			want = privateDirMode
-		} else if !d.Type().IsRegular() {
-			return nil // a symlink's mode is its target's business
+		if err := tightenMode(path, privateFileMode, log); err != nil {
+			return err
 		}
-		return tightenMode(path, want, log)
-	})
+	}
+	return nil
 }
 
 // tightenMode sets want on path if its mode gives the group or others more.
@@ -213,7 +219,7 @@ func tightenMode(path string, want os.FileMode, log *slog.Logger) error {
 	if err := os.Chmod(path, want); err != nil {
 		return fmt.Errorf("tighten %s (mode %04o): %w", path, perm, err)
 	}
-	log.Warn("byok: data file was open to group or others; tightened", "path", path,
+	log.Warn("byok: group or others could use this data path; its mode is tightened", "path", path,
 		"was", fmt.Sprintf("%04o", perm), "now", fmt.Sprintf("%04o", want))
 	return nil
 }

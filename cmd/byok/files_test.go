@@ -48,8 +48,14 @@ func TestDevFilesPrivate(t *testing.T) {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	stray := filepath.Join(dir, "notes.txt")
-	if err := os.WriteFile(stray, []byte("left here"), 0o644); err != nil {
+	// An older release's platform.yaml, readable by everyone, and a file of
+	// the user's, which is not byok's to change.
+	loose := filepath.Join(dir, "platform.yaml")
+	if err := os.WriteFile(loose, []byte(devPlatformConfig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	notes := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(notes, []byte("the user's"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	r := startDev(t, dir)
@@ -63,10 +69,10 @@ func TestDevFilesPrivate(t *testing.T) {
 			t.Errorf("byok dev wrote no %s: %v", name, err)
 		}
 	}
-	if bad := privateModes(t, dir); len(bad) > 0 {
-		t.Errorf("data folder entries not 0600 files in 0700 folders:\n%s", strings.Join(bad, "\n"))
+	if bad := privateModes(t, dir); len(bad) != 1 || !strings.HasPrefix(bad[0], notes+" ") {
+		t.Errorf("data folder entries not 0600 files in 0700 folders (want only the user's notes.txt):\n%s", strings.Join(bad, "\n"))
 	}
-	for _, p := range []string{dir, stray} {
+	for _, p := range []string{dir, loose} {
 		if !strings.Contains(r.errs.String(), `"path":"`+p+`"`) {
 			t.Errorf("no warning names %s; stderr:\n%s", p, r.errs)
 		}
