@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -65,6 +66,13 @@ policy:
   key_binding: changeable
 `
 
+// devFiles are the files byok dev keeps in its data folder besides the
+// database, whose own files the store keeps private.
+var devFiles = []string{"root.key", devTokenFile, "platform.yaml", devEmulatorState}
+
+// devEmulatorState keeps the emulator's keys and clock between runs.
+const devEmulatorState = "emulator-state.json"
+
 // devFlags are byok dev's options.
 type devFlags struct{ dir, listen, emulator string }
 
@@ -82,7 +90,9 @@ func runDev(ctx context.Context, c *cli, args []string) error {
 	if f.listen, err = portFree(f.listen, "pass --listen"); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(f.dir, 0o700); err != nil {
+	// byok dev's log, until serve builds its own the same way.
+	log := slog.New(slog.NewJSONHandler(c.stderr, nil))
+	if err := privateDir(f.dir, devFiles, log); err != nil {
 		return err
 	}
 	emuURL, stopEmu, err := startDevEmulatorBeside(f)
@@ -94,7 +104,7 @@ func runDev(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := openServeStore(ctx, cfg)
+	st, err := openServeStoreLog(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -191,7 +201,7 @@ func startDevEmulator(f *devFlags) (string, func(), error) {
 	if err != nil {
 		return "", nil, err
 	}
-	if err := emu.SetStateFile(filepath.Join(f.dir, "emulator-state.json")); err != nil {
+	if err := emu.SetStateFile(filepath.Join(f.dir, devEmulatorState)); err != nil {
 		return "", nil, err
 	}
 	ln, err := net.Listen("tcp", f.emulator)

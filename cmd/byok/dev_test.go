@@ -35,17 +35,17 @@ func (b *syncBuffer) String() string {
 }
 
 type devRun struct {
-	api, emu string
-	out      *syncBuffer
-	stop     func()
+	api, emu  string
+	out, errs *syncBuffer
+	stop      func()
 }
 
 func startDev(t *testing.T, dir string) *devRun {
 	t.Helper()
-	r := &devRun{api: freeAddr(t), emu: freeAddr(t), out: &syncBuffer{}}
+	r := &devRun{api: freeAddr(t), emu: freeAddr(t), out: &syncBuffer{}, errs: &syncBuffer{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int)
-	c := &cli{stdin: strings.NewReader(""), stdout: r.out, stderr: &syncBuffer{}}
+	c := &cli{stdin: strings.NewReader(""), stdout: r.out, stderr: r.errs}
 	go func() { done <- run(ctx, c, []string{"dev", "--dir", dir, "--listen", r.api, "--emulator", r.emu}) }()
 	var once sync.Once
 	r.stop = func() {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -167,4 +168,58 @@ func (r ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return r.r.Read(p)
+}
+
+// Modes of what byok keeps in a data folder of its own (byok dev's): the
+// database, the root key, the owner token and the emulator's state are no
+// one else's to read.
+const (
+	privateDirMode  = 0o700
+	privateFileMode = 0o600
+)
+
+// privateDir creates dir with mode 0700, or tightens an existing one and
+// the files named that the group or others may use, each with a warning
+// naming its path: a folder written by an older release keeps working, and
+// the operator learns what was exposed. Only byok's own files are touched:
+// --dir may name a folder that holds other things too.
+func privateDir(dir string, names []string, log *slog.Logger) error {
+	if err := os.MkdirAll(dir, privateDirMode); err != nil {
+		return withHint(exitError, fmt.Errorf("create the data folder: %w", err), "pass --dir with a folder you may write")
+	}
+	if err := tightenMode(dir, privateDirMode, log); err != nil {
+		return err
+	}
+	for _, name := range names {
+		path := filepath.Join(dir, name)
+		fi, err := os.Lstat(path)
+		if errors.Is(err, fs.ErrNotExist) || (err == nil && !fi.Mode().IsRegular()) {
+			continue // not written yet; or a symlink, whose mode is its target's
+		}
+		if err != nil {
+			return err
+		}
+		if err := tightenMode(path, privateFileMode, log); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// tightenMode sets want on path if its mode gives the group or others more.
+func tightenMode(path string, want os.FileMode, log *slog.Logger) error {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return err
+	}
+	perm := fi.Mode().Perm()
+	if perm&0o077 == 0 || runtime.GOOS == "windows" {
+		return nil
+	}
+	if err := os.Chmod(path, want); err != nil {
+		return fmt.Errorf("tighten %s (mode %04o): %w", path, perm, err)
+	}
+	log.Warn("byok: group or others could use this data path; its mode is tightened", "path", path,
+		"was", fmt.Sprintf("%04o", perm), "now", fmt.Sprintf("%04o", want))
+	return nil
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/byok-dev/byok/internal/monitor"
 	"github.com/byok-dev/byok/internal/onboarding"
 	"github.com/byok-dev/byok/internal/platform"
+	"github.com/byok-dev/byok/internal/rootseal"
 	"github.com/byok-dev/byok/internal/server"
 	"github.com/byok-dev/byok/internal/store"
 	"github.com/byok-dev/byok/internal/store/postgres"
@@ -160,8 +161,14 @@ var (
 )
 
 func openServeStore(ctx context.Context, c *serveConfig) (serveStore, error) {
+	return openServeStoreLog(ctx, c, nil)
+}
+
+// openServeStoreLog opens the database with log receiving the store's
+// warnings (a SQLite file others may read); nil means slog.Default().
+func openServeStoreLog(ctx context.Context, c *serveConfig, log *slog.Logger) (serveStore, error) {
 	if c.Database.SQLite != "" {
-		return sqlite.Open(ctx, sqlite.Config{Path: c.Database.SQLite})
+		return sqlite.Open(ctx, sqlite.Config{Path: c.Database.SQLite, Logger: log})
 	}
 	return postgres.Open(ctx, postgres.Config{URL: c.Database.Postgres})
 }
@@ -186,7 +193,11 @@ func runServe(ctx context.Context, c *cli, args []string) error {
 	if _, err := portFree(cfg.Listen, "set listen in byok.yaml"); err != nil {
 		return err
 	}
-	st, err := openServeStore(ctx, cfg)
+	log, err := cfg.logger(c.stderr)
+	if err != nil {
+		return err
+	}
+	st, err := openServeStoreLog(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -220,8 +231,11 @@ func serve(ctx context.Context, c *cli, cfg *serveConfig, st serveStore, tokens 
 		log.Warn("audit log off: it is keyed from the platform root key, and byok.yaml names no root_key_file")
 	}
 	hooks, err := monitor.NewWebhooks(monitor.WebhookConfig{Store: st, AllowHTTP: cfg.Webhooks.AllowHTTP,
-		AllowPrivateNetworks: cfg.Webhooks.AllowPrivateNetworks, Logger: log})
+		AllowPrivateNetworks: cfg.Webhooks.AllowPrivateNetworks, Secrets: w.webhookSecrets, Logger: log})
 	if err != nil {
+		return err
+	}
+	if err := sealWebhookSecrets(ctx, st, hooks, w.webhookSecrets != nil, log); err != nil {
 		return err
 	}
 	// Each region's instances elect their own monitor leader: only they can
@@ -257,6 +271,30 @@ func serve(ctx context.Context, c *cli, cfg *serveConfig, st serveStore, tokens 
 	log.Info("serving", "listen", cfg.Listen, "tls", cfg.TLS.Cert != "", "region", w.region,
 		"rotation_period", cfg.Rotation.Period.String(), "emulator_clock", w.clock != nil)
 	return runUntilDone(ctx, log, srv, jobs)
+}
+
+// sealWebhookSecrets seals the webhook secrets stored in clear before
+// this release, or by an instance without a root key; without a root key
+// it says that secrets stay in clear. On SQLite the WAL is then
+// checkpointed, so that the file no longer holds the clear secrets' pages.
+func sealWebhookSecrets(ctx context.Context, st serveStore, hooks *monitor.Webhooks, sealing bool, log *slog.Logger) error {
+	if !sealing {
+		log.Warn("webhook signing secrets are stored in clear: they are sealed under the platform root key, and byok.yaml names no root_key_file")
+		return nil
+	}
+	n, err := hooks.SealStoredSecrets(ctx)
+	if n > 0 {
+		log.Info("webhook signing secrets stored in clear are now sealed under the root key", "count", n)
+	}
+	if err != nil || n == 0 {
+		return err
+	}
+	if cp, ok := st.(interface{ Checkpoint(context.Context) error }); ok {
+		if err := cp.Checkpoint(ctx); err != nil {
+			log.Warn("the database file may still hold the clear webhook secrets until SQLite checkpoints its WAL", "err", err)
+		}
+	}
+	return nil
 }
 
 // background jobs run beside the server, each until its context ends.
@@ -298,6 +336,8 @@ type wired struct {
 	region    string
 	// audit is the hash-chained audit log; nil without a root key to key it.
 	audit *audit.Log
+	// webhookSecrets seals webhook signing secrets; nil without a root key.
+	webhookSecrets *rootseal.Sealer
 	// clock, when set, is the AWS emulator's (aws.emulator_clock).
 	clock *emulatorClock
 }
@@ -368,6 +408,9 @@ func wire(ctx context.Context, cfg *serveConfig, pcfg *platform.Config, st serve
 	ccfg := control.Config{Platform: pcfg, Store: st, Keyring: w.keyring, Tenants: w.tenants, RotationPeriod: cfg.Rotation.Period, Now: w.now(),
 		Validator: &onboarding.Validator{Config: pcfg, AWS: awsCfg, CallTimeout: 10 * time.Second}}
 	if root != nil {
+		if w.webhookSecrets, err = monitor.NewSecretSealer(root.file); err != nil {
+			return nil, err
+		}
 		ccfg.PlatformKey = root.provider.KeyRef()
 		if ccfg.Receipts, err = control.NewReceiptSigner(root.latest); err != nil {
 			return nil, err

@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/byok-dev/byok/internal/rootseal"
 	"github.com/byok-dev/byok/internal/store"
 )
 
@@ -40,6 +41,8 @@ type WebhookStore interface {
 	Webhooks(ctx context.Context, tenant string) ([]*store.Webhook, error)
 	Webhook(ctx context.Context, id string) (*store.Webhook, error)
 	DeleteWebhook(ctx context.Context, id string) error
+	ClearSecretWebhooks(ctx context.Context, after string, limit int) ([]*store.Webhook, error)
+	SealWebhookSecret(ctx context.Context, id string, clear, sealed []byte) error
 	AddDelivery(ctx context.Context, d *store.Delivery) error
 	Deliveries(ctx context.Context, webhook string, limit int) ([]*store.Delivery, error)
 	EnqueueEvent(ctx context.Context, e *store.OutboxEvent) (int, error)
@@ -84,6 +87,9 @@ type WebhookConfig struct {
 	// when subscribed, and a name resolving to such an address is refused
 	// when a delivery connects, without retry.
 	AllowPrivateNetworks bool
+	// Secrets seals the subscriptions' signing secrets in the store
+	// (NewSecretSealer); nil stores them in clear.
+	Secrets *rootseal.Sealer
 	// Now is the clock of signatures, records and leases; default time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -152,8 +158,9 @@ func cmpOr[T comparable](v, def T) T {
 }
 
 // Subscribe stores a subscription of url to tenant's events, or to every
-// tenant's when tenant is "", with a fresh 32-byte secret. The returned
-// Webhook is the only place the secret is shown to the caller.
+// tenant's when tenant is "", with a fresh 32-byte secret, sealed in the
+// store when Secrets is set. The returned Webhook is the only place the
+// secret is shown to the caller.
 func (w *Webhooks) Subscribe(ctx context.Context, id, tenant, rawURL string) (*store.Webhook, error) {
 	if !store.ValidWebhookID(id) {
 		return nil, errorf(ErrInvalidWebhookID, nil, "webhook id %q must be 1 to %d characters of a-z 0-9 _ -", store.Clip(id), store.MaxWebhookIDLen)
@@ -166,14 +173,21 @@ func (w *Webhooks) Subscribe(ctx context.Context, id, tenant, rawURL string) (*s
 	}
 	secret := make([]byte, 32)
 	rand.Read(secret)
-	hook, err := w.cfg.Store.CreateWebhook(ctx, &store.Webhook{ID: id, Tenant: tenant, URL: rawURL, Secret: secret})
+	in := &store.Webhook{ID: id, Tenant: tenant, URL: rawURL}
+	if err := w.protect(in, secret); err != nil {
+		return nil, err
+	}
+	hook, err := w.cfg.Store.CreateWebhook(ctx, in)
 	switch {
 	case errors.Is(err, store.ErrConflict):
 		return nil, errorf(ErrWebhookExists, []error{err}, "webhook %s already exists", id)
 	case errors.Is(err, store.ErrNotFound):
 		return nil, errorf(ErrTenantNotFound, []error{err}, "tenant %s not found", store.Clip(tenant))
+	case err != nil:
+		return nil, err
 	}
-	return hook, err
+	hook.Secret, hook.SealedSecret = secret, nil
+	return hook, nil
 }
 
 // Unsubscribe deletes a subscription, its delivery records and the events

@@ -208,6 +208,11 @@ func (w *Webhooks) settle(ctx context.Context, o *store.Outbound, op string, fn 
 }
 
 func (w *Webhooks) post(ctx context.Context, o *store.Outbound) (int, error) {
+	secret, err := w.signingSecret(o)
+	if err != nil {
+		w.cfg.Logger.ErrorContext(ctx, "monitor: webhook delivery not signed", "webhook", o.Webhook, "event", o.Event, "err", err)
+		return 0, err
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, o.URL, bytes.NewReader(o.Body))
 	if err != nil {
 		return 0, err
@@ -216,7 +221,7 @@ func (w *Webhooks) post(ctx context.Context, o *store.Outbound) (int, error) {
 	req.Header.Set("User-Agent", "byok-webhooks/1")
 	req.Header.Set(EventIDHeader, o.Event)
 	req.Header.Set(EventTypeHeader, o.Type)
-	req.Header.Set(SignatureHeader, Sign(o.Secret, w.cfg.Now(), o.Body))
+	req.Header.Set(SignatureHeader, Sign(secret, w.cfg.Now(), o.Body))
 	resp, err := w.client.Do(req)
 	if ae := refusal(err); ae != nil {
 		return 0, ae // the address says all; the URL is the subscriber's own

@@ -62,9 +62,15 @@ type Webhook struct {
 	Tenant string
 	// URL receives a POST per event.
 	URL string
-	// Secret keys the HMAC signature of each delivery.
-	Secret    []byte
-	CreatedAt time.Time
+	// Secret keys the HMAC signature of each delivery. It is stored in
+	// clear only by a service without a root key (and by releases before
+	// sealing); otherwise it is empty and SealedSecret holds it.
+	Secret []byte
+	// SealedSecret is the secret sealed under the platform root key
+	// (internal/rootseal), bound to ID and Tenant. Exactly one of Secret
+	// and SealedSecret is set.
+	SealedSecret []byte
+	CreatedAt    time.Time
 }
 
 // Delivery is one attempt to deliver an event to a webhook.
@@ -86,6 +92,10 @@ const (
 	MaxDetailLen    = 1024
 	MaxEventIDLen   = 64
 )
+
+// MaxSealedSecretLen bounds a sealed secret: a secret of MaxSecretLen and
+// the sealing's few dozen bytes.
+const MaxSealedSecretLen = 256
 
 // Validate checks a health record before it is stored.
 func (r *HealthRecord) Validate() error {
@@ -122,8 +132,20 @@ func (w *Webhook) Validate() error {
 		return BadTenantID(w.Tenant)
 	case w.URL == "" || len(w.URL) > MaxURLLen || !validText(w.URL):
 		return Invalid("webhook %s: url must be 1 to %d bytes of text", w.ID, MaxURLLen)
+	case len(w.SealedSecret) > 0:
+		return validSealed(w.ID, w.Secret, w.SealedSecret)
 	case len(w.Secret) < MinSecretLen || len(w.Secret) > MaxSecretLen:
 		return Invalid("webhook %s: secret must be %d to %d bytes", w.ID, MinSecretLen, MaxSecretLen)
+	}
+	return nil
+}
+
+func validSealed(id string, clear, sealed []byte) error {
+	switch {
+	case len(clear) > 0:
+		return Invalid("webhook %s: a secret in clear and a sealed one: store one", id)
+	case len(sealed) > MaxSealedSecretLen:
+		return Invalid("webhook %s: sealed secret longer than %d bytes", id, MaxSealedSecretLen)
 	}
 	return nil
 }

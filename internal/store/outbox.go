@@ -37,12 +37,16 @@ type Outbound struct {
 	// Seq identifies the entry.
 	Seq     int64
 	Webhook string
-	// URL and Secret are the webhook's, read when the entry is claimed.
-	URL    string
-	Secret []byte
-	Event  string
-	Type   string
-	Body   []byte
+	// URL, Secret, SealedSecret and Tenant are the webhook's, read when the
+	// entry is claimed; one of Secret and SealedSecret is set, as in
+	// [Webhook].
+	URL          string
+	Secret       []byte
+	SealedSecret []byte
+	Tenant       string
+	Event        string
+	Type         string
+	Body         []byte
 	// Attempts counts the finished attempts so far.
 	Attempts    int
 	CreatedAt   time.Time

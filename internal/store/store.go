@@ -123,6 +123,13 @@ type Store interface {
 	// DeleteWebhook deletes a subscription and its delivery records, or
 	// returns ErrNotFound.
 	DeleteWebhook(ctx context.Context, id string) error
+	// ClearSecretWebhooks returns up to limit subscriptions whose secret is
+	// stored in clear, ordered by ID, those after ID after only.
+	ClearSecretWebhooks(ctx context.Context, after string, limit int) ([]*Webhook, error)
+	// SealWebhookSecret replaces the clear secret of subscription id with
+	// sealed if the subscription still has the clear secret clear;
+	// otherwise (deleted, sealed or changed meanwhile) ErrNotFound.
+	SealWebhookSecret(ctx context.Context, id string, clear, sealed []byte) error
 	// AddDelivery records one delivery attempt; ErrNotFound if the webhook
 	// no longer exists.
 	AddDelivery(ctx context.Context, d *Delivery) error

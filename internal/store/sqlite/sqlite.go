@@ -9,7 +9,15 @@
 // SQLITE_BUSY; the busy timeout covers other processes on the same file.
 // Reads use a separate read-only pool. Foreign keys are on for every
 // connection and synchronous is FULL: a committed key version survives a
-// power cut, because data may already be sealed under it.
+// power cut, because data may already be sealed under it. secure_delete is
+// on, so deleted rows (wrapped keys, webhook secrets) are overwritten in
+// the file rather than left in its free pages.
+//
+// # Files
+//
+// The database file is created 0600 before SQLite opens it, and SQLite
+// gives its -wal and -shm files the same mode; an existing database that
+// others may read is tightened at Open, with a warning.
 //
 // # Migrations
 //
@@ -24,6 +32,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strconv"
 	"strings"
@@ -47,6 +56,9 @@ type Config struct {
 	// BusyTimeout is how long a statement waits for another process's lock.
 	// Default 5 seconds.
 	BusyTimeout time.Duration
+	// Logger receives the warnings about database files that others may
+	// read; default slog.Default().
+	Logger *slog.Logger
 }
 
 // Store is a store.Store and store.AuditStore on SQLite. Its methods but
@@ -88,6 +100,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
+	if err := createPrivate(cfg.Path, cfg.Logger); err != nil {
+		return nil, err
+	}
 	w, err := openPool(cfg, true)
 	if err != nil {
 		return nil, err
@@ -122,6 +137,9 @@ func (c *Config) check() error {
 	if c.Writer == "" {
 		c.Writer = store.DefaultWriter()
 	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
 	return store.ValidateWriter(c.Writer)
 }
 
@@ -130,6 +148,7 @@ func openPool(cfg Config, writer bool) (*sql.DB, error) {
 	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(cfg.BusyTimeout.Milliseconds(), 10)+")")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "secure_delete(1)")
 	if writer {
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Set("_txlock", "immediate")

@@ -50,9 +50,10 @@ func (s *Store) CreateWebhook(ctx context.Context, in *store.Webhook) (*store.We
 		return nil, err
 	}
 	w := *in
-	w.Secret, w.CreatedAt = append([]byte(nil), in.Secret...), store.Now()
-	_, err := s.c.Write.Exec(ctx, `INSERT INTO webhooks (id, tenant_id, url, secret, created_at) VALUES ($1, $2, $3, $4, $5)`,
-		w.ID, nullIfEmpty(w.Tenant), w.URL, w.Secret, s.d.Time(w.CreatedAt))
+	w.Secret, w.SealedSecret, w.CreatedAt = orNil(in.Secret), orNil(in.SealedSecret), store.Now()
+	_, err := s.c.Write.Exec(ctx, `INSERT INTO webhooks (id, tenant_id, url, secret, sealed_secret, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6)`,
+		w.ID, nullIfEmpty(w.Tenant), w.URL, nonNil(w.Secret), blobOrNull(w.SealedSecret), s.d.Time(w.CreatedAt))
 	switch {
 	case s.d.Unique(err, ""):
 		return nil, store.Conflict("webhook %s already exists", w.ID)
@@ -69,11 +70,64 @@ func (s *Store) Webhooks(ctx context.Context, tenant string) ([]*store.Webhook, 
 	if tenant != "" && !envelope.ValidTenantID(tenant) {
 		return nil, store.BadTenantID(tenant)
 	}
-	rows, err := s.c.Read.Query(ctx, `SELECT id, coalesce(tenant_id, ''), url, secret, created_at FROM webhooks
+	rows, err := s.c.Read.Query(ctx, `SELECT `+webhookColumns+` FROM webhooks
 		WHERE tenant_id IS NULL OR tenant_id = $1 ORDER BY id`, tenant)
-	return collect(s, "webhooks", rows, err, func(row Row) (*store.Webhook, error) {
-		var w store.Webhook
-		return &w, row.Scan(&w.ID, &w.Tenant, &w.URL, &w.Secret, timeAt(&w.CreatedAt))
+	return collect(s, "webhooks", rows, err, scanWebhook)
+}
+
+const webhookColumns = `id, coalesce(tenant_id, ''), url, secret, sealed_secret, created_at`
+
+func scanWebhook(row Row) (*store.Webhook, error) {
+	var w store.Webhook
+	if err := row.Scan(&w.ID, &w.Tenant, &w.URL, &w.Secret, &w.SealedSecret, timeAt(&w.CreatedAt)); err != nil {
+		return nil, err
+	}
+	w.Secret, w.SealedSecret = orNil(w.Secret), orNil(w.SealedSecret)
+	return &w, nil
+}
+
+// orNil copies b, making an empty one nil: a row holds no bytes in the
+// secret column it does not use.
+func orNil(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return append([]byte(nil), b...)
+}
+
+// blobOrNull stores an empty blob as NULL: a driver may bind a nil []byte
+// as an empty blob.
+func blobOrNull(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+// ClearSecretWebhooks implements store.Store.
+func (s *Store) ClearSecretWebhooks(ctx context.Context, after string, limit int) ([]*store.Webhook, error) {
+	if limit < 1 || limit > store.MaxPageSize {
+		return nil, store.Invalid("clear secret webhooks: limit must be 1 to %d", store.MaxPageSize)
+	}
+	rows, err := s.c.Read.Query(ctx, `SELECT `+webhookColumns+` FROM webhooks
+		WHERE sealed_secret IS NULL AND id > $1 ORDER BY id LIMIT $2`, after, limit)
+	return collect(s, "clear secret webhooks", rows, err, scanWebhook)
+}
+
+// SealWebhookSecret implements store.Store. The clear secret is compared
+// in the statement, so a subscription deleted and created again under the
+// same id meanwhile keeps its own secret.
+func (s *Store) SealWebhookSecret(ctx context.Context, id string, clear, sealed []byte) error {
+	if !store.ValidWebhookID(id) {
+		return store.Invalid("invalid webhook id %q", store.Clip(id))
+	}
+	if len(clear) == 0 || len(sealed) == 0 || len(sealed) > store.MaxSealedSecretLen {
+		return store.Invalid("webhook %s: a clear secret and a sealed one of at most %d bytes needed", id, store.MaxSealedSecretLen)
+	}
+	n, err := s.c.Write.Exec(ctx, `UPDATE webhooks SET secret = $1, sealed_secret = $2
+		WHERE id = $3 AND sealed_secret IS NULL AND secret = $4`, []byte{}, sealed, id, clear)
+	return s.affected(n, err, "seal webhook secret", func() error {
+		return store.NotFound("webhook %s with that clear secret", id)
 	})
 }
 
@@ -82,16 +136,14 @@ func (s *Store) Webhook(ctx context.Context, id string) (*store.Webhook, error) 
 	if !store.ValidWebhookID(id) {
 		return nil, store.Invalid("invalid webhook id %q", store.Clip(id))
 	}
-	var w store.Webhook
-	err := s.c.Read.QueryRow(ctx, `SELECT id, coalesce(tenant_id, ''), url, secret, created_at FROM webhooks WHERE id = $1`, id).
-		Scan(&w.ID, &w.Tenant, &w.URL, &w.Secret, timeAt(&w.CreatedAt))
+	w, err := scanWebhook(s.c.Read.QueryRow(ctx, `SELECT `+webhookColumns+` FROM webhooks WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.NotFound("webhook %s", id)
 	}
 	if err != nil {
 		return nil, s.dbErr("get webhook", err)
 	}
-	return &w, nil
+	return w, nil
 }
 
 // DeleteWebhook implements store.Store.

@@ -56,12 +56,16 @@ func (s *Store) ClaimOutbox(ctx context.Context, now time.Time, lease time.Durat
 	}
 	// The write pool reads its own commit, which a read-only connection
 	// might not see yet on every backend.
-	rows, err := s.c.Write.Query(ctx, `SELECT `+outboxColumns+`, w.url, w.secret
+	rows, err := s.c.Write.Query(ctx, `SELECT `+outboxColumns+`, w.url, w.secret, w.sealed_secret, coalesce(w.tenant_id, '')
 		FROM webhook_outbox o JOIN webhooks w ON w.id = o.webhook_id
 		WHERE o.claim = $1 ORDER BY o.next_attempt_at, o.seq`, token)
 	return collect(s, "claim outbox", rows, err, func(row Row) (*store.Outbound, error) {
 		o, dest := scanOutbound()
-		return o, row.Scan(append(dest, &o.URL, &o.Secret)...)
+		if err := row.Scan(append(dest, &o.URL, &o.Secret, &o.SealedSecret, &o.Tenant)...); err != nil {
+			return nil, err
+		}
+		o.Secret, o.SealedSecret = orNil(o.Secret), orNil(o.SealedSecret)
+		return o, nil
 	})
 }
 

@@ -70,6 +70,8 @@ func Run(t *testing.T, open Opener) {
 		"HealthErrors":           testHealthErrors,
 		"Webhooks":               testWebhooks,
 		"WebhookErrors":          testWebhookErrors,
+		"SealedWebhooks":         testSealedWebhooks,
+		"SealClearSecrets":       testSealClearSecrets,
 		"Deliveries":             testDeliveries,
 		"PruneHistory":           testPruneHistory,
 		"Outbox":                 testOutbox,
