@@ -73,6 +73,7 @@ var dialect = sqlstore.Dialect{
 		return isUnique(err) && (column == "" || strings.Contains(err.Error(), column))
 	},
 	ForeignKey: isForeignKey,
+	Reclaim:    `PRAGMA wal_checkpoint(TRUNCATE)`,
 }
 
 var (
@@ -130,6 +131,7 @@ func openPool(cfg Config, writer bool) (*sql.DB, error) {
 	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(cfg.BusyTimeout.Milliseconds(), 10)+")")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "secure_delete(1)")
 	if writer {
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Set("_txlock", "immediate")

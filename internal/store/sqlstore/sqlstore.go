@@ -45,6 +45,9 @@ type Dialect struct {
 	Unique func(err error, column string) bool
 	// ForeignKey reports whether err is a foreign-key violation.
 	ForeignKey func(err error) bool
+	// Reclaim is a statement that removes deleted rows' bytes from files
+	// beside the database (SQLite's WAL), or "" where there is none.
+	Reclaim string
 }
 
 // Row is a single-row query result.
@@ -93,6 +96,8 @@ type Store struct {
 	d      Dialect
 	c      Conns
 	writer string
+	// sealer, when set, seals every wrapping written (SetSealer).
+	sealer Sealer
 }
 
 // New returns a Store that records writer in the key versions and
