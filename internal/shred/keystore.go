@@ -96,12 +96,12 @@ func Open(cfg Config) (*Keystore, error) {
 // Dir is the keystore's directory.
 func (k *Keystore) Dir() string { return k.cfg.Dir }
 
-// HasKeys reports whether the keystore holds any file, live or tombstone:
-// a database with sealed wrappings and an empty keystore means the
-// keystore is not the one it was written with.
-func (k *Keystore) HasKeys() (bool, error) {
+// HasKeys reports whether the keystore in dir holds any key file, live or
+// tombstone: a database with sealed wrappings and an empty keystore means
+// the keystore is not the one it was written with.
+func HasKeys(dir string) (bool, error) {
 	found := false
-	err := filepath.WalkDir(k.cfg.Dir, func(path string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}

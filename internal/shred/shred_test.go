@@ -187,13 +187,13 @@ func TestKeystoreWrongRoot(t *testing.T) {
 
 func TestKeystoreHasKeys(t *testing.T) {
 	ks := openStore(t, t.TempDir(), rootProvider(t))
-	if has, err := ks.HasKeys(); has || err != nil {
+	if has, err := HasKeys(ks.Dir()); has || err != nil {
 		t.Fatalf("empty HasKeys = %v, %v", has, err)
 	}
 	if _, err := ks.KeyOrCreate(context.Background(), "acme"); err != nil {
 		t.Fatal(err)
 	}
-	if has, err := ks.HasKeys(); !has || err != nil {
+	if has, err := HasKeys(ks.Dir()); !has || err != nil {
 		t.Fatalf("HasKeys = %v, %v; want true", has, err)
 	}
 }
