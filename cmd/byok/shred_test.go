@@ -373,3 +373,58 @@ func serveCopy(t *testing.T, c *cli, dir, backup, endpoint, token string, sealed
 		}
 	})
 }
+
+// TestServeSealsLegacyWrappings: byok serve on a database written before
+// the shred layer (the schema 5 fixture) seals every wrapping at start, as
+// it is, and logs how many; the next start has none left.
+func TestServeSealsLegacyWrappings(t *testing.T) {
+	dir := t.TempDir()
+	b, err := os.ReadFile("../../internal/store/sqlite/testdata/schema5.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(dir, "byok.db")
+	if err := os.WriteFile(db, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before := countRows(t, db, `SELECT count(*) FROM wrappings`)
+	if before == 0 {
+		t.Fatal("the fixture has no wrappings")
+	}
+	emu := awsemu.NewTestServer(t, shredWorld(t, "arn:aws:kms:eu-west-1:222222222222:key/0c0d0e0f-1111-2222-3333-444455556666"))
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAPLATFORM00000001")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "platform-secret")
+	t.Setenv("AWS_REGION", "eu-west-1")
+	addr := freeAddr(t)
+	cfgPath := writeServeFiles(t, dir, addr, db, emu.URL)
+	for _, want := range []int{before, 0} {
+		var errs lockedBuffer
+		c := &cli{stdin: strings.NewReader(""), stdout: io.Discard, stderr: &errs}
+		serveWhile(t, c, cfgPath, addr, &errs, func(context.Context) {})
+		if line := fmt.Sprintf(`"sealed_legacy_wrappings":%d`, want); !strings.Contains(errs.String(), line) {
+			t.Fatalf("serve's log lacks %s:\n%s", line, errs.String())
+		}
+	}
+	sealed := `SELECT count(*) FROM wrappings WHERE shred_layer = ?`
+	if n := countRows(t, db, sealed, 0); n != 0 {
+		t.Fatalf("%d wrappings left unsealed", n)
+	}
+	if n := countRows(t, db, sealed, 1); n != before {
+		t.Fatalf("%d wrappings sealed, want %d", n, before)
+	}
+}
+
+// countRows runs a count query on the SQLite file at path.
+func countRows(t *testing.T, path, query string, args ...any) int {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(query, args...).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
