@@ -57,6 +57,10 @@ func openShred(ctx context.Context, cfg *serveConfig, st serveStore, root *rootK
 		return nil, 0, nil
 	}
 	dir := cfg.shredDir()
+	if dir == "" {
+		return nil, 0, configErr("shred.keystore", "required with database.postgres and a root_key_file",
+			"set shred.keystore to a directory on a file system every instance shares, backed up apart from the database")
+	}
 	if sealed {
 		if err := keystoreInUse(dir); err != nil {
 			return nil, 0, err
