@@ -205,6 +205,16 @@ func refuseWithoutKeystore(t *testing.T, backup string) {
 			t.Fatalf("serve with keystore %s exited %d: %s; want shred_key_missing with a hint", ks, code, errs.String())
 		}
 	}
+	noRoot := regexp.MustCompile(`root_key_file: .*\n`).ReplaceAll(b, nil)
+	if err := os.WriteFile(cfgPath, noRoot, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var errs lockedBuffer
+	c := &cli{stdin: strings.NewReader(""), stdout: io.Discard, stderr: &errs}
+	if code := run(context.Background(), c, []string{"serve", "--config", cfgPath}); code == exitOK ||
+		!strings.Contains(errs.String(), "names no root_key_file") || !strings.Contains(errs.String(), "byok: hint: set root_key_file") {
+		t.Fatalf("serve without a root key on sealed wrappings exited %d: %s; want shred_key_missing", code, errs.String())
+	}
 }
 
 var regexpKeystore = regexp.MustCompile(`  keystore: .*\n`)
