@@ -102,19 +102,17 @@ func (s *Service) newestWrappings(ctx context.Context, id string, had bool) (*he
 // unwraps whatever it reads: after the shred key is destroyed, the read
 // must be refused.
 func (s *Service) platformUnwrap(ctx context.Context, id string) (ReceiptCheck, error) {
-	check := ReceiptCheck{Check: CheckPlatformUnwrap, Outcome: OutcomeRefused}
+	check := ReceiptCheck{Check: CheckPlatformUnwrap, Outcome: OutcomeRefused, Code: CodeNoKeyVersion}
 	vs, err := s.cfg.Store.Versions(ctx, id)
 	switch {
-	case errors.Is(err, store.ErrShredded) || errors.Is(err, keyring.ErrNoKey):
-		check.Code = store.Code(err)
-		if errors.Is(err, keyring.ErrNoKey) {
-			check.Code = CodeNoKeyVersion
-		}
+	case errors.Is(err, store.ErrShredded):
+		check.Code = CodeTenantShredded
+		return check, nil
+	case errors.Is(err, keyring.ErrNoKey):
 		return check, nil
 	case err != nil:
 		return check, fromStore(err)
 	}
-	check.Code = kms.Misconfigured.Code()
 	for _, v := range vs {
 		for _, w := range v.Wrappings {
 			err := s.unwrap(ctx, v, w)
@@ -122,6 +120,7 @@ func (s *Service) platformUnwrap(ctx context.Context, id string) (ReceiptCheck, 
 				return check, fmt.Errorf("control: offboarding: the platform still unwraps tenant %s's key version %d under %s after its shred key was destroyed "+
 					"(a wrapping written without the shred layer): no receipt is signed", id, v.Version, w.Key)
 			}
+			check.Code = kms.Misconfigured.Code()
 			var ke *kms.Error
 			if errors.As(err, &ke) {
 				check.Code = ke.Class.Code()

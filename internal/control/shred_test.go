@@ -151,3 +151,20 @@ func walSize(t *testing.T, db string) int64 {
 	}
 	return st.Size()
 }
+
+// A tenant that never had a key version gets a tombstone all the same, so
+// no shred key can be made for it later.
+func TestOffboardWithoutVersions(t *testing.T) {
+	e := newLifecycleEnv(t, nil)
+	if _, err := e.svc.CreateTenant(ctx, CreateTenant{ID: "acme", Name: "Acme"}); err != nil {
+		t.Fatal(err)
+	}
+	r := offboardReceipt(t, e, "acme")
+	if len(r.Destroyed) != 1 || len(r.Checks) != 1 {
+		t.Fatalf("receipt = %+v, want the shred key destroyed and one check", r)
+	}
+	wantCheck(t, r, 0, ReceiptCheck{Check: CheckPlatformUnwrap, Outcome: OutcomeRefused, Code: CodeNoKeyVersion})
+	if _, err := e.shredKeys.KeyOrCreate(ctx, "acme"); !errors.Is(err, shred.ErrDestroyed) {
+		t.Fatalf("KeyOrCreate after Offboard err = %v, want destroyed", err)
+	}
+}
