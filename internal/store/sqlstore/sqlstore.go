@@ -17,6 +17,14 @@
 // single-statement writes and a way to begin a write transaction. The
 // querier and transaction interfaces are the few calls the store makes, so
 // database/sql and pgx adapt to them in a few lines each.
+//
+// # Shred layer
+//
+// With a [Sealer] set ([Store.SetSealer]), every wrapping's ciphertext is
+// stored sealed under its tenant's shred key, which lives outside the
+// database (internal/shred); the wrappings column shred_layer says which
+// rows are. Rows written without one read as they are, and
+// [Store.SealLegacy] seals them.
 package sqlstore
 
 import (
