@@ -296,3 +296,26 @@ func FuzzParseFile(f *testing.F) {
 		}
 	})
 }
+
+// TestDestroyOverwritesInPlace: the key file's own bytes are zeroed before
+// the tombstone replaces it, so another name for the same inode (a hard
+// link, or a file system that keeps the old inode's blocks) holds no key.
+func TestDestroyOverwritesInPlace(t *testing.T) {
+	ctx := context.Background()
+	ks := openStore(t, t.TempDir(), rootProvider(t))
+	if _, err := ks.KeyOrCreate(ctx, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	_, path := ks.path("acme")
+	other := filepath.Join(t.TempDir(), "same-inode")
+	if err := os.Link(path, other); err != nil {
+		t.Skipf("no hard links here: %v", err)
+	}
+	if _, err := ks.Destroy(ctx, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(other)
+	if err != nil || len(b) == 0 || len(bytes.Trim(b, "\x00")) != 0 {
+		t.Fatalf("the old inode holds %q, %v; want only zeros", b, err)
+	}
+}
