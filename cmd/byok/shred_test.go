@@ -381,6 +381,9 @@ func serveCopy(t *testing.T, c *cli, dir, backup, endpoint, token string, sealed
 		if !errors.As(err, &ae) || ae.Code != "tenant_shredded" {
 			t.Fatalf("Decrypt on the copy = %q, %v; want tenant_shredded", pt, err)
 		}
+		if ae.Message != "tenant acme was offboarded: its shred key was destroyed" {
+			t.Errorf("Decrypt on the copy says %q", ae.Message)
+		}
 	})
 }
 

@@ -45,12 +45,13 @@ import (
 // keys, so a shred key's wrapping never opens as a tenant key's.
 const Purpose = "shred-key"
 
-// Errors, matched with errors.Is. ErrDestroyed also matches
-// store.ErrShredded and ErrMissing store.ErrShredKeyMissing, which is how
-// the API answers them.
+// Errors, matched with errors.Is: the store's, which is how the API
+// answers them (tenant_shredded, shred_key_missing).
 var (
-	ErrDestroyed = fmt.Errorf("shred: %w", store.ErrShredded)
-	ErrMissing   = fmt.Errorf("shred: %w", store.ErrShredKeyMissing)
+	// ErrDestroyed means the tenant's shred key was destroyed.
+	ErrDestroyed = store.ErrShredded
+	// ErrMissing means the keystore has no file for the tenant.
+	ErrMissing = store.ErrShredKeyMissing
 )
 
 // Config configures a Keystore.
@@ -138,7 +139,7 @@ func (k *Keystore) Key(ctx context.Context, tenant string) (*envelope.TenantKey,
 	_, path := k.path(tenant)
 	f, err := readFile(path, tenant)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%w: tenant %s has no key in %s", ErrMissing, tenant, k.cfg.Dir)
+		return nil, store.ShredKeyMissing("tenant %s's shred key is not in the shred keystore", tenant)
 	}
 	if err != nil {
 		return nil, err
@@ -148,7 +149,7 @@ func (k *Keystore) Key(ctx context.Context, tenant string) (*envelope.TenantKey,
 
 func (k *Keystore) open(ctx context.Context, f *file) (*envelope.TenantKey, error) {
 	if f.Tombstone {
-		return nil, fmt.Errorf("%w: tenant %s's shred key was destroyed", ErrDestroyed, f.Tenant)
+		return nil, store.Shredded("tenant %s was offboarded: its shred key was destroyed", f.Tenant)
 	}
 	key, err := k.cfg.Root.Unwrap(ctx, f.Wrapped, identity(f.Tenant))
 	if err != nil {

@@ -60,10 +60,19 @@ func (s *Store) Versions(ctx context.Context, tenant string) ([]*keyring.Version
 func (s *Store) versions(ctx context.Context, tenant, query string, args ...any) ([]*keyring.Version, error) {
 	rows, err := s.c.Read.Query(ctx, query, args...)
 	var vs []*keyring.Version
+	var layerErr error
 	err = s.each("read key versions", rows, err, func(row Row) (err error) {
 		vs, err = s.scanWrapping(ctx, row, tenant, vs)
+		if store.Code(err) != "" {
+			layerErr = err
+		}
 		return err
 	})
+	// The shred layer's refusals (tenant_shredded, shred_key_missing) are
+	// the caller's answer as they are, not database errors.
+	if layerErr != nil {
+		return nil, layerErr
+	}
 	if err != nil {
 		return nil, err
 	}
