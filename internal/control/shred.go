@@ -54,16 +54,17 @@ func (s *Service) shred(ctx context.Context, id string, ob *offboarding) ([]Rece
 	if err != nil {
 		return nil, nil, fmt.Errorf("control: offboarding: destroy tenant %s's shred key: %w", id, err)
 	}
-	platform, err := s.platformUnwrap(ctx, id)
+	refused, err := s.platformUnwrap(ctx, id)
 	if err != nil {
 		return nil, nil, err
 	}
-	checks := append([]ReceiptCheck{platform}, s.probeCustomerKeys(ctx, newest)...)
+	checks := append([]ReceiptCheck{refused}, s.probeCustomerKeys(ctx, newest)...)
 	return []ReceiptSecret{{What: SecretShredKey, At: at}}, checks, nil
 }
 
-// heldVersion is the newest version's customer key wrappings, or nil when
-// the shred key was destroyed before (a resumed offboarding).
+// heldVersion is the newest version with its customer key wrappings;
+// destroyed says the shred key was destroyed before (a resumed
+// offboarding), which left nothing to probe with.
 type heldVersion struct {
 	version   *keyring.Version
 	customer  []kms.Wrapped
