@@ -268,6 +268,7 @@ func devServeConfig(f *devFlags, emuURL string) (*serveConfig, error) {
 	}
 	cfg := &serveConfig{Listen: f.listen, Platform: platformPath, RootKeyFile: rootPath, Region: devRegion}
 	cfg.Database.SQLite = filepath.Join(f.dir, "byok.db")
+	cfg.Shred.Keystore = filepath.Join(f.dir, "shred-keys")
 	cfg.AWS.Endpoint = emuURL
 	// The monitor, scheduled rotation and the key cache follow the
 	// emulator's clock, so advancing it (/_awsemu/clock/advance) shows a

@@ -87,6 +87,36 @@ func runTenantReceipt(ctx context.Context, c *cli, args []string) error {
 
 // printReceipt prints the signed receipt as the server gave it (--json: the
 // bytes to keep and verify), or a summary of what it says.
+// receiptCheck is a check a v2 receipt records (docs/receipts.md).
+type receiptCheck struct {
+	Check     string `json:"check"`
+	Key       string `json:"key"`
+	Outcome   string `json:"outcome"`
+	Code      string `json:"code"`
+	RequestID string `json:"request_id"`
+}
+
+// String reads as "platform_unwrap: refused (tenant_shredded)" or
+// "customer_key ARN: refused (key_disabled, KMS request id ...)".
+func (ch receiptCheck) String() string {
+	s := ch.Check
+	if ch.Key != "" {
+		s += " " + ch.Key
+	}
+	s += ": " + ch.Outcome
+	var detail []string
+	if ch.Code != "" {
+		detail = append(detail, ch.Code)
+	}
+	if ch.RequestID != "" {
+		detail = append(detail, "KMS request id "+ch.RequestID)
+	}
+	if len(detail) > 0 {
+		s += " (" + strings.Join(detail, ", ") + ")"
+	}
+	return s
+}
+
 func printReceipt(c *cli, r *remote, sr *client.SignedReceipt) error {
 	if r.json {
 		// Compact, not indented: the receipt's bytes are what was signed.
@@ -106,6 +136,11 @@ func printReceipt(c *cli, r *remote, sr *client.SignedReceipt) error {
 		Requested time.Time `json:"requested"`
 		Deleted   time.Time `json:"deleted"`
 		Signer    string    `json:"signer"`
+		Destroyed []struct {
+			What string    `json:"what"`
+			At   time.Time `json:"at"`
+		} `json:"destroyed"`
+		Checks []receiptCheck `json:"checks"`
 	}
 	if err := json.Unmarshal(sr.Receipt, &rc); err != nil {
 		return fmt.Errorf("the server's receipt does not parse: %w", err)
@@ -122,6 +157,12 @@ func printReceipt(c *cli, r *remote, sr *client.SignedReceipt) error {
 	}
 	for _, k := range rc.Keys {
 		rows = append(rows, []string{"key:", fmt.Sprintf("%s %s (%d version(s))", k.Provider, k.ID, k.Versions)})
+	}
+	for _, d := range rc.Destroyed {
+		rows = append(rows, []string{"destroyed:", strings.ReplaceAll(d.What, "_", " ") + " at " + fmtTime(d.At)})
+	}
+	for _, ch := range rc.Checks {
+		rows = append(rows, []string{"check:", ch.String()})
 	}
 	if err := table(c.stdout, rows); err != nil {
 		return err

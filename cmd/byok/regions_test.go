@@ -162,6 +162,8 @@ database:
   postgres: %q
 platform_config: %s
 root_key_file: %s
+shred:
+  keystore: %s
 region: us-west-2
 aws:
   endpoint: %s
@@ -169,7 +171,7 @@ monitor:
   interval: 1s
   jitter: 200ms
 log_level: error
-`, addr, base.Database.Postgres, base.Platform, base.RootKeyFile, base.AWS.Endpoint)
+`, addr, base.Database.Postgres, base.Platform, base.RootKeyFile, base.Shred.Keystore, base.AWS.Endpoint)
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}

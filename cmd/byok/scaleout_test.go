@@ -96,6 +96,8 @@ func scaleOutConfig(t *testing.T, url, emuURL string) *serveConfig {
 		t.Fatal(err)
 	}
 	cfg.Database.Postgres = url
+	// Instances on one database share one shred keystore.
+	cfg.Shred.Keystore = filepath.Join(dir, "shred-keys")
 	cfg.AWS.Endpoint = emuURL
 	cfg.Monitor.Interval, cfg.Monitor.Jitter = 2*time.Second, 500*time.Millisecond
 	cfg.LogLevel = "error"

@@ -31,9 +31,11 @@ import (
 	"github.com/byok-dev/byok/internal/platform"
 	"github.com/byok-dev/byok/internal/rootseal"
 	"github.com/byok-dev/byok/internal/server"
+	"github.com/byok-dev/byok/internal/shred"
 	"github.com/byok-dev/byok/internal/store"
 	"github.com/byok-dev/byok/internal/store/postgres"
 	"github.com/byok-dev/byok/internal/store/sqlite"
+	"github.com/byok-dev/byok/internal/store/sqlstore"
 	"github.com/byok-dev/byok/internal/tenant"
 	"github.com/byok-dev/byok/keyring"
 	"github.com/byok-dev/byok/kms"
@@ -79,6 +81,8 @@ type serveConfig struct {
 	Rotation rotationConfig `yaml:"rotation"`
 	// Keyring tunes the tenant key cache and the per-tenant KMS budgets.
 	Keyring keyringConfig `yaml:"keyring"`
+	// Shred says where the tenants' shred keys are kept.
+	Shred shredConfig `yaml:"shred"`
 	// Webhooks tunes the delivery of the monitor's events.
 	Webhooks struct {
 		// AllowHTTP accepts plain http:// webhook URLs, for receivers on a
@@ -130,7 +134,7 @@ func (c *serveConfig) check() error {
 	case c.AWS.EmulatorClock && c.AWS.Endpoint == "":
 		return configErr("aws.emulator_clock", "set without aws.endpoint", "set aws.endpoint to the AWS emulator (byok kms-emulator); AWS itself has no clock to follow")
 	}
-	for _, err := range []error{c.Monitor.check(), c.Rotation.check(), c.Keyring.check()} {
+	for _, err := range []error{c.Monitor.check(), c.Rotation.check(), c.Keyring.check(), c.checkShred()} {
 		if err != nil {
 			return err
 		}
@@ -153,6 +157,10 @@ type serveStore interface {
 	store.Store
 	store.AuditStore
 	auth.TokenStore
+	// The shred layer (internal/store/sqlstore).
+	SetSealer(x sqlstore.Sealer)
+	HasSealed(ctx context.Context) (bool, error)
+	SealLegacy(ctx context.Context) (int, error)
 }
 
 var (
@@ -224,6 +232,9 @@ func serve(ctx context.Context, c *cli, cfg *serveConfig, st serveStore, tokens 
 	w, err := wire(ctx, cfg, pcfg, st, reg, bus)
 	if err != nil {
 		return err
+	}
+	if w.shred != nil {
+		log.Info("shred layer", "keystore", w.shred.Dir(), "sealed_legacy_wrappings", w.sealedLegacy)
 	}
 	bus.attach(w.keyring, log)
 	bus.attachTokens(tokens, log)
@@ -340,6 +351,10 @@ type wired struct {
 	webhookSecrets *rootseal.Sealer
 	// clock, when set, is the AWS emulator's (aws.emulator_clock).
 	clock *emulatorClock
+	// shred is the keystore of the tenants' shred keys; nil without a
+	// root key. sealedLegacy counts the wrappings sealed at this start.
+	shred        *shred.Keystore
+	sealedLegacy int
 }
 
 // now is the clock of the monitor, the control plane and the keyring: nil
@@ -381,6 +396,9 @@ func wire(ctx context.Context, cfg *serveConfig, pcfg *platform.Config, st serve
 		return nil, err
 	}
 	w := &wired{region: cfg.Region}
+	if w.shred, w.sealedLegacy, err = openShred(ctx, cfg, st, root); err != nil {
+		return nil, err
+	}
 	if cfg.AWS.EmulatorClock {
 		if w.clock, err = newEmulatorClock(ctx, cfg.AWS.Endpoint); err != nil {
 			return nil, err
@@ -406,7 +424,10 @@ func wire(ctx context.Context, cfg *serveConfig, pcfg *platform.Config, st serve
 		return nil, err
 	}
 	ccfg := control.Config{Platform: pcfg, Store: st, Keyring: w.keyring, Tenants: w.tenants, RotationPeriod: cfg.Rotation.Period, Now: w.now(),
-		Validator: &onboarding.Validator{Config: pcfg, AWS: awsCfg, CallTimeout: 10 * time.Second}}
+		Validator: &onboarding.Validator{Config: pcfg, AWS: awsCfg, CallTimeout: 10 * time.Second}, Providers: w.providers}
+	if w.shred != nil {
+		ccfg.Shred = w.shred
+	}
 	if root != nil {
 		if w.webhookSecrets, err = monitor.NewSecretSealer(root.file); err != nil {
 			return nil, err

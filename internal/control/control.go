@@ -42,6 +42,8 @@
 // # Offboarding
 //
 // [Service.Offboard] crypto-shreds a tenant: the tenant becomes shredded,
+// its shred key is destroyed (so copies of its wrappings never open), the
+// platform checks that it can no longer unwrap the tenant's keys,
 // every key version is deleted with all of its wrappings, the keyring's
 // cache is emptied, and a deletion receipt signed with an Ed25519 key
 // derived from the platform root key ([NewReceiptSigner], [VerifyReceipt],
@@ -135,6 +137,20 @@ type Config struct {
 	Tenants *tenant.Manager
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Shred destroys a tenant's shred key at offboarding (internal/shred):
+	// the key the store seals the tenant's wrappings under. Nil where the
+	// store has no shred layer.
+	Shred ShredKeys
+	// Providers are the keyring's KMS providers, which offboarding's checks
+	// call after the shred key is destroyed; nil means no checks.
+	Providers map[string]kms.Provider
+}
+
+// ShredKeys destroys tenants' shred keys; *shred.Keystore is the real one.
+type ShredKeys interface {
+	// Destroy destroys the tenant's shred key and returns when it was
+	// destroyed, the first time for a key destroyed before.
+	Destroy(ctx context.Context, tenant string) (time.Time, error)
 }
 
 // Service is safe for concurrent use.

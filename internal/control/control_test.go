@@ -17,6 +17,7 @@ import (
 	"github.com/byok-dev/byok/internal/keyfile"
 	"github.com/byok-dev/byok/internal/onboarding"
 	"github.com/byok-dev/byok/internal/platform"
+	"github.com/byok-dev/byok/internal/shred"
 	"github.com/byok-dev/byok/internal/store"
 	"github.com/byok-dev/byok/internal/store/sqlite"
 	"github.com/byok-dev/byok/internal/tenant"
@@ -69,6 +70,8 @@ type env struct {
 	svcCfg Config
 	admin  *kmsapi.Client
 	dbPath string // the SQLite file behind store
+	// shredKeys is the keystore of the store's shred layer.
+	shredKeys *shred.Keystore
 }
 
 func newEnv(t *testing.T, withPlatformKey bool) *env {
@@ -83,6 +86,8 @@ type envOptions struct {
 	config      string        // platform configuration YAML; "" means platformConfig's
 	world       *awsemu.World // "" means the one-customer world of newEnv
 	now         func() time.Time
+	// noShred leaves the store without the shred layer.
+	noShred bool
 }
 
 func defaultWorld() *awsemu.World {
@@ -134,8 +139,13 @@ func newEnvWith(t *testing.T, o envOptions) *env {
 			t.Fatal(err)
 		}
 	}
-	cfg := Config{Platform: plat, Store: st, Keyring: kr, Now: o.now,
+	cfg := Config{Platform: plat, Store: st, Keyring: kr, Now: o.now, Providers: e.cfg.Providers,
 		Validator: &onboarding.Validator{Config: plat, AWS: platformAWS, CallTimeout: 5 * time.Second}}
+	if !o.noShred {
+		e.shredKeys = shredKeys(t, root)
+		st.SetSealer(shred.NewLayer(e.shredKeys))
+		cfg.Shred = e.shredKeys
+	}
 	if o.platformKey {
 		cfg.PlatformKey = root.KeyRef()
 	}
@@ -147,6 +157,15 @@ func newEnvWith(t *testing.T, o envOptions) *env {
 		t.Fatal(err)
 	}
 	return e
+}
+
+func shredKeys(t *testing.T, root *localkms.Provider) *shred.Keystore {
+	t.Helper()
+	ks, err := shred.Open(shred.Config{Dir: filepath.Join(t.TempDir(), "shred-keys"), Root: root, RootRef: root.KeyRef()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ks
 }
 
 func rootKey(t *testing.T) (*localkms.Provider, *envelope.TenantKey) {

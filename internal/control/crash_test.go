@@ -81,7 +81,8 @@ func TestCrashDuringKeyChange(t *testing.T) {
 	if os.Getenv(envCrashChild) != "" {
 		t.Skip("the child does not start children")
 	}
-	e := newLifecycleEnv(t, nil)
+	// The child opens the database without the parent's shred keystore.
+	e := newLifecycleEnvWith(t, envOptions{noShred: true})
 	e.enable(t, "acme", home, mrkARN)
 	recs := sealN(t, e.keyringIn(t, home), "acme", 1)
 	for range 15 {

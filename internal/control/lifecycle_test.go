@@ -76,7 +76,14 @@ func lifecycleWorld() *awsemu.World {
 
 func newLifecycleEnv(t *testing.T, now func() time.Time) *env {
 	t.Helper()
-	e := newEnvWith(t, envOptions{config: changeableConfig, world: lifecycleWorld(), now: now})
+	return newLifecycleEnvWith(t, envOptions{now: now})
+}
+
+// newLifecycleEnvWith is newLifecycleEnv with o's clock and shred layer.
+func newLifecycleEnvWith(t *testing.T, o envOptions) *env {
+	t.Helper()
+	o.config, o.world = changeableConfig, lifecycleWorld()
+	e := newEnvWith(t, o)
 	for _, k := range []struct {
 		acct, id string
 		regions  []string

@@ -18,14 +18,19 @@ import (
 type offboarding = tenant.Offboarding
 
 // Offboard crypto-shreds a tenant: it makes the tenant shredded (so
-// RegionGate refuses it on every instance from now on), deletes every key
-// version with all of its wrappings in one transaction, drops the keys from
-// this process's cache and deletes the tenant's key attachments. No
-// ciphertext of the tenant opens again. It returns a deletion receipt
-// signed by the platform key (docs/receipts.md), which is also kept in the
-// tenant's record; [Service.DeletionReceipt] returns it later. An
-// interrupted Offboard finishes when called again; once finished, it fails
-// with tenant_shredded.
+// RegionGate refuses it on every instance from now on), destroys the
+// tenant's shred key ([Config.Shred]), under which the store seals every
+// wrapping, so that no copy of the database opens them again; checks that
+// the platform's own read and unwrap of the tenant's keys is refused and
+// probes each customer key with the newest wrapping as it was; deletes
+// every key version with all of its wrappings in one transaction, drops
+// the keys from this process's cache, deletes the tenant's key
+// attachments and has the store reclaim the deleted rows' bytes. It
+// returns a deletion receipt signed by the platform key
+// (docs/receipts.md), which is also kept in the tenant's record;
+// [Service.DeletionReceipt] returns it later. An interrupted Offboard
+// finishes when called again; once finished, it fails with
+// tenant_shredded.
 func (s *Service) Offboard(ctx context.Context, id string) (*SignedReceipt, error) {
 	if s.cfg.Receipts == nil {
 		return nil, &Error{Code: CodeNoReceiptKey, Message: "no platform root key is configured to sign deletion receipts"}
@@ -73,6 +78,10 @@ func (s *Service) beginOffboarding(ctx context.Context, t *tenant.Tenant) (*offb
 var errBegun = errors.New("control: offboarding already begun")
 
 func (s *Service) finishOffboarding(ctx context.Context, id string, ob *offboarding) (*SignedReceipt, error) {
+	destroyed, checks, err := s.shred(ctx, id, ob)
+	if err != nil {
+		return nil, err
+	}
 	if _, err := s.cfg.Store.ShredTenantKeys(ctx, id); err != nil {
 		return nil, fromStore(err)
 	}
@@ -80,7 +89,11 @@ func (s *Service) finishOffboarding(ctx context.Context, id string, ob *offboard
 	if err := s.deleteAttachments(ctx, id); err != nil {
 		return nil, err
 	}
-	r := &Receipt{Tenant: id, Versions: ob.Versions, Keys: ob.Keys, Requested: ob.Requested, Deleted: s.cfg.Now().UTC()}
+	if err := s.reclaim(ctx); err != nil {
+		return nil, err
+	}
+	r := &Receipt{Tenant: id, Versions: ob.Versions, Keys: ob.Keys, Requested: ob.Requested, Deleted: s.cfg.Now().UTC(),
+		Destroyed: destroyed, Checks: checks}
 	sr, err := s.cfg.Receipts.Sign(r)
 	if err != nil {
 		return nil, err
@@ -97,7 +110,25 @@ func (s *Service) finishOffboarding(ctx context.Context, id string, ob *offboard
 	if err != nil && !errors.Is(err, errBegun) {
 		return nil, err
 	}
-	return sr, nil
+	// Again, for the receipt's own write: the WAL is left empty.
+	return sr, s.reclaim(ctx)
+}
+
+// reclaimer is a store that can remove deleted rows' bytes from the files
+// beside its database (the SQL stores: SQLite's WAL).
+type reclaimer interface {
+	ReclaimDeleted(ctx context.Context) error
+}
+
+func (s *Service) reclaim(ctx context.Context) error {
+	r, ok := s.cfg.Store.(reclaimer)
+	if !ok {
+		return nil
+	}
+	if err := r.ReclaimDeleted(ctx); err != nil {
+		return fmt.Errorf("control: offboarding: %w", err)
+	}
+	return nil
 }
 
 func (s *Service) deleteAttachments(ctx context.Context, id string) error {

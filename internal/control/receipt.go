@@ -14,8 +14,17 @@ import (
 	"github.com/byok-dev/byok/internal/tenant"
 )
 
-// ReceiptFormat names version 1 of the deletion receipt (docs/receipts.md).
-const ReceiptFormat = "byok-deletion-receipt-v1"
+// ReceiptFormat names version 2 of the deletion receipt (docs/receipts.md),
+// which adds what was destroyed outside the database and the checks made
+// after.
+const ReceiptFormat = "byok-deletion-receipt-v2"
+
+// ReceiptFormatV1 names version 1, which offboardings before the shred
+// layer signed; such receipts keep verifying.
+const ReceiptFormatV1 = "byok-deletion-receipt-v1"
+
+// SecretShredKey is the ReceiptSecret.What of a tenant's shred key.
+const SecretShredKey = "shred_key"
 
 // receiptDomain prefixes the signed bytes, so a receipt signature can never
 // be taken for a signature over anything else.
@@ -41,6 +50,36 @@ type Receipt struct {
 	// Signer is the signing key's id: "ed25519:" and the first 16 bytes of
 	// the SHA-256 of its public key, in hex.
 	Signer string `json:"signer"`
+	// Destroyed are the secrets kept outside the database that were
+	// destroyed: the tenant's shred key (v2).
+	Destroyed []ReceiptSecret `json:"destroyed,omitempty"`
+	// Checks are what the platform verified once the shred key was
+	// destroyed (v2).
+	Checks []ReceiptCheck `json:"checks,omitempty"`
+}
+
+// ReceiptSecret is a secret destroyed, and when.
+type ReceiptSecret struct {
+	What string    `json:"what"`
+	At   time.Time `json:"at"`
+}
+
+// ReceiptCheck is one check made after the shred key was destroyed:
+// platform_unwrap (the platform's own read and unwrap of the tenant's keys;
+// its outcome is always refused, or no receipt is signed) or customer_key
+// (a KMS decrypt, with the customer's key, of the newest wrapping as it was
+// before offboarding).
+type ReceiptCheck struct {
+	Check string `json:"check"`
+	// Key and Region name the customer key of a customer_key check.
+	Key    string `json:"key,omitempty"`
+	Region string `json:"region,omitempty"`
+	// Outcome is refused, accepted, unavailable or skipped.
+	Outcome string `json:"outcome"`
+	// Code is the refusal's error code (e.g. key_disabled).
+	Code string `json:"code,omitempty"`
+	// RequestID is the KMS request id of the probe, for CloudTrail.
+	RequestID string `json:"request_id,omitempty"`
 }
 
 // ReceiptVersion is one destroyed tenant key version.
@@ -125,7 +164,7 @@ func VerifyReceipt(pub ed25519.PublicKey, sr *SignedReceipt) (*Receipt, error) {
 	if err := json.Unmarshal(sr.Receipt, &r); err != nil {
 		return nil, badReceipt("the receipt is not valid JSON", err)
 	}
-	if r.Format != ReceiptFormat {
+	if r.Format != ReceiptFormat && r.Format != ReceiptFormatV1 {
 		return nil, badReceipt(fmt.Sprintf("unknown receipt format %q", r.Format), nil)
 	}
 	if r.Signer != SignerID(pub) {

@@ -114,6 +114,7 @@ var entries = []Entry{
 
 	refused("internal", http.StatusInternalServerError, "the server failed unexpectedly", "the server's log has the cause under the request id"),
 	refused("receipt_key_missing", http.StatusInternalServerError, "the server has no platform root key to sign deletion receipts with", "set root_key_file in the server's configuration"),
+	refused("shred_key_missing", http.StatusInternalServerError, "a tenant's wrappings are sealed under a shred key the server's shred keystore does not hold", "point shred.keystore in byok.yaml at the keystore the database was written with, or restore the keystore from its backup"),
 	refused("store_corrupt", http.StatusInternalServerError, "a stored record cannot be read: damaged, or written by a newer release", "run the release that wrote the database, or restore it from a backup; the message names the record"),
 
 	refused("not_implemented", http.StatusNotImplemented, "this server was built without what the route needs (tokens, audit log, webhooks)", ""),

@@ -85,6 +85,7 @@ var dialect = sqlstore.Dialect{
 		return isUnique(err) && (column == "" || strings.Contains(err.Error(), column))
 	},
 	ForeignKey: isForeignKey,
+	Reclaim:    `PRAGMA wal_checkpoint(TRUNCATE)`,
 }
 
 var (

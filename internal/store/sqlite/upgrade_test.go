@@ -2,12 +2,17 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/byok-dev/byok/internal/store/sqlite"
 	"github.com/byok-dev/byok/internal/store/storetest"
+	"github.com/byok-dev/byok/keyring"
 )
 
 // TestUpgradeFromSchema5 opens a database written by the release at schema
@@ -44,7 +49,34 @@ func TestUpgradeFromSchema5(t *testing.T) {
 	if !strings.Contains(doc, `"v":2`) || strings.Contains(doc, `"monitor"`) || !strings.Contains(doc, `"outage"`) {
 		t.Fatalf("migrated demo row = %s, want version 2 with the monitor's record as outage", doc)
 	}
-	if v, err := s.LatestVersion(context.Background(), "demo"); err != nil || v.Version != 1 || len(v.Wrappings) != 2 {
-		t.Fatalf("LatestVersion(demo) after migration = %+v, %v; want version 1 with its 2 wrappings", v, err)
+	before, err := s.LatestVersion(context.Background(), "demo")
+	if err != nil || before.Version != 1 || len(before.Wrappings) != 2 {
+		t.Fatalf("LatestVersion(demo) after migration = %+v, %v; want version 1 with its 2 wrappings", before, err)
+	}
+	checkSealsLegacy(t, s, db, before)
+}
+
+// checkSealsLegacy: the release's wrappings, stored as the KMS returned
+// them, are sealed under the shred layer by SealLegacy and read the same.
+func checkSealsLegacy(t *testing.T, s *sqlite.Store, db *sql.DB, before *keyring.Version) {
+	t.Helper()
+	layer, _ := storetest.Layer(t)
+	s.SetSealer(layer)
+	var legacy int
+	if err := db.QueryRow(`SELECT count(*) FROM wrappings WHERE shred_layer = 0`).Scan(&legacy); err != nil || legacy < 2 {
+		t.Fatalf("legacy rows = %d, %v; want the fixture's wrappings", legacy, err)
+	}
+	if n, err := s.SealLegacy(context.Background()); n != legacy || err != nil {
+		t.Fatalf("SealLegacy() = %d, %v; want %d", n, err, legacy)
+	}
+	after, err := s.LatestVersion(context.Background(), "demo")
+	if err != nil || !cmp.Equal(after, before) {
+		t.Fatalf("LatestVersion(demo) after sealing = %+v, %v; want %+v", after, err, before)
+	}
+	for _, w := range before.Wrappings {
+		var n int
+		if err := db.QueryRow(`SELECT count(*) FROM wrappings WHERE ciphertext = ?`, w.Ciphertext).Scan(&n); err != nil || n != 0 {
+			t.Fatalf("rows holding a KMS ciphertext after sealing = %d, %v; want 0", n, err)
+		}
 	}
 }

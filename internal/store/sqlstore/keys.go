@@ -15,7 +15,7 @@ import (
 // versionQuery joins versions with their wrappings in one statement, so a
 // reader sees a version and its wrappings from the same snapshot.
 const versionQuery = `SELECT v.version, v.created_at, w.provider, w.key_id, w.region, w.failover_regions,
-	w.role_arn, w.external_id, w.algorithm, w.ciphertext, w.identity_tag, w.request_id
+	w.role_arn, w.external_id, w.algorithm, w.ciphertext, w.identity_tag, w.request_id, w.shred_layer
 	FROM key_versions v JOIN wrappings w ON w.tenant_id = v.tenant_id AND w.version = v.version
 	WHERE v.tenant_id = $1 `
 
@@ -60,10 +60,19 @@ func (s *Store) Versions(ctx context.Context, tenant string) ([]*keyring.Version
 func (s *Store) versions(ctx context.Context, tenant, query string, args ...any) ([]*keyring.Version, error) {
 	rows, err := s.c.Read.Query(ctx, query, args...)
 	var vs []*keyring.Version
+	var layerErr error
 	err = s.each("read key versions", rows, err, func(row Row) (err error) {
-		vs, err = scanWrapping(row, tenant, vs)
+		vs, err = s.scanWrapping(ctx, row, tenant, vs)
+		if store.Code(err) != "" {
+			layerErr = err
+		}
 		return err
 	})
+	// The shred layer's refusals (tenant_shredded, shred_key_missing) are
+	// the caller's answer as they are, not database errors.
+	if layerErr != nil {
+		return nil, layerErr
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -71,15 +80,20 @@ func (s *Store) versions(ctx context.Context, tenant, query string, args ...any)
 }
 
 // scanWrapping reads one joined row, appending a new version to vs when the
-// row starts one and the wrapping to the last version.
-func scanWrapping(row Row, tenant string, vs []*keyring.Version) ([]*keyring.Version, error) {
+// row starts one and the wrapping, opened from the shred layer, to the last
+// version.
+func (s *Store) scanWrapping(ctx context.Context, row Row, tenant string, vs []*keyring.Version) ([]*keyring.Version, error) {
 	var version uint32
 	var created time.Time
 	var failover string
+	var layer int
 	var w kms.Wrapped
 	err := row.Scan(&version, timeAt(&created), &w.Key.Provider, &w.Key.ID, &w.Key.Region, &failover,
-		&w.Key.RoleARN, &w.Key.ExternalID, &w.Algorithm, &w.Ciphertext, &w.IdentityTag, &w.RequestID)
+		&w.Key.RoleARN, &w.Key.ExternalID, &w.Algorithm, &w.Ciphertext, &w.IdentityTag, &w.RequestID, &layer)
 	if err != nil {
+		return nil, err
+	}
+	if w.Ciphertext, err = s.openLayer(ctx, tenant, version, layer, w.Ciphertext); err != nil {
 		return nil, err
 	}
 	w.Key.FailoverRegions = store.SplitRegions(failover)
@@ -119,11 +133,15 @@ func (s *Store) AddVersion(ctx context.Context, v *keyring.Version) error {
 func (s *Store) insertWrappings(ctx context.Context, tx Tx, tenant string, version uint32, ws []kms.Wrapped) error {
 	now := s.d.Time(store.Now())
 	for i, w := range ws {
-		_, err := tx.Exec(ctx, `INSERT INTO wrappings (tenant_id, version, position, provider, key_id, region,
-			failover_regions, role_arn, external_id, algorithm, ciphertext, identity_tag, request_id, writer, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		ct, layer, err := s.sealLayer(ctx, tenant, version, w.Ciphertext)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO wrappings (tenant_id, version, position, provider, key_id, region,
+			failover_regions, role_arn, external_id, algorithm, ciphertext, identity_tag, request_id, writer, created_at, shred_layer)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 			tenant, version, i, w.Key.Provider, w.Key.ID, w.Key.Region, store.JoinRegions(w.Key.FailoverRegions),
-			w.Key.RoleARN, w.Key.ExternalID, w.Algorithm, nonNil(w.Ciphertext), nonNil(w.IdentityTag), w.RequestID, s.writer, now)
+			w.Key.RoleARN, w.Key.ExternalID, w.Algorithm, nonNil(ct), nonNil(w.IdentityTag), w.RequestID, s.writer, now, layer)
 		if err != nil {
 			return s.dbErr("store wrapping", err)
 		}

@@ -17,6 +17,14 @@
 // single-statement writes and a way to begin a write transaction. The
 // querier and transaction interfaces are the few calls the store makes, so
 // database/sql and pgx adapt to them in a few lines each.
+//
+// # Shred layer
+//
+// With a [Sealer] set ([Store.SetSealer]), every wrapping's ciphertext is
+// stored sealed under its tenant's shred key, which lives outside the
+// database (internal/shred); the wrappings column shred_layer says which
+// rows are. Rows written without one read as they are, and
+// [Store.SealLegacy] seals them.
 package sqlstore
 
 import (
@@ -45,6 +53,9 @@ type Dialect struct {
 	Unique func(err error, column string) bool
 	// ForeignKey reports whether err is a foreign-key violation.
 	ForeignKey func(err error) bool
+	// Reclaim is a statement that removes deleted rows' bytes from files
+	// beside the database (SQLite's WAL), or "" where there is none.
+	Reclaim string
 }
 
 // Row is a single-row query result.
@@ -93,6 +104,8 @@ type Store struct {
 	d      Dialect
 	c      Conns
 	writer string
+	// sealer, when set, seals every wrapping written (SetSealer).
+	sealer Sealer
 }
 
 // New returns a Store that records writer in the key versions and
