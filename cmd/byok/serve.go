@@ -300,8 +300,8 @@ func sealWebhookSecrets(ctx context.Context, st serveStore, hooks *monitor.Webho
 	if err != nil || n == 0 {
 		return err
 	}
-	if cp, ok := st.(interface{ Checkpoint(context.Context) error }); ok {
-		if err := cp.Checkpoint(ctx); err != nil {
+	if r, ok := st.(interface{ ReclaimDeleted(context.Context) error }); ok {
+		if err := r.ReclaimDeleted(ctx); err != nil {
 			log.Warn("the database file may still hold the clear webhook secrets until SQLite checkpoints its WAL", "err", err)
 		}
 	}

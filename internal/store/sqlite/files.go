@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -69,19 +68,4 @@ func warnOpenDir(dir string, log *slog.Logger) {
 		log.Warn("sqlite: the database's directory may be written by group or others; make it 0700",
 			"path", dir, "mode", fmt.Sprintf("%04o", fi.Mode().Perm()))
 	}
-}
-
-// Checkpoint copies the WAL into the database file and truncates the WAL.
-// After rows were rewritten in place (secrets sealed where they were in
-// clear), neither file then holds the pages' old content: secure_delete
-// has zeroed it in the new pages, and the old pages are overwritten.
-func (s *Store) Checkpoint(ctx context.Context) error {
-	var busy, frames, done int
-	if err := s.w.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &frames, &done); err != nil {
-		return fmt.Errorf("sqlite: checkpoint: %w", err)
-	}
-	if busy != 0 {
-		return errors.New("sqlite: checkpoint: readers held the WAL; it could not be truncated")
-	}
-	return nil
 }
