@@ -75,7 +75,7 @@ type run struct {
 
 	cipher []byte // from Encrypt or GenerateDataKey, for Decrypt and ReEncrypt
 
-	role   platform.RoleARN // the customer's role; its account may be another than the key's
+	role platform.RoleARN // the customer's role; its account may be another than the key's
 
 	// Reasons later checks are skipped; "" means not blocked.
 	noKey    string // the key ARN is unusable or unacceptable
