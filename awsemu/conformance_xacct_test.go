@@ -125,3 +125,34 @@ func TestCrossAccountRoleSession(t *testing.T) {
 		}
 	}
 }
+
+// KMS refuses a key policy naming a user or role that does not exist, so a
+// key policy naming another account's role is put after the role exists.
+func TestKeyPolicyPrincipalsMustExist(t *testing.T) {
+	ts, keyARN := xWorld(t, customerAcct, vaultAcct, "", "")
+	admin := kms.NewFromConfig(ts.Config(euWest1, ts.Credentials(t, customerAcct, "admin")))
+	root := xAllow("arn:aws:iam::"+customerAcct+":root", "kms:*", "*")
+	for _, tc := range []struct {
+		principal string
+		ok        bool
+	}{
+		{"arn:aws:iam::" + vaultAcct + ":role/R", true},
+		{"arn:aws:iam::" + vaultAcct + ":role/missing", false},
+		{"arn:aws:iam::" + customerAcct + ":user/admin", true},
+		{"arn:aws:iam::" + customerAcct + ":user/missing", false},
+		{"arn:aws:iam::" + vaultAcct + ":root", true},
+		{"arn:aws:iam::444444444444:role/outside-the-world", true},
+	} {
+		policy := xPolicy(root, xAllow(tc.principal, "kms:Encrypt", "*"))
+		_, err := admin.PutKeyPolicy(context.Background(), &kms.PutKeyPolicyInput{KeyId: aws.String(keyARN), PolicyName: aws.String("default"), Policy: aws.String(policy)})
+		if tc.ok {
+			if err != nil {
+				t.Errorf("PutKeyPolicy(%s) err = %v", tc.principal, err)
+			}
+			continue
+		}
+		wantCode(t, err, "MalformedPolicyDocumentException")
+		_, err = admin.CreateKey(context.Background(), &kms.CreateKeyInput{Policy: aws.String(policy)})
+		wantCode(t, err, "MalformedPolicyDocumentException")
+	}
+}
