@@ -40,7 +40,8 @@ type Target struct {
 	KeyARN     string
 	// RoleARN selects the assumed-role pattern; empty means direct access.
 	RoleARN string
-	// CustomerAccount, when known, is the account key and role must be in.
+	// CustomerAccount, when known, is the account the key must be in; the
+	// role may be in another account of the customer's.
 	CustomerAccount string
 }
 
