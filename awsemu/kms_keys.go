@@ -2,6 +2,7 @@ package awsemu
 
 import (
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -111,7 +112,7 @@ func (s *Server) createKey(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkPolicy(in.Policy); err != nil {
+	if err := s.checkKeyPolicy(in.Policy); err != nil {
 		return nil, err
 	}
 	tags, err := checkTags(in.Tags)
@@ -161,6 +162,57 @@ func checkPolicy(doc string) error {
 		return errf(400, "MalformedPolicyDocumentException", "%s", err.Error())
 	}
 	return nil
+}
+
+// checkKeyPolicy is checkPolicy, and KMS's refusal of a key policy naming
+// a user or role that does not exist (as when the key's policy names a
+// role of another account created after it). Only the world's accounts are
+// known: a principal of any other account is accepted.
+func (s *Server) checkKeyPolicy(doc string) error {
+	if err := checkPolicy(doc); err != nil || doc == "" {
+		return err
+	}
+	pol, err := parsePolicy(doc)
+	if err != nil {
+		return err
+	}
+	for _, st := range pol.Statements {
+		if st.Principal == nil {
+			continue
+		}
+		for _, p := range st.Principal.AWS {
+			if !s.principalKnown(p) {
+				return errf(400, "MalformedPolicyDocumentException", "Policy contains a statement with one or more invalid principals.")
+			}
+		}
+	}
+	return nil
+}
+
+// principalKnown reports whether an IAM user or role ARN names an
+// existing entity, or names an account the world does not hold; every
+// other principal (account id, root ARN, session ARN) is accepted.
+func (s *Server) principalKnown(arn string) bool {
+	rest, ok := strings.CutPrefix(arn, "arn:aws:iam::")
+	if !ok {
+		return true
+	}
+	acct, res, ok := strings.Cut(rest, ":")
+	a := s.st.Accounts[acct]
+	if !ok || a == nil {
+		return true
+	}
+	kind, path, ok := strings.Cut(res, "/")
+	name := path[strings.LastIndex(path, "/")+1:]
+	switch {
+	case !ok:
+		return true
+	case kind == "role":
+		return a.Roles[name] != nil
+	case kind == "user":
+		return a.Users[name] != nil
+	}
+	return true
 }
 
 // defaultKeyPolicy is the policy KMS gives a key created without one: the
@@ -584,7 +636,7 @@ func (s *Server) checkReplicate(k *key, in *replicateInput) error {
 	if s.st.Keys[keyARN(in.ReplicaRegion, k.Account, k.ID)] != nil {
 		return errf(400, "AlreadyExistsException", "Replica key %s already exists", keyARN(in.ReplicaRegion, k.Account, k.ID))
 	}
-	return checkPolicy(in.Policy)
+	return s.checkKeyPolicy(in.Policy)
 }
 
 func (s *Server) addReplica(k *key, region, policy string) *key {
@@ -666,7 +718,7 @@ func (s *Server) putKeyPolicy(c *call) (any, error) {
 	if err := required("policy", in.Policy); err != nil {
 		return nil, err
 	}
-	if err := checkPolicy(in.Policy); err != nil {
+	if err := s.checkKeyPolicy(in.Policy); err != nil {
 		return nil, err
 	}
 	k.Policy = in.Policy

@@ -195,12 +195,14 @@ type ArtifactRequest struct {
 	Account  string // the customer's account, when there is no key yet
 	RoleName string
 	KeySpec  string
+	// RoleAccount is the role's account when it is not the key's.
+	RoleAccount string
 }
 
 func (r ArtifactRequest) query(format string) url.Values {
 	q := url.Values{}
 	for k, v := range map[string]string{"region": r.Region, "pattern": r.Pattern, "key_arn": r.KeyARN,
-		"account": r.Account, "role_name": r.RoleName, "key_spec": r.KeySpec, "format": format} {
+		"account": r.Account, "role_name": r.RoleName, "key_spec": r.KeySpec, "role_account": r.RoleAccount, "format": format} {
 		set(q, k, v)
 	}
 	return q
@@ -214,6 +216,9 @@ const (
 	FormatRolePolicy          = "role-policy"
 	FormatCloudFormation      = "cloudformation"
 	FormatTerraform           = "terraform"
+	// The role account's files, for a role in another account than the key.
+	FormatCloudFormationRoleAccount = "cloudformation-role-account"
+	FormatTerraformRoleAccount      = "terraform-role-account"
 )
 
 // Artifact returns one onboarding artifact (a Format… constant) as a file.
@@ -250,6 +255,9 @@ type Check struct {
 	Action    string `json:"action,omitempty"`
 	Region    string `json:"region,omitempty"`
 	RequestID string `json:"request_id,omitempty"`
+	// Policy is the policy lacking a missing permission: key_policy or
+	// role_policy, when AWS's answer tells.
+	Policy string `json:"policy,omitempty"`
 }
 
 // RegionReport is the validation of the key attached in one region.

@@ -29,7 +29,9 @@ func runKeyArtifacts(ctx context.Context, c *cli, args []string) error {
 	r.fs.StringVar(&req.Pattern, "pattern", "", "direct (default) or assume_role")
 	r.fs.StringVar(&req.KeyARN, "key-arn", "", "the customer's existing key `ARN`, if any")
 	r.fs.StringVar(&req.Account, "account", "", "the customer's AWS `account` id, when there is no key yet")
-	format := r.fs.String("format", client.FormatKeyPolicy, "key-policy, key-policy-statements, trust-policy, role-policy, cloudformation or terraform")
+	r.fs.StringVar(&req.RoleName, "role-name", "", "the customer's role `name` (assume_role; default byok-TENANT)")
+	r.fs.StringVar(&req.RoleAccount, "role-account", "", "the role's `account` id when it is not the key's (assume_role)")
+	format := r.fs.String("format", client.FormatKeyPolicy, "key-policy, key-policy-statements, trust-policy, role-policy, cloudformation, terraform, cloudformation-role-account or terraform-role-account")
 	dir := r.fs.String("dir", "", "write every artifact into this `folder` instead")
 	pos, err := r.parse(args, 1, "one tenant id")
 	if err != nil {
@@ -62,9 +64,17 @@ func writeArtifacts(ctx context.Context, c *cli, cl *client.Client, id string, r
 		return err
 	}
 	for _, f := range files {
-		// The server names the files; keep only the base name so that a name
-		// can never climb out of the folder.
-		path := filepath.Join(dir, filepath.Base(f.Name))
+		// The server names the files; a name that is not local to the folder
+		// keeps only its base name, so that it can never climb out of it.
+		// role-account/main.tf stays in its own folder: a root module of its own.
+		name := filepath.FromSlash(f.Name)
+		if !filepath.IsLocal(name) {
+			name = filepath.Base(name)
+		}
+		path := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return err
+		}
 		if err := os.WriteFile(path, []byte(f.Content), 0o644); err != nil {
 			return err
 		}

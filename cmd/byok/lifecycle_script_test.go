@@ -40,6 +40,7 @@ import (
 //	ROLE           the customer's role the platform may assume with
 //	               EXTERNAL_ID, allowed to use the customer's keys
 //	AWS_*          the platform's credentials in the emulator
+//	VAULT_*, XROLE the customer's second account (lifecycle_xacct_test.go)
 //
 // and these commands besides testscript's own:
 //
@@ -57,7 +58,8 @@ import (
 //	emu clear-events               empty it (DELETE /_awsemu/events)
 //
 // The customer's actions in their AWS account, made with the AWS SDK as the
-// customer's administrator (user admin of account 222222222222):
+// customer's administrator (user admin of account 222222222222, or of the
+// key's account):
 //
 //	emu disable KEY_ARN            kms:DisableKey
 //	emu enable KEY_ARN             kms:EnableKey
@@ -94,6 +96,10 @@ func lifecycleSetup(e *testscript.Env) error {
 	world.Accounts[1].Users = []awsemu.User{{Name: "admin", AccessKeyID: demoCustomerKey, SecretAccessKey: demoCustomerSecret,
 		Policies: map[string]string{"kms": `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}`}}}
 	world.Accounts[1].Roles = []awsemu.Role{lifecycleRole}
+	vault, err := addVaultAccount(world)
+	if err != nil {
+		return err
+	}
 	srv, err := awsemu.New(world)
 	if err != nil {
 		return err
@@ -124,6 +130,9 @@ func lifecycleSetup(e *testscript.Env) error {
 		"ROLE": lifecycleRoleARN, "EXTERNAL_ID": lifecycleExternalID,
 		"AWS_ACCESS_KEY_ID": devAccessKey, "AWS_SECRET_ACCESS_KEY": devSecretKey, "AWS_REGION": devRegion,
 	} {
+		e.Setenv(k, v)
+	}
+	for k, v := range vault {
 		e.Setenv(k, v)
 	}
 	return nil
@@ -266,7 +275,7 @@ func emuCustomer(ts *testscript.TestScript, emu *lifecycleEmu, op string, args [
 	}
 	api := kmsapi.NewFromConfig(aws.Config{
 		Region: parts[3], BaseEndpoint: aws.String(emu.url), RetryMaxAttempts: 1,
-		Credentials: aws.NewCredentialsCache(awsStatic{AccessKeyID: demoCustomerKey, SecretAccessKey: demoCustomerSecret}),
+		Credentials: aws.NewCredentialsCache(adminCredentials(parts[4])),
 	})
 	ctx, key := context.Background(), aws.String(args[0])
 	var err error

@@ -143,13 +143,18 @@ func (r *run) checkRole(context.Context) {
 		r.fail(CheckRoleARN, string(platform.CodeInvalidRoleARN), err.(*platform.Error).Reason, "copy the role ARN from the IAM console: arn:aws:iam::<account>:role/<name>")
 		return
 	}
-	if role.Account != r.key.Account {
-		r.noAccess = "the role is in another account than the key"
-		r.fail(CheckRoleARN, "role_wrong_account", fmt.Sprintf("the role is in account %s, the key in %s", role.Account, r.key.Account),
-			"create the role in the key's account "+r.key.Account)
-		return
+	r.role = role
+	switch acct := role.Account; {
+	case acct == r.region.PlatformAccount():
+		r.noAccess = "the role is in the platform's account"
+		r.fail(CheckRoleARN, "role_in_platform_account", "the role is in the platform's own account "+acct+", so the customer would not control who may assume it",
+			"create the role in an account of the customer's")
+	case acct != r.key.Account:
+		r.pass(CheckRoleARN, fmt.Sprintf("well-formed role ARN in account %s, another account than the key's %s: the key policy (account %s) must allow the role "+
+			"or its account, and the role's policy (account %s) must allow the key", acct, r.key.Account, r.key.Account, acct))
+	default:
+		r.pass(CheckRoleARN, "well-formed role ARN in the key's account")
 	}
-	r.pass(CheckRoleARN, "well-formed role ARN in the key's account")
 }
 
 func (r *run) principal() string {
@@ -209,12 +214,13 @@ func (r *run) checkConfusedDeputy(ctx context.Context) {
 	}
 }
 
-// missing records a denied call as a missing permission.
-func (r *run) missing(id, region string, err error, fallback, fix string) *Check {
+// missing records a denied call as a missing permission, naming the
+// policy that lacks it (see doctor.go).
+func (r *run) missing(id, region string, err error, fallback string) *Check {
 	action := deniedAction(err, fallback)
-	c := r.fail(id, "missing_permission", fmt.Sprintf("%s is not allowed: %s", action, errorMessage(err)),
-		fmt.Sprintf("allow %s to %s on the key, in the key policy and, for a role, in its policy (%s)", action, r.grantee(), fix))
-	c.Action, c.Region, c.RequestID = action, region, requestID(err)
+	policy, fix := r.grantFix(action, denialOf(err))
+	c := r.fail(id, "missing_permission", fmt.Sprintf("%s is not allowed: %s", action, errorMessage(err)), fix)
+	c.Action, c.Region, c.RequestID, c.Policy = action, region, requestID(err), policy
 	return c
 }
 
@@ -229,7 +235,7 @@ func (r *run) grantee() string {
 // or the key's own problem.
 func (r *run) callFailed(id, region, action string, err error) *Check {
 	if isDenied(err) {
-		return r.missing(id, region, err, action, r.statementFix(deniedAction(err, action)))
+		return r.missing(id, region, err, action)
 	}
 	code, fix := kmsFailure(err)
 	c := r.fail(id, code, action+" failed: "+errorMessage(err), fix)
@@ -558,7 +564,9 @@ func (r *run) optionalFailed(id, action, grant, cost string, err error) *Check {
 	}
 	c.Code, c.Action = CodeOptionalPermissionMissing, deniedAction(err, action)
 	c.Message = fmt.Sprintf("%s is not allowed; it is optional: %s", c.Action, cost)
-	c.Fix = fmt.Sprintf("nothing is required; to have rewraps stay inside KMS, allow %s to %s on the key (%s)", grant, r.grantee(), r.statementFix(c.Action))
+	policy, fix := r.grantFix(grant, denialOf(err))
+	c.Policy = policy
+	c.Fix = "nothing is required; to have rewraps stay inside KMS: " + fix
 	return c
 }
 

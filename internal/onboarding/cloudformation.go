@@ -54,7 +54,7 @@ func condition(name string) any      { return map[string]any{"Condition": name} 
 func (m *Model) CloudFormation() []byte {
 	t := omap{
 		{"AWSTemplateFormatVersion", "2010-09-09"},
-		{"Description", fmt.Sprintf("Bring-your-own-key access for tenant %s, hosted in %s (%s pattern)", m.TenantID, m.Region, m.Pattern)},
+		{"Description", m.cfnDescription()},
 		{"Parameters", m.cfnParameters()},
 		{"Conditions", m.cfnConditions()},
 		{"Resources", m.cfnResources()},
@@ -69,18 +69,43 @@ func (m *Model) CloudFormation() []byte {
 	return buf.Bytes()
 }
 
+func (m *Model) cfnDescription() string {
+	d := fmt.Sprintf("Bring-your-own-key access for tenant %s, hosted in %s (%s pattern)", m.TenantID, m.Region, m.Pattern)
+	if m.CrossAccount() {
+		d += fmt.Sprintf(". Deploy in the key's account %s, after the role account's stack (cloudformation-role-account.yaml) in %s: the key policy names the role", m.CustomerAccount, m.RoleAccount)
+	}
+	return d
+}
+
+func (m *Model) cfnRoleNameParam() kv {
+	return kv{"RoleName", omap{{"Type", "String"}, {"Default", m.RoleName}, {"AllowedPattern", `[\w+=,.@-]{1,64}`},
+		{"Description", "Name of the IAM role the platform assumes"}}}
+}
+
+func (m *Model) cfnExternalIDParam() kv {
+	return kv{"ExternalId", omap{{"Type", "String"}, {"Default", m.ExternalID}, {"AllowedPattern", `[A-Za-z0-9+=,.@:/-]{8,128}`},
+		{"Description", "External ID the platform presents; keep the value the platform gave you"}}}
+}
+
+func (m *Model) cfnTokenParam() kv {
+	return kv{"PlatformToken", omap{{"Type", "String"}, {"Default", m.Token}, {"AllowedPattern", `[A-Za-z0-9_.:/=+@-]{1,128}`},
+		{"Description", "Platform reference for this onboarding, tagged on what the stack creates"}}}
+}
+
+func accountParam(name, value, what string) kv {
+	return kv{name, omap{{"Type", "String"}, {"Default", value}, {"AllowedPattern", `[0-9]{12}`}, {"Description", what}}}
+}
+
 func (m *Model) cfnParameters() omap {
 	p := omap{}
-	if m.Pattern == platform.AssumedRole {
-		p = append(p,
-			kv{"RoleName", omap{{"Type", "String"}, {"Default", m.RoleName}, {"AllowedPattern", `[\w+=,.@-]{1,64}`},
-				{"Description", "Name of the IAM role the platform assumes"}}},
-			kv{"ExternalId", omap{{"Type", "String"}, {"Default", m.ExternalID}, {"AllowedPattern", `[A-Za-z0-9+=,.@:/-]{8,128}`},
-				{"Description", "External ID the platform presents; keep the value the platform gave you"}}})
+	switch {
+	case m.CrossAccount():
+		p = append(p, m.cfnRoleNameParam(), accountParam("RoleAccountId", m.RoleAccount, "Account of the IAM role the platform assumes"))
+	case m.Pattern == platform.AssumedRole:
+		p = append(p, m.cfnRoleNameParam(), m.cfnExternalIDParam())
 	}
 	p = append(p,
-		kv{"PlatformToken", omap{{"Type", "String"}, {"Default", m.Token}, {"AllowedPattern", `[A-Za-z0-9_.:/=+@-]{1,128}`},
-			{"Description", "Platform reference for this onboarding, tagged on what the stack creates"}}},
+		m.cfnTokenParam(),
 		kv{"ExistingKeyId", omap{{"Type", "String"}, {"Default", m.existingKeyID()}, {"AllowedPattern", m.keyIDPattern()},
 			{"Description", "Id of an existing key to use instead of creating one (" + m.keyIDKind() + ")"}}})
 	if m.hasReplicas() {
@@ -136,7 +161,10 @@ func (m *Model) cfnConditions() omap {
 func (m *Model) cfnRefs() refs {
 	r := refs{root: sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root"), platform: m.PlatformPrincipal,
 		externalID: ref("ExternalId"), grantee: m.PlatformPrincipal, tenant: m.TenantID}
-	if m.Pattern == platform.AssumedRole {
+	switch {
+	case m.CrossAccount():
+		r.grantee = sub("arn:${AWS::Partition}:iam::${RoleAccountId}:role/${RoleName}")
+	case m.Pattern == platform.AssumedRole:
 		r.grantee = sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${RoleName}")
 	}
 	keyID := fnIf("CreateKey", ref("Key"), ref("ExistingKeyId"))
@@ -164,7 +192,7 @@ func (m *Model) cfnTags() []any {
 func (m *Model) cfnResources() omap {
 	r := m.cfnRefs()
 	res := omap{}
-	if m.Pattern == platform.AssumedRole {
+	if m.sameAccountRole() {
 		res = append(res, kv{"Role", m.cfnRole(r)}, kv{"RolePolicy", m.cfnRolePolicy(r)})
 	}
 	res = append(res, kv{"Key", m.cfnKey(r)})
@@ -176,6 +204,12 @@ func (m *Model) cfnResources() omap {
 	return res
 }
 
+// sameAccountRole reports whether the key's template creates the role too:
+// the assumed-role pattern with the role in the key's account.
+func (m *Model) sameAccountRole() bool {
+	return m.Pattern == platform.AssumedRole && !m.CrossAccount()
+}
+
 func (m *Model) primaryOnly(res omap) omap {
 	if m.hasReplicas() {
 		return append(res, kv{"Condition", "IsPrimaryStack"})
@@ -184,7 +218,11 @@ func (m *Model) primaryOnly(res omap) omap {
 }
 
 func (m *Model) cfnRole(r refs) omap {
-	return append(m.primaryOnly(omap{{"Type", "AWS::IAM::Role"}}), kv{"Properties", omap{
+	res := omap{{"Type", "AWS::IAM::Role"}}
+	if !m.CrossAccount() {
+		res = m.primaryOnly(res)
+	}
+	return append(res, kv{"Properties", omap{
 		{"RoleName", ref("RoleName")},
 		{"Description", "Lets the platform use tenant " + m.TenantID + "'s KMS key"},
 		{"AssumeRolePolicyDocument", trustPolicy(r)},
@@ -215,7 +253,7 @@ func (m *Model) cfnKey(r refs) omap {
 	}
 	props = append(props, kv{"KeyPolicy", keyPolicy(r, m.KeySpec)}, kv{"Tags", m.cfnTags()})
 	key := omap{{"Type", "AWS::KMS::Key"}, {"Condition", "CreateKey"}}
-	if m.Pattern == platform.AssumedRole {
+	if m.sameAccountRole() {
 		// KMS refuses a key policy naming a role that does not exist yet.
 		key = append(key, kv{"DependsOn", "Role"})
 	}
@@ -233,7 +271,7 @@ func (m *Model) cfnOutputs() omap {
 		keyARN = fnIf("IsReplicaStack", getAtt("ReplicaKey", "Arn"), keyARN)
 	}
 	out = append(out, kv{"KeyArn", omap{{"Description", "Give this key ARN to the platform"}, {"Value", keyARN}}})
-	if m.Pattern == platform.AssumedRole {
+	if m.sameAccountRole() {
 		roleOut := m.primaryOnly(omap{{"Description", "Give this role ARN to the platform"}})
 		out = append(out, kv{"RoleArn", append(roleOut, kv{"Value", getAtt("Role", "Arn")})})
 	}

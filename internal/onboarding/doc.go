@@ -39,6 +39,16 @@
 // root statement's delegation), so a key whose policy lacks the root
 // statement, and one that only keeps KMS's default policy, both work.
 //
+// The role may be in another account of the customer's than the key
+// (Request.RoleAccount, [Model.CrossAccount]). AWS then needs both grants:
+// the key policy of the key's account names the role (or its account root,
+// delegating to that account's IAM policies), and the role's own policy
+// names the key. The key policies, cloudformation.yaml and main.tf are then
+// the key account's; the trust and role policies, [RoleAccountCloudFormation]
+// and [RoleAccountTerraform] the role account's, deployed first, as KMS
+// refuses a key policy naming a role that does not exist. Several
+// attachments of one tenant share its External ID, whatever their accounts.
+//
 // # Validation
 //
 // [Validator.Validate] returns a [Report], one [Check] per check, each with
@@ -46,8 +56,11 @@
 // access (aws-sdk-go-v2, one timeout per call): it assumes the role with the
 // External ID and makes sure it cannot be assumed without it, then
 // exercises each permission with the operation that needs it, naming the
-// exact kms: action AWS refused. A check that cannot run because an earlier
-// one failed is reported [Skipped] with the reason.
+// exact kms: action AWS refused and, from AWS's reason, the policy that
+// lacks it ([Check.Policy]: the key policy of the key's account, or the
+// role's own in the role's account) with the statement to add. A check that
+// cannot run because an earlier one failed is reported [Skipped] with the
+// reason.
 //
 // The tenant condition is proven too (tenant_condition): each cryptographic call
 // that worked for the tenant is repeated with another tenant's context, and

@@ -21,10 +21,16 @@ func goldenModels(t *testing.T) map[string]*Model {
 	both := "  key_specs: [SYMMETRIC_DEFAULT, RSA_3072]\n"
 	newKey := request(platform.AssumedRole, platform.KeySpecRSA3072, mrkID)
 	newKey.KeyARN, newKey.CustomerAccount = "", customerAccount
+	cross := request(platform.AssumedRole, platform.KeySpecSymmetric, mrkID)
+	cross.RoleAccount = roleAccount
+	crossNewKey := newKey
+	crossNewKey.RoleAccount = roleAccount
 	return map[string]*Model{
-		"direct":                   mustModel(t, testConfig(t, both, false), request(platform.Direct, platform.KeySpecSymmetric, mrkID)),
-		"assumed-role":             mustModel(t, testConfig(t, both, true), request(platform.AssumedRole, platform.KeySpecSymmetric, mrkID)),
-		"assumed-role-rsa-new-key": mustModel(t, testConfig(t, both, false), newKey),
+		"cross-account-role":         mustModel(t, testConfig(t, both, true), cross),
+		"cross-account-role-new-key": mustModel(t, testConfig(t, both, false), crossNewKey),
+		"direct":                     mustModel(t, testConfig(t, both, false), request(platform.Direct, platform.KeySpecSymmetric, mrkID)),
+		"assumed-role":               mustModel(t, testConfig(t, both, true), request(platform.AssumedRole, platform.KeySpecSymmetric, mrkID)),
+		"assumed-role-rsa-new-key":   mustModel(t, testConfig(t, both, false), newKey),
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 const (
 	platformAccount = "111111111111"
 	customerAccount = "222222222222"
+	roleAccount     = "333333333333" // the customer's other account
 	hostRegion      = "eu-west-1"
 	replicaRegion   = "eu-central-1"
 	otherRegion     = "us-east-1"

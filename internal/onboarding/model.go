@@ -23,6 +23,10 @@ type Request struct {
 	// RoleName is the customer's role (assumed-role pattern); default
 	// byok-<tenant id>.
 	RoleName string
+	// RoleAccount is the account of the customer's role (assumed-role
+	// pattern) when it is not the key's: the customer's other account.
+	// Default the key's account.
+	RoleAccount string
 	// KeyARN is the customer's existing key, when there is one: the role
 	// policy then names it and its replicas.
 	KeyARN string
@@ -46,13 +50,16 @@ type Model struct {
 	// PlatformPrincipal is the ARN customers grant (platform role or
 	// account root), from the region's configuration.
 	PlatformPrincipal string
-	CustomerAccount   string
+	CustomerAccount   string // the key's account
 	RoleName          string
-	Key               *awskms.ARN // nil when the customer has no key yet
-	KeySpec           string
-	MultiRegion       bool
-	ReplicaRegions    []string
-	Token             string
+	// RoleAccount is the role's account (assumed-role pattern): the key's,
+	// or another account of the customer's ([Model.CrossAccount]).
+	RoleAccount    string
+	Key            *awskms.ARN // nil when the customer has no key yet
+	KeySpec        string
+	MultiRegion    bool
+	ReplicaRegions []string
+	Token          string
 
 	rawKeyARN string
 }
@@ -68,7 +75,7 @@ func NewModel(cfg *platform.Config, req Request) (*Model, error) {
 		TenantID: req.TenantID, ExternalID: req.ExternalID, Region: region.Name,
 		Partition: region.Partition(), Pattern: req.Pattern,
 		PlatformPrincipal: region.PlatformPrincipal(), CustomerAccount: req.CustomerAccount,
-		RoleName: req.RoleName, KeySpec: req.KeySpec, Token: req.Token,
+		RoleName: req.RoleName, RoleAccount: req.RoleAccount, KeySpec: req.KeySpec, Token: req.Token,
 		MultiRegion: cfg.Policy.RequireMultiRegion, ReplicaRegions: slices.Clone(region.ReplicaRegions),
 		rawKeyARN: req.KeyARN,
 	}
@@ -145,14 +152,48 @@ func (m *Model) checkSpec(cfg *platform.Config) error {
 	return nil
 }
 
-func (m *Model) checkRole(*platform.Config) error {
+func (m *Model) checkRole(cfg *platform.Config) error {
 	if m.Pattern != platform.AssumedRole {
+		if m.RoleAccount != "" {
+			return &platform.Error{Code: platform.CodeInvalidPattern, Field: "role_account",
+				Reason: "a role account is only for the assume_role pattern"}
+		}
 		return nil
 	}
 	if m.RoleName == "" {
 		m.RoleName = defaultRoleName(m.TenantID)
 	}
-	return platform.CheckRoleName("role_name", m.RoleName)
+	if err := platform.CheckRoleName("role_name", m.RoleName); err != nil {
+		return err
+	}
+	return m.checkRoleAccount(cfg)
+}
+
+// checkRoleAccount accepts a role in any account of the customer's, the
+// key's by default, but not in the platform's: the customer would not
+// control who may assume it.
+func (m *Model) checkRoleAccount(cfg *platform.Config) error {
+	if m.RoleAccount == "" {
+		m.RoleAccount = m.CustomerAccount
+		return nil
+	}
+	if err := platform.CheckAccount("role_account", m.RoleAccount); err != nil {
+		return err
+	}
+	region, err := cfg.Region(m.Region)
+	if err == nil && m.RoleAccount == region.PlatformAccount() {
+		return &platform.Error{Code: platform.CodeInvalidAccount, Field: "role_account",
+			Reason: "the role is in the platform's own account " + m.RoleAccount + "; create it in an account of the customer's"}
+	}
+	return nil
+}
+
+// CrossAccount reports whether the role is in another account than the
+// key: AWS then needs both the key policy (in the key's account) and the
+// role's policy (in the role's account), and the templates are split per
+// account.
+func (m *Model) CrossAccount() bool {
+	return m.Pattern == platform.AssumedRole && m.RoleAccount != m.CustomerAccount
 }
 
 // defaultRoleName is byok-<tenant>, with the characters IAM refuses in role

@@ -193,7 +193,7 @@ func (m *Model) RoleARN() string {
 	if m.Pattern != platform.AssumedRole {
 		return ""
 	}
-	return "arn:" + m.Partition + ":iam::" + m.CustomerAccount + ":role/" + m.RoleName
+	return "arn:" + m.Partition + ":iam::" + m.RoleAccount + ":role/" + m.RoleName
 }
 
 // KeyARNs are the existing key's ARN and, for a multi-Region key, its

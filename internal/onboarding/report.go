@@ -32,6 +32,11 @@ type Check struct {
 	// Action is the exact IAM action found missing (kms:Decrypt,
 	// kms:ReEncryptFrom, sts:AssumeRole), for missing_permission.
 	Action string `json:"action,omitempty"`
+	// Policy is the policy that lacks the grant, for missing_permission,
+	// when AWS's answer tells: key_policy (the key's, in the key's account)
+	// or role_policy (the role's own, in the role's account; for the direct
+	// pattern, the platform's).
+	Policy string `json:"policy,omitempty"`
 	Region string `json:"region,omitempty"`
 	// RequestID is the AWS request id of the call that decided the check,
 	// which the customer finds in CloudTrail.

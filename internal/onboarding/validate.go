@@ -40,7 +40,8 @@ type Target struct {
 	KeyARN     string
 	// RoleARN selects the assumed-role pattern; empty means direct access.
 	RoleARN string
-	// CustomerAccount, when known, is the account key and role must be in.
+	// CustomerAccount, when known, is the account the key must be in; the
+	// role may be in another account of the customer's.
 	CustomerAccount string
 }
 
@@ -74,6 +75,8 @@ type run struct {
 	spec   string // the key's spec: described, or assumed from the policy
 
 	cipher []byte // from Encrypt or GenerateDataKey, for Decrypt and ReEncrypt
+
+	role platform.RoleARN // the customer's role; its account may be another than the key's
 
 	// Reasons later checks are skipped; "" means not blocked.
 	noKey    string // the key ARN is unusable or unacceptable

@@ -315,6 +315,9 @@ var artifactFiles = map[string]string{
 	"role-policy":           "role-policy.json",
 	"cloudformation":        "cloudformation.yaml",
 	"terraform":             "main.tf",
+	// A role in another account than the key: that account's own files.
+	"cloudformation-role-account": onboarding.RoleAccountCloudFormation,
+	"terraform-role-account":      onboarding.RoleAccountTerraform,
 }
 
 var contentTypes = map[string]string{
@@ -341,14 +344,14 @@ func (s *Server) artifacts(w http.ResponseWriter, r *http.Request, c *call) erro
 	}
 	name, ok := artifactFiles[format]
 	if !ok && format != "bundle" {
-		return apiErr(http.StatusBadRequest, "invalid_format", "format must be one of bundle, key-policy, key-policy-statements, trust-policy, role-policy, cloudformation, terraform")
+		return apiErr(http.StatusBadRequest, "invalid_format", "format must be one of bundle, key-policy, key-policy-statements, trust-policy, role-policy, cloudformation, terraform, cloudformation-role-account, terraform-role-account")
 	}
 	pattern := platform.AccessPattern(q.Get("pattern"))
 	if pattern == "" {
 		pattern = platform.Direct
 	}
 	m, err := s.cfg.Control.Artifacts(r.Context(), c.tenant, onboarding.Request{Region: q.Get("region"), Pattern: pattern,
-		CustomerAccount: q.Get("account"), RoleName: q.Get("role_name"), KeyARN: q.Get("key_arn"), KeySpec: q.Get("key_spec")})
+		CustomerAccount: q.Get("account"), RoleName: q.Get("role_name"), RoleAccount: q.Get("role_account"), KeyARN: q.Get("key_arn"), KeySpec: q.Get("key_spec")})
 	if err != nil {
 		return err
 	}

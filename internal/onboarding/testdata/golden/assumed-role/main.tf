@@ -157,7 +157,7 @@ resource "aws_kms_key" "byok" {
   tags                     = local.tags
   # KMS refuses a key policy naming a role that does not exist yet.
   depends_on = [aws_iam_role.byok]
-  policy = <<-EOT
+  policy     = <<-EOT
     {
       "Version": "2012-10-17",
       "Statement": [
@@ -236,7 +236,7 @@ resource "aws_kms_replica_key" "eu_central_1" {
   primary_key_arn = aws_kms_key.byok[0].arn
   description     = "Bring-your-own-key for tenant tenant-42"
   tags            = local.tags
-  policy = <<-EOT
+  policy          = <<-EOT
     {
       "Version": "2012-10-17",
       "Statement": [

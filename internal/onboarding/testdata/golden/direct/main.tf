@@ -54,7 +54,7 @@ resource "aws_kms_key" "byok" {
   enable_key_rotation      = true
   deletion_window_in_days  = 30
   tags                     = local.tags
-  policy = <<-EOT
+  policy                   = <<-EOT
     {
       "Version": "2012-10-17",
       "Statement": [
@@ -133,7 +133,7 @@ resource "aws_kms_replica_key" "eu_central_1" {
   primary_key_arn = aws_kms_key.byok[0].arn
   description     = "Bring-your-own-key for tenant tenant-42"
   tags            = local.tags
-  policy = <<-EOT
+  policy          = <<-EOT
     {
       "Version": "2012-10-17",
       "Statement": [
