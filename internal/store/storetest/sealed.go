@@ -29,7 +29,7 @@ func testSealedWebhooks(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatalf("CreateWebhook(sealed) err = %v", err)
 	}
-	got, err := s.Webhook(ctx, "sealed")
+	got, err := s.Webhook(ctx, "acme", "sealed")
 	if err != nil {
 		t.Fatalf("Webhook(sealed) err = %v", err)
 	}
@@ -37,7 +37,7 @@ func testSealedWebhooks(t *testing.T, s store.Store) {
 	if got.Secret != nil || !bytes.Equal(got.SealedSecret, in.SealedSecret) {
 		t.Fatalf("Webhook(sealed) = %+v, want the sealed secret only", got)
 	}
-	if clear, _ := s.ClearSecretWebhooks(ctx, "", 10); len(clear) != 0 {
+	if clear, _ := s.ClearSecretWebhooks(ctx, "", "", 10); len(clear) != 0 {
 		t.Fatalf("ClearSecretWebhooks() = %v, want none", clear)
 	}
 	mustEnqueue(t, s, event("evt_1", "acme", t0), 1)
@@ -58,28 +58,28 @@ func testSealClearSecrets(t *testing.T, s store.Store) {
 	if _, err := s.CreateWebhook(ctx, sealedWebhook("c", "")); err != nil {
 		t.Fatal(err)
 	}
-	page, err := s.ClearSecretWebhooks(ctx, "", 1)
+	page, err := s.ClearSecretWebhooks(ctx, "", "", 1)
 	if err != nil || len(page) != 1 || page[0].ID != "a" || !bytes.Equal(page[0].Secret, a.Secret) {
 		t.Fatalf("ClearSecretWebhooks(first page) = %v, %v; want a with its secret", page, err)
 	}
-	if page, _ = s.ClearSecretWebhooks(ctx, "a", 10); len(page) != 1 || page[0].ID != "b" {
+	if page, _ = s.ClearSecretWebhooks(ctx, "", "a", 10); len(page) != 1 || page[0].ID != "b" {
 		t.Fatalf("ClearSecretWebhooks(after a) = %v, want b", page)
 	}
-	wantErr(t, "SealWebhookSecret(other clear secret)", s.SealWebhookSecret(ctx, "a", b.Secret, []byte("x")), store.ErrNotFound)
-	if err := s.SealWebhookSecret(ctx, "a", a.Secret, []byte("sealed a")); err != nil {
+	wantErr(t, "SealWebhookSecret(other clear secret)", s.SealWebhookSecret(ctx, "", "a", b.Secret, []byte("x")), store.ErrNotFound)
+	if err := s.SealWebhookSecret(ctx, "", "a", a.Secret, []byte("sealed a")); err != nil {
 		t.Fatalf("SealWebhookSecret(a) err = %v", err)
 	}
-	wantErr(t, "SealWebhookSecret(a again)", s.SealWebhookSecret(ctx, "a", a.Secret, []byte("sealed a")), store.ErrNotFound)
-	wantErr(t, "SealWebhookSecret(missing)", s.SealWebhookSecret(ctx, "gone", a.Secret, []byte("x")), store.ErrNotFound)
-	wantErr(t, "SealWebhookSecret(no sealed)", s.SealWebhookSecret(ctx, "b", b.Secret, nil), store.ErrInvalid)
-	got, _ := s.Webhook(ctx, "a")
+	wantErr(t, "SealWebhookSecret(a again)", s.SealWebhookSecret(ctx, "", "a", a.Secret, []byte("sealed a")), store.ErrNotFound)
+	wantErr(t, "SealWebhookSecret(missing)", s.SealWebhookSecret(ctx, "", "gone", a.Secret, []byte("x")), store.ErrNotFound)
+	wantErr(t, "SealWebhookSecret(no sealed)", s.SealWebhookSecret(ctx, "", "b", b.Secret, nil), store.ErrInvalid)
+	got, _ := s.Webhook(ctx, "", "a")
 	if got.Secret != nil || string(got.SealedSecret) != "sealed a" {
 		t.Fatalf("Webhook(a) after sealing = %+v, want the sealed secret only", got)
 	}
-	if page, _ = s.ClearSecretWebhooks(ctx, "", 10); len(page) != 1 || page[0].ID != "b" {
+	if page, _ = s.ClearSecretWebhooks(ctx, "", "", 10); len(page) != 1 || page[0].ID != "b" {
 		t.Fatalf("ClearSecretWebhooks() after sealing a = %v, want b only", page)
 	}
-	_, err = s.ClearSecretWebhooks(ctx, "", 0)
+	_, err = s.ClearSecretWebhooks(ctx, "", "", 0)
 	wantErr(t, "ClearSecretWebhooks(limit 0)", err, store.ErrInvalid)
 }
 
@@ -114,7 +114,7 @@ func CheckSchema5Webhooks(t *testing.T, s store.Store, contains func(b []byte) b
 		t.Fatalf("SealStoredSecrets() after migration = %d, %v; want %d", n, err, len(Schema5Webhooks()))
 	}
 	for _, h := range Schema5Webhooks() {
-		got, err := s.Webhook(ctx, h.ID)
+		got, err := s.Webhook(ctx, "", h.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
