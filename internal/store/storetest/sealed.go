@@ -144,3 +144,81 @@ func sealerForTest(t *testing.T) *rootseal.Sealer {
 	}
 	return sealer
 }
+
+// Schema9Tenant is the tenant that Schema9Webhooks' tenant webhook
+// belongs to; the backend's test stores its row.
+const Schema9Tenant = "upg"
+
+// Schema9Webhook is a webhooks row as the release at schema version 9
+// stored it, whose names were unique across the platform: its secret
+// sealed bound to its id and tenant, with one delivery record and one
+// outbox entry.
+type Schema9Webhook struct {
+	ID, Tenant, URL string
+	Secret, Sealed  []byte
+}
+
+// Schema9Fixture is what a backend's upgrade test stores at schema
+// version 9, and the sealer its secrets open under.
+type Schema9Fixture struct {
+	Sealer *rootseal.Sealer
+	Hooks  []Schema9Webhook
+}
+
+// Schema9Webhooks returns a platform-wide webhook and one of
+// Schema9Tenant, sealed under a fresh root key.
+func Schema9Webhooks(t *testing.T) *Schema9Fixture {
+	t.Helper()
+	f := &Schema9Fixture{Sealer: sealerForTest(t)}
+	for _, h := range []Schema9Webhook{
+		{ID: "alerts", Tenant: Schema9Tenant, URL: "https://hooks.example.com/upg", Secret: []byte("schema 9 secret t 0123456789abcd")},
+		{ID: "ops", URL: "https://hooks.example.com/ops", Secret: []byte("schema 9 secret p 0123456789abcd")},
+	} {
+		sealed, err := f.Sealer.Seal(h.Secret, h.ID, h.Tenant)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.Sealed = sealed
+		f.Hooks = append(f.Hooks, h)
+	}
+	return f
+}
+
+// CheckSchema9Webhooks checks that s, migrated from schema version 9 with
+// f stored, keeps every webhook under its owner with its delivery record
+// and outbox entry, that each sealed secret still opens to the receiver's
+// secret, and that a name is now unique per owner only.
+func CheckSchema9Webhooks(t *testing.T, s store.Store, f *Schema9Fixture) {
+	t.Helper()
+	for _, h := range f.Hooks {
+		got, err := s.Webhook(ctx, h.Tenant, h.ID)
+		if err != nil {
+			t.Fatalf("Webhook(%q, %s) after migration: %v", h.Tenant, h.ID, err)
+		}
+		secret, err := f.Sealer.Open(got.SealedSecret, got.ID, got.Tenant)
+		if err != nil || !bytes.Equal(secret, h.Secret) || got.Tenant != h.Tenant || got.URL != h.URL {
+			t.Fatalf("webhook %s after migration = %+v (opens to %q, %v); want its sealed secret opening", h.ID, got, secret, err)
+		}
+		ds, err := s.Deliveries(ctx, h.Tenant, h.ID, 0)
+		if err != nil || len(ds) != 1 || ds[0].Tenant != h.Tenant || ds[0].Event != "evt_"+h.ID {
+			t.Fatalf("Deliveries(%q, %s) after migration = %+v, %v; want its record", h.Tenant, h.ID, ds, err)
+		}
+		if out, err := s.Outbox(ctx, h.Tenant, h.ID, 0); err != nil || len(out) != 1 || out[0].Tenant != h.Tenant {
+			t.Fatalf("Outbox(%q, %s) after migration = %+v, %v; want its entry", h.Tenant, h.ID, out, err)
+		}
+	}
+	claimed, err := s.ClaimOutbox(ctx, time.Now(), time.Minute, 10)
+	if err != nil || len(claimed) != len(f.Hooks) {
+		t.Fatalf("ClaimOutbox() after migration = %+v, %v; want %d entries", claimed, err, len(f.Hooks))
+	}
+	for _, o := range claimed {
+		if _, err := f.Sealer.Open(o.SealedSecret, o.Webhook, o.Tenant); err != nil {
+			t.Fatalf("claimed entry of %s (tenant %q): its secret does not open: %v", o.Webhook, o.Tenant, err)
+		}
+	}
+	if _, err := s.CreateWebhook(ctx, webhook("alerts", "")); err != nil {
+		t.Fatalf("CreateWebhook(platform-wide alerts) beside %s's after migration: %v", Schema9Tenant, err)
+	}
+	_, err = s.CreateWebhook(ctx, webhook("alerts", Schema9Tenant))
+	wantErr(t, "CreateWebhook(alerts again for "+Schema9Tenant+")", err, store.ErrConflict)
+}
