@@ -117,8 +117,8 @@ type Store interface {
 	// whatever other owners use; an unknown tenant ErrNotFound.
 	CreateWebhook(ctx context.Context, w *Webhook) (*Webhook, error)
 	// Webhooks returns the subscriptions that receive the tenant's events
-	// (its own and the platform-wide ones) ordered by ID; tenant "" returns
-	// the platform-wide ones only.
+	// (its own and the platform-wide ones) ordered by tenant ("" first)
+	// and ID; tenant "" returns the platform-wide ones only.
 	Webhooks(ctx context.Context, tenant string) ([]*Webhook, error)
 	// Webhook returns tenant's subscription id (for tenant "", the
 	// platform-wide one), or ErrNotFound.
