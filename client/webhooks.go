@@ -50,14 +50,18 @@ func (c *Client) Webhooks(ctx context.Context, tenant string) ([]*Webhook, error
 	return out.Webhooks, c.call(ctx, http.MethodGet, webhooksPath(tenant), nil, nil, &out)
 }
 
-// DeleteWebhook removes a subscription and its delivery records.
-func (c *Client) DeleteWebhook(ctx context.Context, id string) error {
-	return c.call(ctx, http.MethodDelete, "/v1/webhooks/"+url.PathEscape(id), nil, nil, nil)
+// DeleteWebhook removes tenant's subscription id and its delivery records.
+// Names are unique per tenant only: with tenant "", id names the
+// platform-wide subscription for a platform-wide token, and the token's own
+// tenant's for a tenant-scoped one.
+func (c *Client) DeleteWebhook(ctx context.Context, tenant, id string) error {
+	return c.call(ctx, http.MethodDelete, webhookPath(tenant, id), nil, nil, nil)
 }
 
 // WebhookDeliveries returns up to limit (0: the server's default, 100) of
-// the webhook's newest delivery attempts, newest first.
-func (c *Client) WebhookDeliveries(ctx context.Context, id string, limit int) ([]*Delivery, error) {
+// the newest delivery attempts of tenant's webhook id (tenant "" as in
+// DeleteWebhook), newest first.
+func (c *Client) WebhookDeliveries(ctx context.Context, tenant, id string, limit int) ([]*Delivery, error) {
 	q := url.Values{}
 	if limit > 0 {
 		q.Set("limit", strconv.Itoa(limit))
@@ -65,7 +69,11 @@ func (c *Client) WebhookDeliveries(ctx context.Context, id string, limit int) ([
 	var out struct {
 		Deliveries []*Delivery `json:"deliveries"`
 	}
-	return out.Deliveries, c.call(ctx, http.MethodGet, "/v1/webhooks/"+url.PathEscape(id)+"/deliveries", q, nil, &out)
+	return out.Deliveries, c.call(ctx, http.MethodGet, webhookPath(tenant, id)+"/deliveries", q, nil, &out)
+}
+
+func webhookPath(tenant, id string) string {
+	return webhooksPath(tenant) + "/" + url.PathEscape(id)
 }
 
 func webhooksPath(tenant string) string {

@@ -153,7 +153,7 @@ func TestServeWithoutRootKeySecretsClear(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if w, err := st.Webhook(context.Background(), "plain"); err != nil || !bytes.Equal(w.Secret, secret) || w.SealedSecret != nil {
+	if w, err := st.Webhook(context.Background(), "", "plain"); err != nil || !bytes.Equal(w.Secret, secret) || w.SealedSecret != nil {
 		t.Fatalf("stored webhook = %+v, %v; want its secret in clear", w, err)
 	}
 }

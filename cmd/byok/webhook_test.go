@@ -112,7 +112,7 @@ func TestServeWebhook(t *testing.T) {
 	// after the receiver saw the event.
 	var ds []*client.Delivery
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		ds, err = api.WebhookDeliveries(ctx, "e2e", 0)
+		ds, err = api.WebhookDeliveries(ctx, devTenant, "e2e", 0)
 		if err == nil && delivered(ds, ev.ID) {
 			break
 		}

@@ -10,8 +10,8 @@ const (
 	webhookUsage           = "byok webhook add|list|remove|deliveries|verify [flags] [args]"
 	webhookAddUsage        = "byok webhook add [--tenant ID] [--json] NAME URL"
 	webhookListUsage       = "byok webhook list [--tenant ID] [--json]"
-	webhookRemoveUsage     = "byok webhook remove [--json] NAME"
-	webhookDeliveriesUsage = "byok webhook deliveries [-n N] [--json] NAME"
+	webhookRemoveUsage     = "byok webhook remove [--tenant ID] [--json] NAME"
+	webhookDeliveriesUsage = "byok webhook deliveries [--tenant ID] [-n N] [--json] NAME"
 )
 
 func runWebhook(ctx context.Context, c *cli, args []string) error {
@@ -49,6 +49,10 @@ func runWebhookAdd(ctx context.Context, c *cli, args []string) error {
 	return nil
 }
 
+// hookTenantFlag explains --tenant where it names an existing webhook:
+// names are unique per tenant, so the tenant says whose.
+const hookTenantFlag = "the webhook of this tenant (default: the platform-wide one, or a tenant-scoped token's own tenant's)"
+
 func hookScope(tenant string) string {
 	if tenant == "" {
 		return "every tenant"
@@ -82,6 +86,7 @@ func runWebhookList(ctx context.Context, c *cli, args []string) error {
 
 func runWebhookRemove(ctx context.Context, c *cli, args []string) error {
 	r := newRemote(c, "webhook remove", webhookRemoveUsage)
+	tenant := r.fs.String("tenant", "", hookTenantFlag)
 	pos, err := r.parse(args, 1, "one webhook name")
 	if err != nil {
 		return err
@@ -90,7 +95,7 @@ func runWebhookRemove(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := cl.DeleteWebhook(ctx, pos[0]); err != nil {
+	if err := cl.DeleteWebhook(ctx, *tenant, pos[0]); err != nil {
 		return apiErr(err)
 	}
 	if r.json {
@@ -102,6 +107,7 @@ func runWebhookRemove(ctx context.Context, c *cli, args []string) error {
 
 func runWebhookDeliveries(ctx context.Context, c *cli, args []string) error {
 	r := newRemote(c, "webhook deliveries", webhookDeliveriesUsage)
+	tenant := r.fs.String("tenant", "", hookTenantFlag)
 	n := r.fs.Int("n", 0, "the newest `N` attempts, 1 to 1000 (default: the server's, 100)")
 	pos, err := r.parse(args, 1, "one webhook name")
 	if err != nil {
@@ -114,7 +120,7 @@ func runWebhookDeliveries(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	ds, err := cl.WebhookDeliveries(ctx, pos[0], *n)
+	ds, err := cl.WebhookDeliveries(ctx, *tenant, pos[0], *n)
 	if err != nil {
 		return apiErr(err)
 	}

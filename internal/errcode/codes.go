@@ -63,7 +63,7 @@ var entries = []Entry{
 	refused("not_found", http.StatusNotFound, "what the request names does not exist", "list what there is (e.g. 'byok token list') and use one of its ids"),
 	refused("artifact_not_found", http.StatusNotFound, "the artifact does not exist for the access pattern, or not before the customer has a key", "run 'byok key artifacts' for the formats there are"),
 	refused("route_not_found", http.StatusNotFound, "no such route", "see /v1/openapi.json for the routes"),
-	refused("webhook_not_found", http.StatusNotFound, "the webhook does not exist", "run 'byok webhook list' (with --tenant for a tenant's) for the webhooks there are"),
+	refused("webhook_not_found", http.StatusNotFound, "the webhook does not exist", "run 'byok webhook list' (with --tenant for a tenant's) for the webhooks there are, and name a tenant's webhook with --tenant"),
 	refused("vault_not_found", http.StatusNotFound, "the vault does not exist", ""),
 
 	refused("method_not_allowed", http.StatusMethodNotAllowed, "the path does not serve this method", "see /v1/openapi.json for the routes"),
@@ -86,7 +86,7 @@ var entries = []Entry{
 	refused("vault_exists", http.StatusConflict, "a vault with this name already exists", "choose another name"),
 	refused("tenant_not_active", http.StatusConflict, "the tenant is not enabled yet", "attach, validate and enable its key first"),
 	refused("invalid_state", http.StatusConflict, "the tenant's state does not allow the operation", "run 'byok status TENANT' for its state"),
-	refused("webhook_exists", http.StatusConflict, "a webhook with this name already exists", "webhook names are unique across the platform: choose another, or remove the existing one"),
+	refused("webhook_exists", http.StatusConflict, "a webhook with this name already exists", "webhook names are unique per tenant (and among the platform-wide ones): choose another, or remove the existing one"),
 	refused("tenant_not_archived", http.StatusConflict, "the tenant is not archived, so there is nothing to restore", "run 'byok status TENANT' for its state"),
 
 	refused("tenant_shredded", http.StatusGone, "the tenant was offboarded; its data can never be opened again", ""),

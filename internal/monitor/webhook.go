@@ -39,17 +39,17 @@ const (
 type WebhookStore interface {
 	CreateWebhook(ctx context.Context, w *store.Webhook) (*store.Webhook, error)
 	Webhooks(ctx context.Context, tenant string) ([]*store.Webhook, error)
-	Webhook(ctx context.Context, id string) (*store.Webhook, error)
-	DeleteWebhook(ctx context.Context, id string) error
-	ClearSecretWebhooks(ctx context.Context, after string, limit int) ([]*store.Webhook, error)
-	SealWebhookSecret(ctx context.Context, id string, clear, sealed []byte) error
+	Webhook(ctx context.Context, tenant, id string) (*store.Webhook, error)
+	DeleteWebhook(ctx context.Context, tenant, id string) error
+	ClearSecretWebhooks(ctx context.Context, afterTenant, afterID string, limit int) ([]*store.Webhook, error)
+	SealWebhookSecret(ctx context.Context, tenant, id string, clear, sealed []byte) error
 	AddDelivery(ctx context.Context, d *store.Delivery) error
-	Deliveries(ctx context.Context, webhook string, limit int) ([]*store.Delivery, error)
+	Deliveries(ctx context.Context, tenant, webhook string, limit int) ([]*store.Delivery, error)
 	EnqueueEvent(ctx context.Context, e *store.OutboxEvent) (int, error)
 	ClaimOutbox(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*store.Outbound, error)
 	RescheduleOutbox(ctx context.Context, seq int64, claim string, attempts int, next time.Time) error
 	DeleteOutbox(ctx context.Context, seq int64, claim string) error
-	Outbox(ctx context.Context, webhook string, limit int) ([]*store.Outbound, error)
+	Outbox(ctx context.Context, tenant, webhook string, limit int) ([]*store.Outbound, error)
 }
 
 var _ WebhookStore = store.Store(nil)
@@ -159,7 +159,8 @@ func cmpOr[T comparable](v, def T) T {
 
 // Subscribe stores a subscription of url to tenant's events, or to every
 // tenant's when tenant is "", with a fresh 32-byte secret, sealed in the
-// store when Secrets is set. The returned Webhook is the only place the
+// store when Secrets is set. The name id need be unique among the owner's
+// subscriptions only, so the answer says nothing of other tenants' names. The returned Webhook is the only place the
 // secret is shown to the caller.
 func (w *Webhooks) Subscribe(ctx context.Context, id, tenant, rawURL string) (*store.Webhook, error) {
 	if !store.ValidWebhookID(id) {
@@ -180,7 +181,7 @@ func (w *Webhooks) Subscribe(ctx context.Context, id, tenant, rawURL string) (*s
 	hook, err := w.cfg.Store.CreateWebhook(ctx, in)
 	switch {
 	case errors.Is(err, store.ErrConflict):
-		return nil, errorf(ErrWebhookExists, []error{err}, "webhook %s already exists", id)
+		return nil, errorf(ErrWebhookExists, []error{err}, "%s already has a webhook %s", owner(tenant), id)
 	case errors.Is(err, store.ErrNotFound):
 		return nil, errorf(ErrTenantNotFound, []error{err}, "tenant %s not found", store.Clip(tenant))
 	case err != nil:
@@ -190,25 +191,35 @@ func (w *Webhooks) Subscribe(ctx context.Context, id, tenant, rawURL string) (*s
 	return hook, nil
 }
 
-// Unsubscribe deletes a subscription, its delivery records and the events
-// still waiting for it.
-func (w *Webhooks) Unsubscribe(ctx context.Context, id string) error {
-	err := w.cfg.Store.DeleteWebhook(ctx, id)
+// owner names a subscription's owner in messages.
+func owner(tenant string) string {
+	if tenant == "" {
+		return "the platform"
+	}
+	return "tenant " + store.Clip(tenant)
+}
+
+// Unsubscribe deletes tenant's subscription id (for tenant "", the
+// platform-wide one), its delivery records and the events still waiting
+// for it.
+func (w *Webhooks) Unsubscribe(ctx context.Context, tenant, id string) error {
+	err := w.cfg.Store.DeleteWebhook(ctx, tenant, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return errorf(ErrWebhookNotFound, []error{err}, "webhook %s not found", id)
+		return notOwned(tenant, id)
 	case errors.Is(err, store.ErrInvalid):
 		return errorf(ErrInvalidWebhookID, []error{err}, "invalid webhook id %q", store.Clip(id))
 	}
 	return err
 }
 
-// Deliveries returns the webhook's newest delivery attempts.
-func (w *Webhooks) Deliveries(ctx context.Context, id string, limit int) ([]*store.Delivery, error) {
+// Deliveries returns the newest delivery attempts of tenant's webhook id
+// (for tenant "", the platform-wide one).
+func (w *Webhooks) Deliveries(ctx context.Context, tenant, id string, limit int) ([]*store.Delivery, error) {
 	if !store.ValidWebhookID(id) {
 		return nil, errorf(ErrInvalidWebhookID, nil, "invalid webhook id %q", store.Clip(id))
 	}
-	return w.cfg.Store.Deliveries(ctx, id, limit)
+	return w.cfg.Store.Deliveries(ctx, tenant, id, limit)
 }
 
 // List returns the subscriptions of tenant alone, or for tenant "" the
@@ -229,33 +240,28 @@ func (w *Webhooks) List(ctx context.Context, tenant string) ([]*store.Webhook, e
 	return out, nil
 }
 
-// Get returns subscription id, whoever it belongs to, or ErrWebhookNotFound.
-func (w *Webhooks) Get(ctx context.Context, id string) (*store.Webhook, error) {
+// Owned returns tenant's subscription id (for tenant "", the platform-wide
+// one), or ErrWebhookNotFound: another tenant's subscription of that name
+// is another subscription, so a tenant learns nothing of others'.
+func (w *Webhooks) Owned(ctx context.Context, id, tenant string) (*store.Webhook, error) {
 	if !store.ValidWebhookID(id) {
 		return nil, errorf(ErrInvalidWebhookID, nil, "invalid webhook id %q", store.Clip(id))
 	}
-	h, err := w.cfg.Store.Webhook(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, errorf(ErrWebhookNotFound, []error{err}, "webhook %s not found", id)
+	h, err := w.cfg.Store.Webhook(ctx, tenant, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, notOwned(tenant, id)
+	case errors.Is(err, store.ErrInvalid):
+		return nil, errorf(ErrTenantNotFound, []error{err}, "tenant %s not found", store.Clip(tenant))
 	}
 	return h, err
 }
 
-// Owned returns subscription id if it is tenant's (for tenant "", if it is
-// platform-wide), and ErrWebhookNotFound otherwise, whether it does not
-// exist or is someone else's, so a tenant learns nothing of others'.
-func (w *Webhooks) Owned(ctx context.Context, id, tenant string) (*store.Webhook, error) {
-	h, err := w.Get(ctx, id)
-	if err != nil && !errors.Is(err, ErrWebhookNotFound) {
-		return nil, err
-	}
-	if err == nil && h.Tenant == tenant {
-		return h, nil
-	}
+func notOwned(tenant, id string) error {
 	if tenant == "" {
-		return nil, errorf(ErrWebhookNotFound, nil, "no platform-wide webhook %s", id)
+		return errorf(ErrWebhookNotFound, nil, "no platform-wide webhook %s", id)
 	}
-	return nil, errorf(ErrWebhookNotFound, nil, "tenant %s has no webhook %s", store.Clip(tenant), id)
+	return errorf(ErrWebhookNotFound, nil, "tenant %s has no webhook %s", store.Clip(tenant), id)
 }
 
 // checkURL accepts absolute https URLs (http when allowed) with a host and

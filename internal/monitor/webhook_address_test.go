@@ -51,9 +51,9 @@ func TestWebhookInternalAddress(t *testing.T) {
 			}
 			run(t, w)
 			w.Notify(monitor.Event{ID: "evt_1", Type: monitor.EventStateChanged, Tenant: "acme", Time: time.Now()})
-			waitDeliveries(t, w, "hook", 1)
+			waitDeliveries(t, w, "acme", "hook", 1)
 			waitOutbox(t, s, 0)
-			ds, err := w.Deliveries(ctx, "hook", 0)
+			ds, err := w.Deliveries(ctx, "acme", "hook", 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -93,9 +93,9 @@ func TestWebhookRedirectNotFollowed(t *testing.T) {
 	}
 	run(t, w)
 	w.Notify(monitor.Event{ID: "evt_1", Type: monitor.EventStateChanged, Tenant: "acme", Time: time.Now()})
-	waitDeliveries(t, w, "hook", 1)
+	waitDeliveries(t, w, "acme", "hook", 1)
 	waitOutbox(t, s, 0)
-	ds, _ := w.Deliveries(ctx, "hook", 0)
+	ds, _ := w.Deliveries(ctx, "acme", "hook", 0)
 	if len(ds) != 1 || ds[0].Status != http.StatusTemporaryRedirect || ds[0].Error != "status 307: redirects are not followed" {
 		t.Fatalf("deliveries = %s, want one 307 not followed", describe(ds))
 	}

@@ -248,7 +248,7 @@ func retryable(status int, err error) bool {
 }
 
 func (w *Webhooks) record(ctx context.Context, o *store.Outbound, attempt, status int, err error) {
-	d := &store.Delivery{Webhook: o.Webhook, Event: o.Event, Attempt: attempt, At: w.cfg.Now(), Status: status}
+	d := &store.Delivery{Webhook: o.Webhook, Tenant: o.Tenant, Event: o.Event, Attempt: attempt, At: w.cfg.Now(), Status: status}
 	if err != nil {
 		d.Error = clip(err.Error(), store.MaxDetailLen)
 	}

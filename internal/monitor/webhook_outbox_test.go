@@ -140,7 +140,7 @@ func TestWebhooksStoppedMidAttempt(t *testing.T) {
 		run(t, second)
 		waitOutbox(t, b, 0)
 		checkBodies(t, r, []monitor.Event{ev}, 2)
-		if ds, _ := second.Deliveries(ctx, "hook", 0); len(ds) != 1 || ds[0].Attempt != 1 || ds[0].Status != 200 {
+		if ds, _ := second.Deliveries(ctx, "acme", "hook", 0); len(ds) != 1 || ds[0].Attempt != 1 || ds[0].Status != 200 {
 			t.Fatalf("deliveries = %+v, want attempt 1 delivered", ds)
 		}
 	})
@@ -169,7 +169,7 @@ func TestWebhooksRetryAfterRestart(t *testing.T) {
 		ev := testEvent("evt_1")
 		first.Notify(ev)
 		waitFor(t, "the first attempt to be settled", func() bool {
-			got, _ := a.Outbox(ctx, "", 0)
+			got, _ := a.Outbox(ctx, "", "", 0)
 			return len(got) == 1 && got[0].Attempts == 1 && got[0].Claim == ""
 		})
 		stop()
@@ -191,7 +191,7 @@ func TestWebhooksRetryAfterRestart(t *testing.T) {
 		clk.advance(time.Hour)
 		waitOutbox(t, b, 0)
 		checkBodies(t, r, []monitor.Event{ev}, 2)
-		ds, _ := second.Deliveries(ctx, "hook", 0)
+		ds, _ := second.Deliveries(ctx, "acme", "hook", 0)
 		if len(ds) != 2 || ds[0].Attempt != 2 || ds[0].Status != 200 || ds[1].Attempt != 1 || ds[1].Status != 503 {
 			t.Fatalf("deliveries = %+v, want attempt 1 refused, attempt 2 delivered", ds)
 		}
@@ -232,7 +232,7 @@ func TestWebhookDeletedWhileWaiting(t *testing.T) {
 		w.Notify(ev)
 		subscribe(t, w, "late", "acme", late)
 		waitOutbox(t, a, 2)
-		if err := w.Unsubscribe(ctx, "gone"); err != nil {
+		if err := w.Unsubscribe(ctx, "acme", "gone"); err != nil {
 			t.Fatal(err)
 		}
 		if left := waitOutbox(t, a, 1); left[0].Webhook != "kept" {

@@ -73,9 +73,9 @@ func (w *Webhooks) SealStoredSecrets(ctx context.Context) (int, error) {
 	if w.cfg.Secrets == nil {
 		return 0, nil
 	}
-	n, after := 0, ""
+	n, afterTenant, afterID := 0, "", ""
 	for {
-		page, err := w.cfg.Store.ClearSecretWebhooks(ctx, after, sealedPage)
+		page, err := w.cfg.Store.ClearSecretWebhooks(ctx, afterTenant, afterID, sealedPage)
 		if err != nil {
 			return n, fmt.Errorf("monitor: listing webhook secrets in clear: %w", err)
 		}
@@ -91,7 +91,7 @@ func (w *Webhooks) SealStoredSecrets(ctx context.Context) (int, error) {
 		if len(page) < sealedPage {
 			return n, nil
 		}
-		after = page[len(page)-1].ID
+		afterTenant, afterID = page[len(page)-1].Tenant, page[len(page)-1].ID
 	}
 }
 
@@ -102,7 +102,7 @@ func (w *Webhooks) sealStored(ctx context.Context, h *store.Webhook) (bool, erro
 	if err != nil {
 		return false, fmt.Errorf("monitor: sealing the secret of webhook %s: %w", h.ID, err)
 	}
-	err = w.cfg.Store.SealWebhookSecret(ctx, h.ID, h.Secret, sealed)
+	err = w.cfg.Store.SealWebhookSecret(ctx, h.Tenant, h.ID, h.Secret, sealed)
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
 	}

@@ -63,7 +63,7 @@ func TestSecretSealed(t *testing.T) {
 	if len(r.secret) != 32 {
 		t.Fatalf("Subscribe() secret = %x, want 32 bytes", r.secret)
 	}
-	stored, err := s.Webhook(ctx, "hook")
+	stored, err := s.Webhook(ctx, "acme", "hook")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestSecretSealed(t *testing.T) {
 	}
 	ev := testEvent("evt_1")
 	w.Notify(ev)
-	if ds := waitDeliveries(t, w, "hook", 1); ds[0].Status != 200 {
+	if ds := waitDeliveries(t, w, "acme", "hook", 1); ds[0].Status != 200 {
 		t.Fatalf("deliveries = %+v, want one verified 200", ds)
 	}
 	checkBodies(t, r, []monitor.Event{ev}, 1)
@@ -94,8 +94,8 @@ func TestSecretMovedDoesNotOpen(t *testing.T) {
 	}
 	ev := testEvent("evt_1")
 	w.Notify(ev)
-	waitDeliveries(t, w, "own", 1)
-	ds := waitDeliveries(t, w, "moved", 3)
+	waitDeliveries(t, w, "acme", "own", 1)
+	ds := waitDeliveries(t, w, "acme", "moved", 3)
 	for _, d := range ds {
 		if d.Status != 0 || !strings.Contains(d.Error, "signing secret does not open") {
 			t.Fatalf("deliveries of the moved secret = %+v, want failures saying the secret does not open", ds)
@@ -136,8 +136,39 @@ func TestSealStoredSecrets(t *testing.T) {
 	}
 	ev := testEvent("evt_1")
 	w.Notify(ev)
-	waitDeliveries(t, w, "a", 1)
-	waitDeliveries(t, w, "b", 1)
+	waitDeliveries(t, w, "acme", "a", 1)
+	waitDeliveries(t, w, "", "b", 1)
 	checkBodies(t, a, []monitor.Event{ev}, 1)
 	checkBodies(t, b, []monitor.Event{ev}, 1)
+}
+
+// Two tenants' webhooks of the same name are two subscriptions: each
+// tenant's events go to its own receiver alone, signed with its own
+// (sealed) secret, and each has its own delivery records.
+func TestSameNameWebhooksOfTwoTenants(t *testing.T) {
+	e := newEnv(t)
+	e.tenant(t, "acme")
+	e.tenant(t, "other")
+	w := sealing(t, e.store, secretSealer(t))
+	ra, rb := newReceiver(t, 200), newReceiver(t, 200)
+	subscribe(t, w, "alerts", "acme", ra)
+	subscribe(t, w, "alerts", "other", rb)
+	for _, tn := range []string{"acme", "other"} {
+		if err := w.Enqueue(ctx, monitor.Event{ID: "evt_" + tn, Type: monitor.EventStateChanged, Tenant: tn}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitDeliveries(t, w, "acme", "alerts", 1)
+	waitDeliveries(t, w, "other", "alerts", 1)
+	waitOutbox(t, e.store, 0)
+	for tn, r := range map[string]*receiver{"acme": ra, "other": rb} {
+		got := r.events()
+		if len(got) != 1 || got[0].Tenant != tn || r.callCount() != 1 {
+			t.Errorf("%s's receiver got %+v in %d calls, want its own event only", tn, got, r.callCount())
+		}
+		ds, err := w.Deliveries(ctx, tn, "alerts", 0)
+		if err != nil || len(ds) != 1 || ds[0].Event != "evt_"+tn || ds[0].Tenant != tn {
+			t.Errorf("Deliveries(%s, alerts) = %+v, %v; want its own one", tn, ds, err)
+		}
+	}
 }

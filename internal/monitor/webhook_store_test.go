@@ -106,7 +106,7 @@ func TestMonitorStoresEventsWithChange(t *testing.T) {
 	e.step(m, time.Minute)
 	e.disable(t)
 	e.step(m, time.Minute)
-	waitDeliveries(t, w, "hook", 1)
+	waitDeliveries(t, w, "acme", "hook", 1)
 	if got := r.events(); len(got) != 1 || got[0].NewState != tenant.StateKeyUnavailable {
 		t.Fatalf("receiver got %+v, want the state change", got)
 	}

@@ -149,7 +149,7 @@ func waitOutbox(t *testing.T, s store.Store, n int) []*store.Outbound {
 	var got []*store.Outbound
 	waitFor(t, fmt.Sprintf("%d outbox entries", n), func() bool {
 		var err error
-		if got, err = s.Outbox(ctx, "", 0); err != nil {
+		if got, err = s.Outbox(ctx, "", "", 0); err != nil {
 			t.Fatal(err)
 		}
 		return len(got) == n
@@ -167,10 +167,10 @@ func subscribe(t *testing.T, w *monitor.Webhooks, id, tenant string, r *receiver
 }
 
 // waitDeliveries waits until the webhook has n delivery records.
-func waitDeliveries(t *testing.T, w *monitor.Webhooks, id string, n int) []*store.Delivery {
+func waitDeliveries(t *testing.T, w *monitor.Webhooks, tenant, id string, n int) []*store.Delivery {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		ds, err := w.Deliveries(ctx, id, 0)
+		ds, err := w.Deliveries(ctx, tenant, id, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -200,13 +200,13 @@ func TestWebhooks(t *testing.T) {
 	e.disable(t)
 	e.step(m, time.Minute)
 
-	ds := waitDeliveries(t, w, "acme-flaky", 3)
+	ds := waitDeliveries(t, w, "acme", "acme-flaky", 3)
 	if ds[0].Attempt != 3 || ds[0].Status != 200 || ds[0].Error != "" || ds[2].Status != 500 || ds[2].Error == "" {
 		t.Fatalf("flaky deliveries = %+v, want 500, 500, then 200 on attempt 3", ds)
 	}
-	waitDeliveries(t, w, "platform", 2)
+	waitDeliveries(t, w, "", "platform", 2)
 	waitOutbox(t, e.store, 0) // given up on: no fourth attempt can come
-	if ds, _ = w.Deliveries(ctx, "acme-dead", 0); len(ds) != 3 || ds[0].Status != 503 {
+	if ds, _ = w.Deliveries(ctx, "acme", "acme-dead", 0); len(ds) != 3 || ds[0].Status != 503 {
 		t.Fatalf("dead receiver deliveries = %+v, want exactly 3 failed attempts", ds)
 	}
 	got := flaky.events()
@@ -231,9 +231,9 @@ func TestWebhookRefusalNotRetried(t *testing.T) {
 	r := newReceiver(t, 400)
 	subscribe(t, w, "hook", "acme", r)
 	w.Notify(monitor.Event{ID: "evt_1", Type: monitor.EventStateChanged, Tenant: "acme", Time: time.Now()})
-	waitDeliveries(t, w, "hook", 1)
+	waitDeliveries(t, w, "acme", "hook", 1)
 	waitOutbox(t, e.store, 0)
-	if ds, _ := w.Deliveries(ctx, "hook", 0); len(ds) != 1 || ds[0].Status != 400 {
+	if ds, _ := w.Deliveries(ctx, "acme", "hook", 0); len(ds) != 1 || ds[0].Status != 400 {
 		t.Fatalf("deliveries = %+v, want one refused attempt", ds)
 	}
 }
@@ -265,13 +265,20 @@ func TestSubscribeErrors(t *testing.T) {
 	if err != nil || len(h.Secret) != 32 {
 		t.Fatalf("Subscribe(valid) = %+v, %v; want a 32-byte secret", h, err)
 	}
-	if _, err := w.Subscribe(ctx, "h", "", "https://example.com/other"); monitor.Code(err) != "webhook_exists" {
+	if _, err := w.Subscribe(ctx, "h", "acme", "https://example.com/other"); monitor.Code(err) != "webhook_exists" {
 		t.Fatalf("Subscribe(duplicate) err = %v, want webhook_exists", err)
 	}
-	if err := w.Unsubscribe(ctx, "h"); err != nil {
+	// Names are the owner's: the platform-wide scope has its own.
+	if _, err := w.Subscribe(ctx, "h", "", "https://example.com/other"); err != nil {
+		t.Fatalf("Subscribe(platform-wide, name of acme's) err = %v", err)
+	}
+	if err := w.Unsubscribe(ctx, "acme", "h"); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Unsubscribe(ctx, "h"); monitor.Code(err) != "webhook_not_found" {
+	if _, err := w.Owned(ctx, "h", ""); err != nil {
+		t.Fatalf("Owned(h, platform) after acme's h was removed: %v", err)
+	}
+	if err := w.Unsubscribe(ctx, "acme", "h"); monitor.Code(err) != "webhook_not_found" {
 		t.Fatalf("Unsubscribe(missing) err = %v, want webhook_not_found", err)
 	}
 	if _, err := monitor.NewWebhooks(monitor.WebhookConfig{}); monitor.Code(err) != "invalid_config" {
@@ -370,7 +377,7 @@ func TestListAndOwned(t *testing.T) {
 	if _, err := w.Owned(ctx, "Bad!", "acme"); monitor.Code(err) != "invalid_webhook_id" {
 		t.Errorf("Owned(bad id) err = %v, want invalid_webhook_id", err)
 	}
-	if _, err := w.Deliveries(ctx, "Bad!", 0); monitor.Code(err) != "invalid_webhook_id" {
+	if _, err := w.Deliveries(ctx, "acme", "Bad!", 0); monitor.Code(err) != "invalid_webhook_id" {
 		t.Errorf("Deliveries(bad id) err = %v, want invalid_webhook_id", err)
 	}
 }

@@ -109,10 +109,13 @@ func checkTokenList(t *testing.T, e *env, token string, p *auth.Principal, all [
 func checkAccess(t *testing.T, e *env, rt *route, tenantID, token string, p *auth.Principal) bool {
 	t.Helper()
 	hook := "hook-" + tenantID
-	if rt.ownedByHook {
-		// Each call finds the tenant's webhook, which an allowed DELETE removed.
-		if _, err := e.hooks.Subscribe(bg, hook, tenantID, "https://example.com/"+hook); err != nil && monitor.Code(err) != "webhook_exists" {
-			t.Fatal(err)
+	if strings.Contains(rt.path, "{webhook}") {
+		// Each call finds the tenant's webhook and a platform-wide one of
+		// the same name, which an allowed DELETE removed.
+		for _, owner := range []string{tenantID, ""} {
+			if _, err := e.hooks.Subscribe(bg, hook, owner, "https://example.com/"+hook); err != nil && monitor.Code(err) != "webhook_exists" {
+				t.Fatal(err)
+			}
 		}
 	}
 	path := strings.NewReplacer("{id}", tenantID, "{region}", home, "{webhook}", hook).Replace(rt.path)
@@ -126,12 +129,14 @@ func checkAccess(t *testing.T, e *env, rt *route, tenantID, token string, p *aut
 	rec := httptest.NewRecorder()
 	e.server.Handler().ServeHTTP(rec, req)
 	scope := tenantID
-	if !strings.Contains(rt.path, "{id}") && !rt.ownedByHook {
+	if !strings.Contains(rt.path, "{id}") && !rt.ownedByHook || rt.ownedByHook && p.PlatformWide() {
+		// /v1/webhooks/{webhook} names a platform token's platform-wide
+		// webhook, a tenant token's own tenant's.
 		scope = ""
 	}
 	wantForbidden := auth.Allowed(p, rt.action, scope) != nil
 	gotForbidden := rec.Code == http.StatusForbidden
-	if rt.ownedByHook && rec.Code == http.StatusNotFound {
+	if strings.Contains(rt.path, "{webhook}") && rec.Code == http.StatusNotFound {
 		// Another tenant's webhook is not found rather than forbidden, so a
 		// tenant learns nothing of others'; a missing one would be too, but
 		// each call has its webhook.

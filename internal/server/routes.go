@@ -85,6 +85,8 @@ var routes = []route{
 	{method: "GET", path: "/v1/webhooks/{webhook}/deliveries", action: auth.WebhookRead, body: bodyNone, ownedByHook: true, handler: (*Server).webhookDeliveries},
 	{method: "POST", path: "/v1/tenants/{id}/webhooks", action: auth.WebhookManage, body: bodyControl, audit: true, handler: (*Server).createWebhook},
 	{method: "GET", path: "/v1/tenants/{id}/webhooks", action: auth.WebhookRead, body: bodyNone, handler: (*Server).listWebhooks},
+	{method: "DELETE", path: "/v1/tenants/{id}/webhooks/{webhook}", action: auth.WebhookManage, body: bodyNone, audit: true, handler: (*Server).deleteWebhook},
+	{method: "GET", path: "/v1/tenants/{id}/webhooks/{webhook}/deliveries", action: auth.WebhookRead, body: bodyNone, handler: (*Server).webhookDeliveries},
 
 	{method: "POST", path: "/v1/tenants/{id}/encrypt", action: auth.DataEncrypt, body: bodyData, audit: true, handler: (*Server).encrypt},
 	{method: "POST", path: "/v1/tenants/{id}/decrypt", action: auth.DataDecrypt, body: bodyData, audit: true, handler: (*Server).decrypt},

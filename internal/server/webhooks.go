@@ -2,6 +2,8 @@ package server
 
 import (
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -89,24 +91,30 @@ func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request, c *call) e
 	return nil
 }
 
-// ownWebhook checks, on the routes that name a webhook, that it exists and
-// that a tenant-scoped caller names one of its tenant's; the middleware
-// checked only the role. Platform-wide callers reach every webhook. The
-// webhook's tenant goes into the audit record.
-func (s *Server) ownWebhook(r *http.Request, c *call, hooks *monitor.Webhooks) error {
+// ownWebhook finds the webhook a route names and returns its tenant ("" for
+// a platform-wide one), which goes into the audit record. Names are unique
+// per owner only, so the owner comes from the route, never from the name:
+// /v1/tenants/{id}/webhooks/{webhook} names the tenant's (the middleware
+// checked the caller may act on it); /v1/webhooks/{webhook} names the
+// caller's own tenant's for a tenant-scoped token (the middleware checked
+// only the role) and the platform-wide one for a platform token, which
+// reaches a tenant's webhook on the tenant's route.
+func (s *Server) ownWebhook(r *http.Request, c *call, hooks *monitor.Webhooks) (string, error) {
 	id := r.PathValue("webhook")
-	var h *store.Webhook
-	var err error
-	if c.principal.PlatformWide() {
-		h, err = hooks.Get(r.Context(), id)
-	} else {
-		h, err = hooks.Owned(r.Context(), id, c.principal.Tenant)
+	owner := c.tenant
+	if c.route.ownedByHook {
+		owner = c.principal.Tenant
+	}
+	h, err := hooks.Owned(r.Context(), id, owner)
+	if errors.Is(err, monitor.ErrWebhookNotFound) && c.route.ownedByHook && owner == "" {
+		return "", apiErr(http.StatusNotFound, monitor.ErrWebhookNotFound.Code(), fmt.Sprintf(
+			"no platform-wide webhook %s; a tenant's webhook is named on its tenant's route, /v1/tenants/{id}/webhooks/%s", id, id))
 	}
 	if err != nil {
-		return err
+		return "", err
 	}
 	c.tenant = h.Tenant
-	return nil
+	return h.Tenant, nil
 }
 
 func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -114,10 +122,11 @@ func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request, c *call) 
 	if err != nil {
 		return err
 	}
-	if err := s.ownWebhook(r, c, hooks); err != nil {
+	owner, err := s.ownWebhook(r, c, hooks)
+	if err != nil {
 		return err
 	}
-	if err := hooks.Unsubscribe(r.Context(), r.PathValue("webhook")); err != nil {
+	if err := hooks.Unsubscribe(r.Context(), owner, r.PathValue("webhook")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -131,7 +140,8 @@ func (s *Server) webhookDeliveries(w http.ResponseWriter, r *http.Request, c *ca
 	if err != nil {
 		return err
 	}
-	if err := s.ownWebhook(r, c, hooks); err != nil {
+	owner, err := s.ownWebhook(r, c, hooks)
+	if err != nil {
 		return err
 	}
 	limit := 0
@@ -140,7 +150,7 @@ func (s *Server) webhookDeliveries(w http.ResponseWriter, r *http.Request, c *ca
 			return apiErr(http.StatusBadRequest, CodeInvalidRequest, "limit must be 1 to "+strconv.Itoa(store.MaxPageSize))
 		}
 	}
-	ds, err := hooks.Deliveries(r.Context(), r.PathValue("webhook"), limit)
+	ds, err := hooks.Deliveries(r.Context(), owner, r.PathValue("webhook"), limit)
 	if err != nil {
 		return err
 	}

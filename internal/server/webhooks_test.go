@@ -76,10 +76,11 @@ func (e *env) scoped(role auth.Role, tenant string) *client.Client {
 // webhookRoutes subscribes a receiver to tenant adm's events and one
 // platform-wide, delivers an event, reads the deliveries and unsubscribes,
 // as the owner and as adm's own admin; the other tenant's admin reaches
-// none of adm's webhooks.
+// none of adm's webhooks, and naming its own webhook as adm named one
+// tells it nothing of adm's: the two are two webhooks.
 func webhookRoutes(t *testing.T, e *env, run subtest) {
 	owner, admAdmin, otherAdmin := e.client(e.owner), e.scoped(auth.RoleAdmin, "adm"), e.scoped(auth.RoleAdmin, "other")
-	rcv := newHookReceiver(t)
+	rcv, rcvOther := newHookReceiver(t), newHookReceiver(t)
 	url := rcv.srv.URL + "/hook"
 	run("POST /v1/tenants/{id}/webhooks", func(t *testing.T) {
 		h, err := admAdmin.CreateWebhook(bg, "adm", "adm-hook", url)
@@ -87,8 +88,13 @@ func webhookRoutes(t *testing.T, e *env, run subtest) {
 			t.Fatalf("CreateWebhook(adm) = %+v, %v", h, err)
 		}
 		rcv.setSecret(t, h.Secret)
-		_, err = owner.CreateWebhook(bg, "other", "adm-hook", url)
+		_, err = admAdmin.CreateWebhook(bg, "adm", "adm-hook", url)
 		wantCode(t, err, "webhook_exists", http.StatusConflict)
+		oh, err := otherAdmin.CreateWebhook(bg, "other", "adm-hook", rcvOther.srv.URL+"/hook")
+		if err != nil || oh.Tenant != "other" || oh.ID != "adm-hook" {
+			t.Fatalf("CreateWebhook(other, adm's name) = %+v, %v; want 201 and other's own webhook", oh, err)
+		}
+		rcvOther.setSecret(t, oh.Secret)
 		_, err = owner.CreateWebhook(bg, "adm", "x", "ftp://example.com/")
 		wantCode(t, err, "invalid_webhook_url", http.StatusBadRequest)
 		_, err = owner.CreateWebhook(bg, "adm", "Not Valid", url)
@@ -113,9 +119,14 @@ func webhookRoutes(t *testing.T, e *env, run subtest) {
 	})
 	run("GET /v1/tenants/{id}/webhooks", func(t *testing.T) {
 		hs, err := e.scoped(auth.RoleAuditor, "adm").Webhooks(bg, "adm")
-		if err != nil || len(hs) != 1 || hs[0].ID != "adm-hook" || hs[0].Secret != "" {
+		if err != nil || len(hs) != 1 || hs[0].ID != "adm-hook" || hs[0].Tenant != "adm" || hs[0].URL != url || hs[0].Secret != "" {
 			t.Fatalf("Webhooks(adm) = %+v, %v; want adm-hook alone, without its secret", hs, err)
 		}
+		if hs, err := otherAdmin.Webhooks(bg, "other"); err != nil || len(hs) != 1 || hs[0].Tenant != "other" || hs[0].URL == url {
+			t.Fatalf("Webhooks(other) = %+v, %v; want other's adm-hook alone", hs, err)
+		}
+		_, err = otherAdmin.Webhooks(bg, "adm")
+		wantCode(t, err, "forbidden", http.StatusForbidden)
 		_, err = owner.Webhooks(bg, "nobody")
 		wantCode(t, err, "tenant_not_found", http.StatusNotFound)
 		_, err = e.client(e.memberOf("adm")).Webhooks(bg, "adm")
@@ -131,47 +142,93 @@ func webhookRoutes(t *testing.T, e *env, run subtest) {
 	})
 	run("GET /v1/webhooks/{webhook}/deliveries", func(t *testing.T) {
 		e.hooks.Notify(monitor.Event{ID: "evt_routes", Type: monitor.EventStateChanged, Tenant: "adm", Time: time.Now()})
-		ds := waitDelivered(t, admAdmin, "adm-hook")
+		ds := waitDelivered(t, admAdmin, "", "adm-hook")
 		if ds[0].Event != "evt_routes" || ds[0].Attempt != 1 || ds[0].Error != "" {
 			t.Fatalf("deliveries = %+v, want evt_routes delivered at the first attempt", ds)
 		}
 		if evs, bad := rcv.got(); len(evs) != 1 || evs[0].ID != "evt_routes" || bad != 0 {
 			t.Fatalf("receiver got %+v and %d bad deliveries, want evt_routes signed", evs, bad)
 		}
-		_, err := otherAdmin.WebhookDeliveries(bg, "adm-hook", 0)
+		// other's adm-hook is its own: it got nothing of adm's event.
+		if ds, err := otherAdmin.WebhookDeliveries(bg, "", "adm-hook", 0); err != nil || len(ds) != 0 {
+			t.Fatalf("other's adm-hook deliveries = %+v, %v; want none of adm's", ds, err)
+		}
+		if evs, _ := rcvOther.got(); len(evs) != 0 {
+			t.Fatalf("other's receiver got %+v, want none of adm's events", evs)
+		}
+		_, err := otherAdmin.WebhookDeliveries(bg, "adm", "adm-hook", 0)
+		wantCode(t, err, "forbidden", http.StatusForbidden)
+		_, err = admAdmin.WebhookDeliveries(bg, "", "ops", 0)
 		wantCode(t, err, "webhook_not_found", http.StatusNotFound)
-		_, err = admAdmin.WebhookDeliveries(bg, "ops", 0)
-		wantCode(t, err, "webhook_not_found", http.StatusNotFound)
-		_, err = owner.WebhookDeliveries(bg, "Bad!", 0)
+		_, err = owner.WebhookDeliveries(bg, "", "Bad!", 0)
 		wantCode(t, err, "invalid_webhook_id", http.StatusBadRequest)
-		rec := serveOnce(e, e.server.Handler(), "GET", "/v1/webhooks/adm-hook/deliveries?limit=x", e.owner, "")
+		// A platform token's /v1/webhooks/{webhook} is the platform-wide
+		// one; a tenant's is on its tenant's route.
+		_, err = owner.WebhookDeliveries(bg, "", "adm-hook", 0)
+		wantCode(t, err, "webhook_not_found", http.StatusNotFound)
+		if err == nil || !strings.Contains(err.Error(), "/v1/tenants/{id}/webhooks/adm-hook") {
+			t.Fatalf("platform token on /v1/webhooks/adm-hook: %v; want the tenant route named", err)
+		}
+		rec := serveOnce(e, e.server.Handler(), "GET", "/v1/tenants/adm/webhooks/adm-hook/deliveries?limit=x", e.owner, "")
 		if got := decodeErr(t, rec); rec.Code != http.StatusBadRequest || got.Code != CodeInvalidRequest {
 			t.Fatalf("limit=x answered %d %s, want 400 %s", rec.Code, got.Code, CodeInvalidRequest)
 		}
 	})
+	run("GET /v1/tenants/{id}/webhooks/{webhook}/deliveries", func(t *testing.T) {
+		ds := waitDelivered(t, owner, "adm", "adm-hook")
+		if len(ds) != 1 || ds[0].Event != "evt_routes" {
+			t.Fatalf("adm's adm-hook deliveries on its tenant route = %+v, want evt_routes", ds)
+		}
+		if ds, err := owner.WebhookDeliveries(bg, "other", "adm-hook", 0); err != nil || len(ds) != 0 {
+			t.Fatalf("other's adm-hook deliveries on its tenant route = %+v, %v; want none", ds, err)
+		}
+		_, err := owner.WebhookDeliveries(bg, "adm", "missing", 0)
+		wantCode(t, err, "webhook_not_found", http.StatusNotFound)
+		_, err = admAdmin.WebhookDeliveries(bg, "other", "adm-hook", 0)
+		wantCode(t, err, "forbidden", http.StatusForbidden)
+	})
+	run("DELETE /v1/tenants/{id}/webhooks/{webhook}", func(t *testing.T) {
+		wantCode(t, admAdmin.DeleteWebhook(bg, "other", "adm-hook"), "forbidden", http.StatusForbidden)
+		h, err := owner.CreateWebhook(bg, "other", "doomed", rcvOther.srv.URL+"/doomed")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := owner.DeleteWebhook(bg, "other", h.ID); err != nil {
+			t.Fatalf("DeleteWebhook(other, doomed) by the owner: %v", err)
+		}
+		wantCode(t, owner.DeleteWebhook(bg, "other", h.ID), "webhook_not_found", http.StatusNotFound)
+		wantCode(t, owner.DeleteWebhook(bg, "adm", "Bad!"), "invalid_webhook_id", http.StatusBadRequest)
+	})
 	run("DELETE /v1/webhooks/{webhook}", func(t *testing.T) {
-		wantCode(t, otherAdmin.DeleteWebhook(bg, "adm-hook"), "webhook_not_found", http.StatusNotFound)
-		wantCode(t, admAdmin.DeleteWebhook(bg, "ops"), "webhook_not_found", http.StatusNotFound)
-		if err := admAdmin.DeleteWebhook(bg, "adm-hook"); err != nil {
+		wantCode(t, admAdmin.DeleteWebhook(bg, "", "ops"), "webhook_not_found", http.StatusNotFound)
+		wantCode(t, owner.DeleteWebhook(bg, "", "adm-hook"), "webhook_not_found", http.StatusNotFound)
+		if err := admAdmin.DeleteWebhook(bg, "", "adm-hook"); err != nil {
 			t.Fatalf("DeleteWebhook(adm-hook) by adm's admin: %v", err)
 		}
-		wantCode(t, owner.DeleteWebhook(bg, "adm-hook"), "webhook_not_found", http.StatusNotFound)
-		if err := owner.DeleteWebhook(bg, "ops"); err != nil {
+		// other's webhook of the same name is untouched.
+		if hs, err := otherAdmin.Webhooks(bg, "other"); err != nil || len(hs) != 1 || hs[0].ID != "adm-hook" {
+			t.Fatalf("Webhooks(other) after adm removed its adm-hook = %+v, %v; want other's", hs, err)
+		}
+		if err := otherAdmin.DeleteWebhook(bg, "", "adm-hook"); err != nil {
+			t.Fatalf("DeleteWebhook(adm-hook) by other's admin: %v", err)
+		}
+		wantCode(t, otherAdmin.DeleteWebhook(bg, "", "adm-hook"), "webhook_not_found", http.StatusNotFound)
+		if err := owner.DeleteWebhook(bg, "", "ops"); err != nil {
 			t.Fatalf("DeleteWebhook(ops) by the owner: %v", err)
 		}
-		wantCode(t, owner.DeleteWebhook(bg, "Bad!"), "invalid_webhook_id", http.StatusBadRequest)
-		_, err := owner.WebhookDeliveries(bg, "adm-hook", 0)
+		wantCode(t, owner.DeleteWebhook(bg, "", "Bad!"), "invalid_webhook_id", http.StatusBadRequest)
+		_, err := owner.WebhookDeliveries(bg, "adm", "adm-hook", 0)
 		wantCode(t, err, "webhook_not_found", http.StatusNotFound)
 		if ev := e.audit.find(string(auth.WebhookManage), "adm"); len(ev) < 2 || ev[len(ev)-1].Outcome != "ok" {
 			t.Fatalf("audit events of adm's webhooks = %+v; want the removal recorded under adm", ev)
 		}
-		// A platform-wide token removing a tenant's webhook is audited on
-		// that tenant's chain too.
+		// A platform-wide token removing a tenant's webhook, on the
+		// tenant's route, is audited on that tenant's chain too.
 		if _, err := owner.CreateWebhook(bg, "adm", "adm-hook-2", url); err != nil {
 			t.Fatal(err)
 		}
 		before := len(e.audit.find(string(auth.WebhookManage), "adm"))
-		if err := owner.DeleteWebhook(bg, "adm-hook-2"); err != nil {
+		if err := owner.DeleteWebhook(bg, "adm", "adm-hook-2"); err != nil {
 			t.Fatalf("DeleteWebhook(adm-hook-2) by the owner: %v", err)
 		}
 		if ev := e.audit.find(string(auth.WebhookManage), "adm"); len(ev) != before+1 {
@@ -181,10 +238,10 @@ func webhookRoutes(t *testing.T, e *env, run subtest) {
 }
 
 // waitDelivered waits for a webhook's first delivery record.
-func waitDelivered(t *testing.T, c *client.Client, id string) []*client.Delivery {
+func waitDelivered(t *testing.T, c *client.Client, tenant, id string) []*client.Delivery {
 	t.Helper()
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		ds, err := c.WebhookDeliveries(bg, id, 0)
+		ds, err := c.WebhookDeliveries(bg, tenant, id, 0)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -55,7 +55,9 @@ type HealthRecord struct {
 
 // Webhook is a subscription to the monitor's events.
 type Webhook struct {
-	// ID is chosen by the caller: 1 to 64 characters of a-z 0-9 _ -.
+	// ID is the name chosen by the caller: 1 to 64 characters of a-z 0-9
+	// _ -, unique among its owner's subscriptions (the tenant's, or the
+	// platform-wide ones) only.
 	ID string
 	// Tenant scopes the subscription to one tenant; empty receives every
 	// tenant's events (platform-wide).
@@ -75,7 +77,9 @@ type Webhook struct {
 
 // Delivery is one attempt to deliver an event to a webhook.
 type Delivery struct {
+	// Webhook and Tenant name the webhook ("" for a platform-wide one).
 	Webhook string
+	Tenant  string
 	Event   string // the event id
 	Attempt int    // from 1
 	At      time.Time
@@ -155,6 +159,8 @@ func (d *Delivery) Validate() error {
 	switch {
 	case !ValidWebhookID(d.Webhook):
 		return Invalid("delivery: invalid webhook id %q", Clip(d.Webhook))
+	case d.Tenant != "" && !envelope.ValidTenantID(d.Tenant):
+		return BadTenantID(d.Tenant)
 	case d.Event == "" || len(d.Event) > MaxEventIDLen || !validText(d.Event):
 		return Invalid("delivery to %s: event id must be 1 to %d bytes of text", d.Webhook, MaxEventIDLen)
 	case d.Attempt < 1 || d.Status < 0 || d.Status > 999:

@@ -37,9 +37,10 @@ type Outbound struct {
 	// Seq identifies the entry.
 	Seq     int64
 	Webhook string
-	// URL, Secret, SealedSecret and Tenant are the webhook's, read when the
-	// entry is claimed; one of Secret and SealedSecret is set, as in
-	// [Webhook].
+	// Tenant owns the webhook ("" for a platform-wide one): with Webhook,
+	// it names the webhook. URL, Secret and SealedSecret are the webhook's,
+	// read when the entry is claimed; one of Secret and SealedSecret is
+	// set, as in [Webhook].
 	URL          string
 	Secret       []byte
 	SealedSecret []byte

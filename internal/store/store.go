@@ -112,30 +112,34 @@ type Store interface {
 	Health(ctx context.Context, tenant string, limit int) ([]*HealthRecord, error)
 
 	// CreateWebhook stores a subscription with a fresh CreatedAt and returns
-	// it. A duplicate ID is ErrConflict; an unknown tenant ErrNotFound.
+	// it. Names are unique per owner (each tenant, and the platform-wide
+	// subscriptions apart): a name its owner already uses is ErrConflict,
+	// whatever other owners use; an unknown tenant ErrNotFound.
 	CreateWebhook(ctx context.Context, w *Webhook) (*Webhook, error)
 	// Webhooks returns the subscriptions that receive the tenant's events
-	// (its own and the platform-wide ones) ordered by ID; tenant "" returns
-	// the platform-wide ones only.
+	// (its own and the platform-wide ones) ordered by tenant ("" first)
+	// and ID; tenant "" returns the platform-wide ones only.
 	Webhooks(ctx context.Context, tenant string) ([]*Webhook, error)
-	// Webhook returns one subscription, or ErrNotFound.
-	Webhook(ctx context.Context, id string) (*Webhook, error)
-	// DeleteWebhook deletes a subscription and its delivery records, or
-	// returns ErrNotFound.
-	DeleteWebhook(ctx context.Context, id string) error
+	// Webhook returns tenant's subscription id (for tenant "", the
+	// platform-wide one), or ErrNotFound.
+	Webhook(ctx context.Context, tenant, id string) (*Webhook, error)
+	// DeleteWebhook deletes tenant's subscription id, its delivery records
+	// and outbox entries, or returns ErrNotFound.
+	DeleteWebhook(ctx context.Context, tenant, id string) error
 	// ClearSecretWebhooks returns up to limit subscriptions whose secret is
-	// stored in clear, ordered by ID, those after ID after only.
-	ClearSecretWebhooks(ctx context.Context, after string, limit int) ([]*Webhook, error)
-	// SealWebhookSecret replaces the clear secret of subscription id with
-	// sealed if the subscription still has the clear secret clear;
+	// stored in clear, ordered by tenant ("" first) and ID, those after
+	// (afterTenant, afterID) only.
+	ClearSecretWebhooks(ctx context.Context, afterTenant, afterID string, limit int) ([]*Webhook, error)
+	// SealWebhookSecret replaces the clear secret of tenant's subscription
+	// id with sealed if the subscription still has the clear secret clear;
 	// otherwise (deleted, sealed or changed meanwhile) ErrNotFound.
-	SealWebhookSecret(ctx context.Context, id string, clear, sealed []byte) error
-	// AddDelivery records one delivery attempt; ErrNotFound if the webhook
-	// no longer exists.
+	SealWebhookSecret(ctx context.Context, tenant, id string, clear, sealed []byte) error
+	// AddDelivery records one delivery attempt to the webhook d.Webhook of
+	// d.Tenant; ErrNotFound if the webhook no longer exists.
 	AddDelivery(ctx context.Context, d *Delivery) error
-	// Deliveries returns up to limit (0 means DefaultPageSize) of the
+	// Deliveries returns up to limit (0 means DefaultPageSize) of tenant's
 	// webhook's newest delivery attempts, newest first.
-	Deliveries(ctx context.Context, webhook string, limit int) ([]*Delivery, error)
+	Deliveries(ctx context.Context, tenant, webhook string, limit int) ([]*Delivery, error)
 	// PruneHistory deletes health and delivery records, and outbox entries,
 	// older than before and returns how many it deleted.
 	PruneHistory(ctx context.Context, before time.Time) (int, error)
@@ -160,9 +164,9 @@ type Store interface {
 	// RescheduleOutbox.
 	DeleteOutbox(ctx context.Context, seq int64, claim string) error
 	// Outbox returns up to limit (0 means DefaultPageSize) entries waiting
-	// for webhook, or for every webhook when it is "", in order of
-	// creation, without the webhooks' secrets.
-	Outbox(ctx context.Context, webhook string, limit int) ([]*Outbound, error)
+	// for tenant's webhook, or for every webhook when webhook is "", in
+	// order of creation, without the webhooks' secrets or URLs.
+	Outbox(ctx context.Context, tenant, webhook string, limit int) ([]*Outbound, error)
 
 	// Close releases the store's connections.
 	Close() error

@@ -89,7 +89,7 @@ func TestDeletedSecretGone(t *testing.T) {
 		}
 	}
 	for i := 0; i < 20; i += 2 {
-		if err := s.DeleteWebhook(ctx, fmt.Sprintf("hook-%02d", i)); err != nil {
+		if err := s.DeleteWebhook(ctx, "", fmt.Sprintf("hook-%02d", i)); err != nil {
 			t.Fatal(err)
 		}
 	}

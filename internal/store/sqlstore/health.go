@@ -51,12 +51,12 @@ func (s *Store) CreateWebhook(ctx context.Context, in *store.Webhook) (*store.We
 	}
 	w := *in
 	w.Secret, w.SealedSecret, w.CreatedAt = orNil(in.Secret), orNil(in.SealedSecret), store.Now()
-	_, err := s.c.Write.Exec(ctx, `INSERT INTO webhooks (id, tenant_id, url, secret, sealed_secret, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6)`,
-		w.ID, nullIfEmpty(w.Tenant), w.URL, nonNil(w.Secret), blobOrNull(w.SealedSecret), s.d.Time(w.CreatedAt))
+	_, err := s.c.Write.Exec(ctx, `INSERT INTO webhooks (owner, id, tenant_id, url, secret, sealed_secret, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		w.Tenant, w.ID, nullIfEmpty(w.Tenant), w.URL, nonNil(w.Secret), blobOrNull(w.SealedSecret), s.d.Time(w.CreatedAt))
 	switch {
 	case s.d.Unique(err, ""):
-		return nil, store.Conflict("webhook %s already exists", w.ID)
+		return nil, store.Conflict("%s already has a webhook %s", hookOwner(w.Tenant), w.ID)
 	case s.d.ForeignKey(err):
 		return nil, store.NotFound("tenant %s", w.Tenant)
 	case err != nil:
@@ -65,17 +65,36 @@ func (s *Store) CreateWebhook(ctx context.Context, in *store.Webhook) (*store.We
 	return &w, nil
 }
 
+// hookOwner names a webhook's owner in messages.
+func hookOwner(tenant string) string {
+	if tenant == "" {
+		return "the platform"
+	}
+	return "tenant " + tenant
+}
+
+// validHookKey checks the key of a webhook: its owner and its name.
+func validHookKey(tenant, id string) error {
+	if tenant != "" && !envelope.ValidTenantID(tenant) {
+		return store.BadTenantID(tenant)
+	}
+	if !store.ValidWebhookID(id) {
+		return store.Invalid("invalid webhook id %q", store.Clip(id))
+	}
+	return nil
+}
+
 // Webhooks implements store.Store.
 func (s *Store) Webhooks(ctx context.Context, tenant string) ([]*store.Webhook, error) {
 	if tenant != "" && !envelope.ValidTenantID(tenant) {
 		return nil, store.BadTenantID(tenant)
 	}
 	rows, err := s.c.Read.Query(ctx, `SELECT `+webhookColumns+` FROM webhooks
-		WHERE tenant_id IS NULL OR tenant_id = $1 ORDER BY id`, tenant)
+		WHERE tenant_id IS NULL OR tenant_id = $1 ORDER BY owner, id`, tenant)
 	return collect(s, "webhooks", rows, err, scanWebhook)
 }
 
-const webhookColumns = `id, coalesce(tenant_id, ''), url, secret, sealed_secret, created_at`
+const webhookColumns = `id, owner, url, secret, sealed_secret, created_at`
 
 func scanWebhook(row Row) (*store.Webhook, error) {
 	var w store.Webhook
@@ -105,40 +124,41 @@ func blobOrNull(b []byte) any {
 }
 
 // ClearSecretWebhooks implements store.Store.
-func (s *Store) ClearSecretWebhooks(ctx context.Context, after string, limit int) ([]*store.Webhook, error) {
+func (s *Store) ClearSecretWebhooks(ctx context.Context, afterTenant, afterID string, limit int) ([]*store.Webhook, error) {
 	if limit < 1 || limit > store.MaxPageSize {
 		return nil, store.Invalid("clear secret webhooks: limit must be 1 to %d", store.MaxPageSize)
 	}
 	rows, err := s.c.Read.Query(ctx, `SELECT `+webhookColumns+` FROM webhooks
-		WHERE sealed_secret IS NULL AND id > $1 ORDER BY id LIMIT $2`, after, limit)
+		WHERE sealed_secret IS NULL AND (owner > $1 OR (owner = $1 AND id > $2)) ORDER BY owner, id LIMIT $3`,
+		afterTenant, afterID, limit)
 	return collect(s, "clear secret webhooks", rows, err, scanWebhook)
 }
 
 // SealWebhookSecret implements store.Store. The clear secret is compared
 // in the statement, so a subscription deleted and created again under the
 // same id meanwhile keeps its own secret.
-func (s *Store) SealWebhookSecret(ctx context.Context, id string, clear, sealed []byte) error {
-	if !store.ValidWebhookID(id) {
-		return store.Invalid("invalid webhook id %q", store.Clip(id))
+func (s *Store) SealWebhookSecret(ctx context.Context, tenant, id string, clear, sealed []byte) error {
+	if err := validHookKey(tenant, id); err != nil {
+		return err
 	}
 	if len(clear) == 0 || len(sealed) == 0 || len(sealed) > store.MaxSealedSecretLen {
 		return store.Invalid("webhook %s: a clear secret and a sealed one of at most %d bytes needed", id, store.MaxSealedSecretLen)
 	}
 	n, err := s.c.Write.Exec(ctx, `UPDATE webhooks SET secret = $1, sealed_secret = $2
-		WHERE id = $3 AND sealed_secret IS NULL AND secret = $4`, []byte{}, sealed, id, clear)
+		WHERE owner = $3 AND id = $4 AND sealed_secret IS NULL AND secret = $5`, []byte{}, sealed, tenant, id, clear)
 	return s.affected(n, err, "seal webhook secret", func() error {
-		return store.NotFound("webhook %s with that clear secret", id)
+		return store.NotFound("%s has no webhook %s with that clear secret", hookOwner(tenant), id)
 	})
 }
 
 // Webhook implements store.Store.
-func (s *Store) Webhook(ctx context.Context, id string) (*store.Webhook, error) {
-	if !store.ValidWebhookID(id) {
-		return nil, store.Invalid("invalid webhook id %q", store.Clip(id))
+func (s *Store) Webhook(ctx context.Context, tenant, id string) (*store.Webhook, error) {
+	if err := validHookKey(tenant, id); err != nil {
+		return nil, err
 	}
-	w, err := scanWebhook(s.c.Read.QueryRow(ctx, `SELECT `+webhookColumns+` FROM webhooks WHERE id = $1`, id))
+	w, err := scanWebhook(s.c.Read.QueryRow(ctx, `SELECT `+webhookColumns+` FROM webhooks WHERE owner = $1 AND id = $2`, tenant, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, store.NotFound("webhook %s", id)
+		return nil, store.NotFound("%s has no webhook %s", hookOwner(tenant), id)
 	}
 	if err != nil {
 		return nil, s.dbErr("get webhook", err)
@@ -147,12 +167,12 @@ func (s *Store) Webhook(ctx context.Context, id string) (*store.Webhook, error) 
 }
 
 // DeleteWebhook implements store.Store.
-func (s *Store) DeleteWebhook(ctx context.Context, id string) error {
-	if !store.ValidWebhookID(id) {
-		return store.Invalid("invalid webhook id %q", store.Clip(id))
+func (s *Store) DeleteWebhook(ctx context.Context, tenant, id string) error {
+	if err := validHookKey(tenant, id); err != nil {
+		return err
 	}
-	n, err := s.c.Write.Exec(ctx, `DELETE FROM webhooks WHERE id = $1`, id)
-	return s.affected(n, err, "delete webhook", func() error { return store.NotFound("webhook %s", id) })
+	n, err := s.c.Write.Exec(ctx, `DELETE FROM webhooks WHERE owner = $1 AND id = $2`, tenant, id)
+	return s.affected(n, err, "delete webhook", func() error { return store.NotFound("%s has no webhook %s", hookOwner(tenant), id) })
 }
 
 // AddDelivery implements store.Store.
@@ -160,10 +180,10 @@ func (s *Store) AddDelivery(ctx context.Context, d *store.Delivery) error {
 	if err := d.Validate(); err != nil {
 		return err
 	}
-	_, err := s.c.Write.Exec(ctx, `INSERT INTO webhook_deliveries (webhook_id, event_id, attempt, at, status, error)
-		VALUES ($1, $2, $3, $4, $5, $6)`, d.Webhook, d.Event, d.Attempt, s.d.Time(store.Trunc(d.At)), d.Status, d.Error)
+	_, err := s.c.Write.Exec(ctx, `INSERT INTO webhook_deliveries (owner, webhook_id, event_id, attempt, at, status, error)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, d.Tenant, d.Webhook, d.Event, d.Attempt, s.d.Time(store.Trunc(d.At)), d.Status, d.Error)
 	if s.d.ForeignKey(err) {
-		return store.NotFound("webhook %s", d.Webhook)
+		return store.NotFound("%s has no webhook %s", hookOwner(d.Tenant), d.Webhook)
 	}
 	if err != nil {
 		return s.dbErr("add delivery", err)
@@ -172,19 +192,19 @@ func (s *Store) AddDelivery(ctx context.Context, d *store.Delivery) error {
 }
 
 // Deliveries implements store.Store.
-func (s *Store) Deliveries(ctx context.Context, webhook string, limit int) ([]*store.Delivery, error) {
-	if !store.ValidWebhookID(webhook) {
-		return nil, store.Invalid("invalid webhook id %q", store.Clip(webhook))
+func (s *Store) Deliveries(ctx context.Context, tenant, webhook string, limit int) ([]*store.Delivery, error) {
+	if err := validHookKey(tenant, webhook); err != nil {
+		return nil, err
 	}
 	limit, err := store.HistoryLimit(limit)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.c.Read.Query(ctx, `SELECT webhook_id, event_id, attempt, at, status, error
-		FROM webhook_deliveries WHERE webhook_id = $1 ORDER BY at DESC, seq DESC LIMIT $2`, webhook, limit)
+	rows, err := s.c.Read.Query(ctx, `SELECT owner, webhook_id, event_id, attempt, at, status, error
+		FROM webhook_deliveries WHERE owner = $1 AND webhook_id = $2 ORDER BY at DESC, seq DESC LIMIT $3`, tenant, webhook, limit)
 	return collect(s, "deliveries", rows, err, func(row Row) (*store.Delivery, error) {
 		var d store.Delivery
-		return &d, row.Scan(&d.Webhook, &d.Event, &d.Attempt, timeAt(&d.At), &d.Status, &d.Error)
+		return &d, row.Scan(&d.Tenant, &d.Webhook, &d.Event, &d.Attempt, timeAt(&d.At), &d.Status, &d.Error)
 	})
 }
 

@@ -22,9 +22,9 @@ func (s *Store) EnqueueEvent(ctx context.Context, e *store.OutboxEvent) (int, er
 func (s *Store) enqueue(ctx context.Context, q Querier, e *store.OutboxEvent) (int, error) {
 	at := s.d.Time(store.Trunc(e.At))
 	n, err := q.Exec(ctx, `INSERT INTO webhook_outbox
-		(webhook_id, event_id, event_type, body, attempts, created_at, next_attempt_at, claim)
-		SELECT id, $1, $2, $3, 0, $4, $4, '' FROM webhooks WHERE tenant_id IS NULL OR tenant_id = $5
-		ON CONFLICT (webhook_id, event_id) DO NOTHING`,
+		(owner, webhook_id, event_id, event_type, body, attempts, created_at, next_attempt_at, claim)
+		SELECT owner, id, $1, $2, $3, 0, $4, $4, '' FROM webhooks WHERE tenant_id IS NULL OR tenant_id = $5
+		ON CONFLICT (owner, webhook_id, event_id) DO NOTHING`,
 		e.ID, e.Type, e.Body, at, e.Tenant)
 	if err != nil {
 		return 0, s.dbErr("enqueue event", err)
@@ -56,8 +56,8 @@ func (s *Store) ClaimOutbox(ctx context.Context, now time.Time, lease time.Durat
 	}
 	// The write pool reads its own commit, which a read-only connection
 	// might not see yet on every backend.
-	rows, err := s.c.Write.Query(ctx, `SELECT `+outboxColumns+`, w.url, w.secret, w.sealed_secret, coalesce(w.tenant_id, '')
-		FROM webhook_outbox o JOIN webhooks w ON w.id = o.webhook_id
+	rows, err := s.c.Write.Query(ctx, `SELECT `+outboxColumns+`, w.url, w.secret, w.sealed_secret, w.owner
+		FROM webhook_outbox o JOIN webhooks w ON w.owner = o.owner AND w.id = o.webhook_id
 		WHERE o.claim = $1 ORDER BY o.next_attempt_at, o.seq`, token)
 	return collect(s, "claim outbox", rows, err, func(row Row) (*store.Outbound, error) {
 		o, dest := scanOutbound()
@@ -109,18 +109,20 @@ func lost(seq int64) error {
 }
 
 // Outbox implements store.Store.
-func (s *Store) Outbox(ctx context.Context, webhook string, limit int) ([]*store.Outbound, error) {
-	if webhook != "" && !store.ValidWebhookID(webhook) {
-		return nil, store.Invalid("invalid webhook id %q", store.Clip(webhook))
+func (s *Store) Outbox(ctx context.Context, tenant, webhook string, limit int) ([]*store.Outbound, error) {
+	if webhook != "" {
+		if err := validHookKey(tenant, webhook); err != nil {
+			return nil, err
+		}
 	}
 	limit, err := store.HistoryLimit(limit)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.c.Read.Query(ctx, `SELECT `+outboxColumns+` FROM webhook_outbox o
-		WHERE $1 = '' OR o.webhook_id = $1 ORDER BY o.seq LIMIT $2`, webhook, limit)
+	rows, err := s.c.Read.Query(ctx, `SELECT `+outboxColumns+`, o.owner FROM webhook_outbox o
+		WHERE $1 = '' OR (o.owner = $2 AND o.webhook_id = $1) ORDER BY o.seq LIMIT $3`, webhook, tenant, limit)
 	return collect(s, "outbox", rows, err, func(row Row) (*store.Outbound, error) {
 		o, dest := scanOutbound()
-		return o, row.Scan(dest...)
+		return o, row.Scan(append(dest, &o.Tenant)...)
 	})
 }

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -102,12 +103,17 @@ func testWebhooks(t *testing.T, s store.Store) {
 	diff(t, "Webhooks(acme)", got, []*store.Webhook{all, acme})
 	got, _ = s.Webhooks(ctx, "")
 	diff(t, "Webhooks(platform)", got, []*store.Webhook{all})
-	one, err := s.Webhook(ctx, "b-acme")
+	one, err := s.Webhook(ctx, "acme", "b-acme")
 	if err != nil {
 		t.Fatalf("Webhook(b-acme) err = %v", err)
 	}
 	diff(t, "Webhook(b-acme)", []*store.Webhook{one}, []*store.Webhook{acme})
-	if err := s.DeleteWebhook(ctx, "b-acme"); err != nil {
+	if _, err := s.Webhook(ctx, "other", "b-acme"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Webhook(other, b-acme) err = %v, want ErrNotFound: another tenant's name", err)
+	}
+	wantErr(t, "DeleteWebhook(other, b-acme)", s.DeleteWebhook(ctx, "other", "b-acme"), store.ErrNotFound)
+	wantErr(t, "DeleteWebhook(platform, b-acme)", s.DeleteWebhook(ctx, "", "b-acme"), store.ErrNotFound)
+	if err := s.DeleteWebhook(ctx, "acme", "b-acme"); err != nil {
 		t.Fatalf("DeleteWebhook() err = %v", err)
 	}
 	got, _ = s.Webhooks(ctx, "acme")
@@ -117,8 +123,11 @@ func testWebhooks(t *testing.T, s store.Store) {
 func testWebhookErrors(t *testing.T, s store.Store) {
 	mustCreate(t, s, "acme")
 	mustWebhook(t, s, "hook", "acme")
-	_, err := s.CreateWebhook(ctx, webhook("hook", ""))
+	_, err := s.CreateWebhook(ctx, webhook("hook", "acme"))
 	wantErr(t, "CreateWebhook(duplicate)", err, store.ErrConflict)
+	mustWebhook(t, s, "plat", "")
+	_, err = s.CreateWebhook(ctx, webhook("plat", ""))
+	wantErr(t, "CreateWebhook(duplicate platform-wide)", err, store.ErrConflict)
 	_, err = s.CreateWebhook(ctx, webhook("lost", "nobody"))
 	wantErr(t, "CreateWebhook(unknown tenant)", err, store.ErrNotFound)
 	bad := map[string]func(*store.Webhook){
@@ -133,18 +142,20 @@ func testWebhookErrors(t *testing.T, s store.Store) {
 		_, err := s.CreateWebhook(ctx, w)
 		wantErr(t, "CreateWebhook(bad "+name+")", err, store.ErrInvalid)
 	}
-	_, err = s.Webhook(ctx, "missing")
+	_, err = s.Webhook(ctx, "", "missing")
 	wantErr(t, "Webhook(missing)", err, store.ErrNotFound)
-	_, err = s.Webhook(ctx, "Bad Id")
+	_, err = s.Webhook(ctx, "acme", "Bad Id")
 	wantErr(t, "Webhook(bad id)", err, store.ErrInvalid)
-	wantErr(t, "DeleteWebhook(missing)", s.DeleteWebhook(ctx, "missing"), store.ErrNotFound)
-	wantErr(t, "DeleteWebhook(bad id)", s.DeleteWebhook(ctx, "Bad Id"), store.ErrInvalid)
+	_, err = s.Webhook(ctx, "bad tenant", "hook")
+	wantErr(t, "Webhook(bad tenant)", err, store.ErrInvalid)
+	wantErr(t, "DeleteWebhook(missing)", s.DeleteWebhook(ctx, "acme", "missing"), store.ErrNotFound)
+	wantErr(t, "DeleteWebhook(bad id)", s.DeleteWebhook(ctx, "", "Bad Id"), store.ErrInvalid)
 	// Deleting the tenant takes its subscriptions with it.
 	if err := s.DeleteTenant(ctx, "acme"); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := s.Webhooks(ctx, "acme"); len(got) != 0 {
-		t.Fatalf("Webhooks() after the tenant was deleted = %v, want none", got)
+	if got, _ := s.Webhooks(ctx, "acme"); len(got) != 1 || got[0].ID != "plat" {
+		t.Fatalf("Webhooks() after the tenant was deleted = %v, want the platform-wide one only", got)
 	}
 }
 
@@ -167,22 +178,22 @@ func testDeliveries(t *testing.T, s store.Store) {
 		}
 		want = append([]*store.Delivery{d}, want...)
 	}
-	got, err := s.Deliveries(ctx, "hook", 0)
+	got, err := s.Deliveries(ctx, "", "hook", 0)
 	if err != nil {
 		t.Fatalf("Deliveries() err = %v", err)
 	}
 	diff(t, "Deliveries()", got, want)
-	if got, _ := s.Deliveries(ctx, "quiet", 0); len(got) != 0 {
+	if got, _ := s.Deliveries(ctx, "", "quiet", 0); len(got) != 0 {
 		t.Fatalf("Deliveries(quiet) = %v, want none", got)
 	}
 	wantErr(t, "AddDelivery(unknown webhook)", s.AddDelivery(ctx, delivery("gone", 1, t0, 200)), store.ErrNotFound)
 	wantErr(t, "AddDelivery(attempt 0)", s.AddDelivery(ctx, delivery("hook", 0, t0, 200)), store.ErrInvalid)
-	_, err = s.Deliveries(ctx, "Bad Id", 0)
+	_, err = s.Deliveries(ctx, "", "Bad Id", 0)
 	wantErr(t, "Deliveries(bad id)", err, store.ErrInvalid)
-	if err := s.DeleteWebhook(ctx, "hook"); err != nil {
+	if err := s.DeleteWebhook(ctx, "", "hook"); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := s.Deliveries(ctx, "hook", 0); len(got) != 0 {
+	if got, _ := s.Deliveries(ctx, "", "hook", 0); len(got) != 0 {
 		t.Fatalf("Deliveries() of a deleted webhook = %v, want none", got)
 	}
 }
@@ -204,8 +215,52 @@ func testPruneHistory(t *testing.T, s store.Store) {
 		t.Fatalf("PruneHistory() = %d, %v; want 4 records (2 health, 2 deliveries)", n, err)
 	}
 	hs, _ := s.Health(ctx, "acme", 0)
-	ds, _ := s.Deliveries(ctx, "hook", 0)
+	ds, _ := s.Deliveries(ctx, "", "hook", 0)
 	if len(hs) != 1 || len(ds) != 1 || !hs[0].At.Equal(t0.Add(2*time.Hour)) {
 		t.Fatalf("after PruneHistory() health = %v, deliveries = %v; want the newest one of each", hs, ds)
+	}
+}
+
+// testSameNameOwners gives a tenant, another tenant and the platform a
+// webhook of the same name: each is its own subscription, with its own
+// deliveries and outbox entries, and deleting one leaves the others.
+func testSameNameOwners(t *testing.T, s store.Store) {
+	mustCreate(t, s, "acme")
+	mustCreate(t, s, "other")
+	owners := []string{"", "acme", "other"}
+	for _, o := range owners {
+		mustWebhook(t, s, "alerts", o)
+	}
+	for i, o := range owners {
+		d := delivery("alerts", i+1, t0, 200)
+		d.Tenant = o
+		if err := s.AddDelivery(ctx, d); err != nil {
+			t.Fatalf("AddDelivery(%q) err = %v", o, err)
+		}
+	}
+	ev := &store.OutboxEvent{ID: "evt_acme", Type: "tenant.state_changed", Tenant: "acme", Body: []byte("{}"), At: t0}
+	if n, err := s.EnqueueEvent(ctx, ev); n != 2 || err != nil {
+		t.Fatalf("EnqueueEvent(acme) = %d, %v; want 2 (acme's and the platform's)", n, err)
+	}
+	for i, o := range owners {
+		ds, err := s.Deliveries(ctx, o, "alerts", 0)
+		if err != nil || len(ds) != 1 || ds[0].Attempt != i+1 || ds[0].Tenant != o {
+			t.Fatalf("Deliveries(%q, alerts) = %+v, %v; want its own attempt %d only", o, ds, err, i+1)
+		}
+		out, err := s.Outbox(ctx, o, "alerts", 0)
+		if want := map[string]int{"": 1, "acme": 1}[o]; err != nil || len(out) != want || (want == 1 && out[0].Tenant != o) {
+			t.Fatalf("Outbox(%q, alerts) = %+v, %v; want %d entries of its own", o, out, err, want)
+		}
+	}
+	if err := s.DeleteWebhook(ctx, "acme", "alerts"); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []string{"", "other"} {
+		if ds, _ := s.Deliveries(ctx, o, "alerts", 0); len(ds) != 1 {
+			t.Fatalf("Deliveries(%q, alerts) after acme's was deleted = %v, want its own", o, ds)
+		}
+	}
+	if out, _ := s.Outbox(ctx, "", "alerts", 0); len(out) != 1 {
+		t.Fatalf("platform outbox after acme's webhook was deleted = %v, want its entry", out)
 	}
 }

@@ -23,9 +23,9 @@ func mustEnqueue(t *testing.T, s store.Store, e *store.OutboxEvent, want int) {
 	}
 }
 
-func outbox(t *testing.T, s store.Store, webhook string) []*store.Outbound {
+func outbox(t *testing.T, s store.Store, tenant, webhook string) []*store.Outbound {
 	t.Helper()
-	got, err := s.Outbox(ctx, webhook, 0)
+	got, err := s.Outbox(ctx, tenant, webhook, 0)
 	if err != nil {
 		t.Fatalf("Outbox(%q) err = %v", webhook, err)
 	}
@@ -42,8 +42,8 @@ func mustClaim(t *testing.T, s store.Store, now time.Time, limit int) []*store.O
 }
 
 // pending is what Outbox lists for an event not yet claimed.
-func pending(seq int64, hook string, e *store.OutboxEvent) *store.Outbound {
-	return &store.Outbound{Seq: seq, Webhook: hook, Event: e.ID, Type: e.Type, Body: e.Body,
+func pending(seq int64, tenant, hook string, e *store.OutboxEvent) *store.Outbound {
+	return &store.Outbound{Seq: seq, Tenant: tenant, Webhook: hook, Event: e.ID, Type: e.Type, Body: e.Body,
 		CreatedAt: e.At, NextAttempt: e.At}
 }
 
@@ -61,7 +61,7 @@ func testOutbox(t *testing.T, s store.Store) {
 	mustWebhook(t, s, "d-late", "acme")
 	e2 := event("evt_2", "", t0.Add(time.Second))
 	mustEnqueue(t, s, e2, 1)
-	all := outbox(t, s, "")
+	all := outbox(t, s, "", "")
 	if len(all) != 3 {
 		t.Fatalf("Outbox() = %d entries, want 3", len(all))
 	}
@@ -70,16 +70,16 @@ func testOutbox(t *testing.T, s store.Store) {
 		// Entries of one statement come in no defined order.
 		all[0], all[1] = all[1], all[0]
 	}
-	want := []*store.Outbound{pending(all[0].Seq, "a-platform", e1), pending(all[1].Seq, "b-acme", e1), pending(all[2].Seq, "a-platform", e2)}
+	want := []*store.Outbound{pending(all[0].Seq, "", "a-platform", e1), pending(all[1].Seq, "acme", "b-acme", e1), pending(all[2].Seq, "", "a-platform", e2)}
 	diff(t, "Outbox()", all, want)
 	if all[2].Seq <= max(first, all[1].Seq) {
 		t.Fatalf("Outbox() seqs %d, %d, %d: a later event must have a later seq", all[0].Seq, all[1].Seq, all[2].Seq)
 	}
-	diff(t, "Outbox(b-acme)", outbox(t, s, "b-acme"), want[1:2])
-	if got := outbox(t, s, "d-late"); len(got) != 0 {
+	diff(t, "Outbox(b-acme)", outbox(t, s, "acme", "b-acme"), want[1:2])
+	if got := outbox(t, s, "acme", "d-late"); len(got) != 0 {
 		t.Fatalf("Outbox(d-late) = %v: a subscription created after an event must not get it", got)
 	}
-	if got, _ := s.Outbox(ctx, "", 1); len(got) != 1 {
+	if got, _ := s.Outbox(ctx, "", "", 1); len(got) != 1 {
 		t.Fatalf("Outbox(limit 1) = %d entries", len(got))
 	}
 }
@@ -129,7 +129,7 @@ func testOutboxClaim(t *testing.T, s store.Store) {
 		t.Fatalf("DeleteOutbox() err = %v", err)
 	}
 	wantErr(t, "DeleteOutbox(deleted)", s.DeleteOutbox(ctx, b.Seq, lapsed[0].Claim), store.ErrNotFound)
-	if left := outbox(t, s, ""); len(left) != 2 || left[0].Event != "evt_0" || left[1].Event != "evt_2" {
+	if left := outbox(t, s, "", ""); len(left) != 2 || left[0].Event != "evt_0" || left[1].Event != "evt_2" {
 		t.Fatalf("Outbox() = %v, want evt_0 and evt_2 left", left)
 	}
 }
@@ -166,9 +166,9 @@ func testOutboxErrors(t *testing.T, s store.Store) {
 	wantErr(t, "RescheduleOutbox(missing)", s.RescheduleOutbox(ctx, 1, "c", 1, t0), store.ErrNotFound)
 	wantErr(t, "DeleteOutbox(no claim)", s.DeleteOutbox(ctx, 1, ""), store.ErrInvalid)
 	wantErr(t, "DeleteOutbox(missing)", s.DeleteOutbox(ctx, 1, "c"), store.ErrNotFound)
-	_, err := s.Outbox(ctx, "Bad Id", 0)
+	_, err := s.Outbox(ctx, "", "Bad Id", 0)
 	wantErr(t, "Outbox(bad id)", err, store.ErrInvalid)
-	_, err = s.Outbox(ctx, "", store.MaxPageSize+1)
+	_, err = s.Outbox(ctx, "", "", store.MaxPageSize+1)
 	wantErr(t, "Outbox(limit too big)", err, store.ErrInvalid)
 }
 
@@ -183,12 +183,12 @@ func testOutboxCleanup(t *testing.T, s store.Store) {
 	if len(claimed) != 1 {
 		t.Fatalf("ClaimOutbox() = %v, want one entry", claimed)
 	}
-	for _, id := range []string{"gone", "acme-hook"} {
-		if err := s.DeleteWebhook(ctx, id); err != nil {
+	for _, h := range [][2]string{{"", "gone"}, {"acme", "acme-hook"}} {
+		if err := s.DeleteWebhook(ctx, h[0], h[1]); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if left := outbox(t, s, ""); len(left) != 0 {
+	if left := outbox(t, s, "", ""); len(left) != 0 {
 		t.Fatalf("Outbox() after the webhooks were deleted = %v, want none", left)
 	}
 	wantErr(t, "DeleteOutbox(webhook deleted)", s.DeleteOutbox(ctx, claimed[0].Seq, claimed[0].Claim), store.ErrNotFound)
@@ -198,7 +198,7 @@ func testOutboxCleanup(t *testing.T, s store.Store) {
 	if err := s.DeleteTenant(ctx, "acme"); err != nil {
 		t.Fatal(err)
 	}
-	if left := outbox(t, s, ""); len(left) != 0 {
+	if left := outbox(t, s, "", ""); len(left) != 0 {
 		t.Fatalf("Outbox() after the tenant was deleted = %v, want none", left)
 	}
 
@@ -209,7 +209,7 @@ func testOutboxCleanup(t *testing.T, s store.Store) {
 	if n, err := s.PruneHistory(ctx, t0.Add(90*time.Minute)); err != nil || n != 2 {
 		t.Fatalf("PruneHistory() = %d, %v; want the 2 older entries", n, err)
 	}
-	if left := outbox(t, s, ""); len(left) != 1 || left[0].Event != "evt_5" {
+	if left := outbox(t, s, "", ""); len(left) != 1 || left[0].Event != "evt_5" {
 		t.Fatalf("Outbox() after PruneHistory() = %v, want evt_5", left)
 	}
 }
@@ -242,7 +242,7 @@ func claimRace(t *testing.T, a, b store.Store) {
 						t.Errorf("DeleteOutbox(%d) err = %v", o.Seq, err)
 					}
 				}
-				if left, err := s.Outbox(ctx, "", 1); err != nil || len(left) == 0 {
+				if left, err := s.Outbox(ctx, "", "", 1); err != nil || len(left) == 0 {
 					return
 				}
 			}
@@ -284,8 +284,8 @@ func testUpdateWithEvents(t *testing.T, s store.Store) {
 	}
 	_, n2, err := s.UpdateTenantWithEvents(ctx, "acme", cur.Revision, racing, []*store.OutboxEvent{event("evt_raced", "acme", t0)})
 	wantErr(t, "UpdateTenantWithEvents(raced)", err, store.ErrConflict)
-	if n+n2 != 0 || len(outbox(t, s, "")) != 0 {
-		t.Fatalf("a lost compare-and-swap stored events: %+v", outbox(t, s, ""))
+	if n+n2 != 0 || len(outbox(t, s, "", "")) != 0 {
+		t.Fatalf("a lost compare-and-swap stored events: %+v", outbox(t, s, "", ""))
 	}
 	if cur, err = s.GetTenant(ctx, "acme"); err != nil || cur.Name != "Raced" || cur.State == tenant.StateSuspended {
 		t.Fatalf("after the race the tenant is %+v, %v; want the racing rename only", cur, err)
@@ -306,7 +306,7 @@ func testUpdateWithEvents(t *testing.T, s store.Store) {
 	if got, _ := s.GetTenant(ctx, "acme"); got.State != tenant.StateSuspended {
 		t.Fatalf("stored state = %s, want suspended", got.State)
 	}
-	if got := outbox(t, s, "b-acme"); len(got) != 2 || got[0].Event != "evt_1" || got[1].Event != "evt_2" {
+	if got := outbox(t, s, "acme", "b-acme"); len(got) != 2 || got[0].Event != "evt_1" || got[1].Event != "evt_2" {
 		t.Fatalf("b-acme's outbox = %+v, want evt_1 and evt_2", got)
 	}
 	// Without events it is UpdateTenant.

@@ -73,6 +73,7 @@ func Run(t *testing.T, open Opener) {
 		"SealedWebhooks":         testSealedWebhooks,
 		"SealClearSecrets":       testSealClearSecrets,
 		"Deliveries":             testDeliveries,
+		"SameNameOwners":         testSameNameOwners,
 		"PruneHistory":           testPruneHistory,
 		"Outbox":                 testOutbox,
 		"OutboxClaim":            testOutboxClaim,
