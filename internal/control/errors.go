@@ -123,6 +123,9 @@ func fromStore(err error) error {
 		return &Error{Code: CodeConflict, Message: msg(), Err: err}
 	case errors.Is(err, store.ErrInvalid):
 		return &Error{Code: CodeInvalid, Message: msg(), Err: err}
+	case errors.Is(err, store.ErrShredded):
+		// A concurrent offboarding destroyed the shred key under this call.
+		return &Error{Code: CodeTenantShredded, Message: msg(), Err: err}
 	}
 	return err
 }

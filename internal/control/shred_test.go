@@ -96,6 +96,22 @@ func TestOffboardResumesAfterShredKey(t *testing.T) {
 	wantCheck(t, r, 1, ReceiptCheck{Check: CheckCustomerKey, Outcome: OutcomeSkipped})
 }
 
+// The loser of two offboardings at once may read the tenant before the
+// winner records its offboarding and its versions after the winner
+// destroyed the shred key: it answers tenant_shredded, not a bare store
+// error.
+func TestOffboardLosesToConcurrentDestroy(t *testing.T) {
+	e := newLifecycleEnv(t, nil)
+	e.enable(t, "acme", home, mrkARN)
+	tn, _ := e.svc.Tenant(ctx, "acme")
+	if _, err := e.shredKeys.Destroy(ctx, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.beginOffboarding(ctx, tn); Code(err) != CodeTenantShredded {
+		t.Fatalf("beginOffboarding() after the shred key was destroyed err = %v, want %s", err, CodeTenantShredded)
+	}
+}
+
 // Wrappings the shred layer does not cover (written without it) still
 // unwrap after the shred key is gone: the offboarding fails rather than
 // sign a receipt that says they do not.
