@@ -31,8 +31,8 @@ var (
 	// ErrContextMismatch means the encryption context stored in the ciphertext
 	// differs from the one the caller passed to open it.
 	ErrContextMismatch = &Error{"context_mismatch", "encryption context does not match the one the data was sealed with"}
-	// ErrWrongTenant means the ciphertext belongs to a tenant the key lookup does
-	// not serve.
+	// ErrWrongTenant means the ciphertext belongs to a key scope (a tenant, or
+	// one of its vaults) the key lookup does not serve.
 	ErrWrongTenant = &Error{"wrong_tenant", "ciphertext belongs to another tenant"}
 	// ErrKeyVersionUnknown means the tenant key version that sealed the data is not
 	// available to the key lookup.
@@ -41,8 +41,8 @@ var (
 	ErrTruncatedStream = &Error{"truncated_stream", "stream is truncated: it ends before its final segment"}
 	// ErrInvalidContext means an encryption context breaks the limits in FORMAT.md.
 	ErrInvalidContext = &Error{"invalid_context", "encryption context is invalid"}
-	// ErrInvalidKey means a tenant key, tenant id or key version is malformed, or
-	// the key was destroyed.
+	// ErrInvalidKey means a tenant key, tenant id, vault name, key scope id or
+	// key version is malformed, or the key was destroyed.
 	ErrInvalidKey = &Error{"invalid_key", "tenant key is invalid"}
 	// ErrTooLarge means a record plaintext exceeds [MaxRecordSize].
 	ErrTooLarge = &Error{"record_too_large", "record is larger than the record format allows; use a stream"}

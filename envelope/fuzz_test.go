@@ -10,14 +10,30 @@ import (
 	"testing"
 )
 
-// fuzzKeys is the key every vector is sealed under (see internal/vectorgen),
-// so that seeds taken from the vectors reach the decryption code.
+// fuzzKeys holds the keys the reproducible vectors are sealed under (see
+// internal/vectorgen): tenant acme's own scope and its vault payroll, so that
+// seeds taken from the vectors reach the decryption code.
 func fuzzKeys(t testing.TB) *KeySet {
-	k, err := NewTenantKey("acme", 3, vectorKeyMaterial(t))
-	if err != nil {
-		t.Fatal(err)
+	t.Helper()
+	var keys []*TenantKey
+	for _, v := range readVectors(t) {
+		if !v.Reproducible || v.Name != v.Kind+"-empty" && v.Name != v.Kind+"-vault-scope" {
+			continue
+		}
+		m, err := hex.DecodeString(v.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, err := NewTenantKey(v.Tenant, v.KeyVersion, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, k)
 	}
-	return NewKeySet(k)
+	if len(keys) != 4 {
+		t.Fatalf("fuzz keys: %d vectors give a key, want 4", len(keys))
+	}
+	return NewKeySet(keys...)
 }
 
 func TestFuzzSeedCorporaExist(t *testing.T) {
@@ -89,7 +105,7 @@ func FuzzStreamReader(f *testing.F) {
 	})
 }
 
-func vectorKeyMaterial(t testing.TB) []byte {
+func readVectors(t testing.TB) []vector {
 	t.Helper()
 	b, err := os.ReadFile("testdata/vectors/vectors.json")
 	if err != nil {
@@ -99,9 +115,5 @@ func vectorKeyMaterial(t testing.TB) []byte {
 	if err := json.Unmarshal(b, &f); err != nil || len(f.Vectors) == 0 {
 		t.Fatalf("vectors: %v", err)
 	}
-	m, err := hex.DecodeString(f.Vectors[0].Key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
+	return f.Vectors
 }

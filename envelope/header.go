@@ -19,7 +19,7 @@ const (
 	flagContextStored = 1 << 0
 	knownFlags        = flagContextStored
 
-	// prefixLen covers magic, version, algorithm, flags and the tenant length.
+	// prefixLen covers magic, version, algorithm, flags and the scope id length.
 	prefixLen = 8
 )
 
@@ -49,8 +49,10 @@ type Header struct {
 	Kind          Kind
 	FormatVersion uint8
 	Algorithm     uint8
-	Tenant        string
-	KeyVersion    uint32
+	// Tenant is the key scope id (see [ParseScope]): the tenant id for the
+	// tenant's own scope, tenant/vault for another vault.
+	Tenant     string
+	KeyVersion uint32
 	// SegmentSize is the plaintext bytes per segment; streams only.
 	SegmentSize int
 	// Context is the encryption context when the writer chose to store it, and
@@ -62,7 +64,7 @@ type Header struct {
 	commit     []byte
 	nonce      []byte // records only
 	contextEnc []byte // canonical encoding of Context, when stored
-	tlen       int    // tenant id length while parsing
+	tlen       int    // scope id length while parsing
 }
 
 // ParseHeader parses the header at the start of a record or stream. For a
@@ -108,7 +110,7 @@ func (h *Header) parse(b []byte) (int, error) {
 }
 
 // parsePrefix checks the first prefixLen bytes: magic, version, algorithm,
-// flags and tenant length.
+// flags and scope id length.
 func (h *Header) parsePrefix(b []byte) error {
 	if len(b) < prefixLen {
 		return errCut("header")
@@ -125,8 +127,8 @@ func (h *Header) parsePrefix(b []byte) error {
 	if h.FormatVersion != formatV1 || h.Algorithm != algAES256GCMHKDF {
 		return fail(ErrUnsupportedVersion, fmt.Sprintf("format version %d algorithm %d", h.FormatVersion, h.Algorithm))
 	}
-	if h.flags&^knownFlags != 0 || h.tlen == 0 || h.tlen > MaxTenantIDLen {
-		return fail(ErrInvalidCiphertext, "unknown flags or bad tenant id length")
+	if h.flags&^knownFlags != 0 || h.tlen == 0 || h.tlen > MaxScopeIDLen {
+		return fail(ErrInvalidCiphertext, "unknown flags or bad key scope id length")
 	}
 	return nil
 }
@@ -144,10 +146,10 @@ func (h *Header) fixedLen() int {
 // bytes.
 func (h *Header) parseFixed(b []byte) error {
 	t := h.tlen
-	if !validTenantBytes(b[:t]) {
-		return fail(ErrInvalidCiphertext, "header holds an invalid tenant id")
-	}
 	h.Tenant = string(b[:t])
+	if checkScopeID(h.Tenant) != nil {
+		return fail(ErrInvalidCiphertext, "header holds an invalid key scope id")
+	}
 	h.KeyVersion = binary.BigEndian.Uint32(b[t:])
 	b = b[t+4:]
 	if h.Kind == KindStream {
@@ -162,15 +164,6 @@ func (h *Header) parseFixed(b []byte) error {
 		return fail(ErrInvalidCiphertext, "header holds an invalid key version or segment size")
 	}
 	return nil
-}
-
-func validTenantBytes(b []byte) bool {
-	for _, c := range b {
-		if !tenantIDChar(c) {
-			return false
-		}
-	}
-	return len(b) > 0
 }
 
 // stored reports whether the header carries the encryption context.

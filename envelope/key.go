@@ -19,7 +19,8 @@ import (
 // KeySize is the size of a tenant key in bytes.
 const KeySize = 32
 
-// MaxTenantIDLen is the longest tenant id the formats carry.
+// MaxTenantIDLen is the longest tenant id. A header's key scope id adds an
+// optional vault name and may be up to [MaxScopeIDLen].
 const MaxTenantIDLen = 128
 
 // TenantKey is one version of a tenant's 256-bit key. It is opaque: the material
@@ -45,9 +46,10 @@ type TenantKey struct {
 }
 
 // NewTenantKey builds a tenant key from existing material, for example a key
-// just unwrapped by a KMS. material is copied.
+// just unwrapped by a KMS. material is copied. tenant is a key scope id (see
+// [ScopeID]): a tenant id for the tenant's own scope, or tenant/vault.
 func NewTenantKey(tenant string, version uint32, material []byte) (*TenantKey, error) {
-	if err := checkTenantID(tenant); err != nil {
+	if err := checkScopeID(tenant); err != nil {
 		return nil, err
 	}
 	if version == 0 {
@@ -92,7 +94,8 @@ func tenantIDChar(c byte) bool {
 		c == '.' || c == '_' || c == ':' || c == '-'
 }
 
-// Tenant returns the id of the tenant the key belongs to.
+// Tenant returns the key scope id the key belongs to: the tenant id for the
+// tenant's own scope, tenant/vault for another vault (see [ParseScope]).
 func (k *TenantKey) Tenant() string { return k.tenant }
 
 // Version returns the key version.
@@ -338,8 +341,10 @@ func readRandom(rnd io.Reader, b []byte) error {
 	return err
 }
 
-// KeyLookup finds the tenant key a ciphertext names. Implementations return
-// [ErrWrongTenant] for a tenant they do not serve and [ErrKeyVersionUnknown] for
+// KeyLookup finds the tenant key a ciphertext names. The tenant it is asked for
+// is the header's key scope id (see [ScopeID]), so a lookup that serves a
+// tenant's vaults serves each scope id as its own tenant. Implementations
+// return [ErrWrongTenant] for a scope they do not serve and [ErrKeyVersionUnknown] for
 // a version they do not have; any other error (a KMS outage, say) is passed
 // through to the caller of Open unchanged.
 type KeyLookup interface {

@@ -13,7 +13,8 @@ import (
 const MaxRecordSize = 64 << 20
 
 // RecordOverhead returns how many bytes a record adds to its plaintext for a
-// tenant id of tenantLen bytes when the context is not stored.
+// key scope id (tenant id, or tenant/vault) of tenantLen bytes when the context
+// is not stored.
 func RecordOverhead(tenantLen int) int {
 	return prefixLen + tenantLen + 4 + saltSize + commitSize + nonceSize + tagSize
 }

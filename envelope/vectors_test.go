@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -82,6 +83,9 @@ func TestVectors(t *testing.T) {
 				t.Fatalf("opened plaintext differs from the vector's")
 			}
 			outcomes[v.Kind+" "+v.Outcome]++
+			if h, err := ParseHeader(ct); err == nil && strings.Contains(h.Tenant, "/") {
+				outcomes[v.Kind+" vault "+v.Outcome]++
+			}
 		})
 	}
 	for _, want := range []string{"success", "invalid_ciphertext", "wrong_tenant", "key_version_unknown", "context_mismatch", "unsupported_version"} {
@@ -93,6 +97,13 @@ func TestVectors(t *testing.T) {
 	}
 	if outcomes["stream truncated_stream"] == 0 {
 		t.Error("no truncated stream vector")
+	}
+	for _, want := range []string{"success", "wrong_tenant", "invalid_ciphertext"} {
+		for _, kind := range []string{"record", "stream"} {
+			if outcomes[kind+" vault "+want] == 0 {
+				t.Errorf("no %s vector under a vault's key scope with outcome %s", kind, want)
+			}
+		}
 	}
 }
 

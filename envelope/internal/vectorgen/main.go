@@ -4,8 +4,10 @@
 //
 //	go run ./envelope/internal/vectorgen -dir envelope/testdata
 //
-// Run it only when the format changes on purpose, together with a new format
-// version; the vectors exist so that the format never drifts silently.
+// Run it only to add vectors (new ones are appended, and every existing file
+// must come out byte for byte the same) or when the format changes on purpose,
+// together with a new format version; the vectors exist so that the format
+// never drifts silently.
 package main
 
 import (
@@ -18,6 +20,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/byok-dev/byok/envelope"
 )
@@ -87,6 +90,9 @@ func main() {
 	if err := writeSeeds(*dir, vs); err != nil {
 		log.Fatal(err)
 	}
+	if err := writeScopeSeeds(*dir, vs); err != nil {
+		log.Fatal(err)
+	}
 }
 
 func writeFile(path string, b []byte) error {
@@ -117,6 +123,33 @@ func writeSeeds(dir string, vs []Vector) error {
 	return nil
 }
 
+// writeScopeSeeds gives the header fuzz target headers whose key scope id is
+// at the edge of the grammar: the longest valid one, and malformed ones.
+func writeScopeSeeds(dir string, vs []Vector) error {
+	scopes := map[string]string{
+		"longest":      strings.Repeat("a", envelope.MaxTenantIDLen) + "/" + strings.Repeat("b", envelope.MaxVaultNameLen),
+		"too-long":     strings.Repeat("a", envelope.MaxTenantIDLen) + "/" + strings.Repeat("b", envelope.MaxVaultNameLen+1),
+		"two-slashes":  "acme/payroll/x",
+		"empty-vault":  "acme/",
+		"empty-tenant": "/payroll",
+		"bad-char":     "acme/pay roll",
+		"uppercase":    "acme/Payroll",
+	}
+	for _, v := range vs {
+		if v.Name != "record-vault-scope" && v.Name != "stream-vault-scope" {
+			continue
+		}
+		ct, _ := hex.DecodeString(v.Ciphertext)
+		for name, scope := range scopes {
+			body := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", rescope(ct, scope))
+			if err := writeFile(filepath.Join(dir, "fuzz", "FuzzParseHeader", "scope-"+v.Kind+"-"+name), []byte(body)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 func sealRecord(name string, key *envelope.TenantKey, pt []byte, ec envelope.Context, store bool) ([]byte, error) {
 	return envelope.AppendSeal(nil, key, pt, ec, &envelope.RecordOptions{StoreContext: store, Rand: bytes.NewReader(derived("salt "+name, 32))})
 }
@@ -138,14 +171,20 @@ func sealStream(name string, key *envelope.TenantKey, pt []byte, ec envelope.Con
 	return buf.Bytes(), nil
 }
 
-// base seals a reproducible vector.
+// base seals a reproducible vector under tenant acme's own key scope.
 func base(kind, name string, ptLen int, ec map[string]string, store bool) (Vector, error) {
+	return baseIn(kind, name, "acme", ptLen, ec, store)
+}
+
+// baseIn seals a reproducible vector under key version 3 of scope, whose key
+// material is derived from the scope id.
+func baseIn(kind, name, scope string, ptLen int, ec map[string]string, store bool) (Vector, error) {
 	seal := sealRecord
 	if kind == "stream" {
 		seal = sealStream
 	}
-	material := derived("key acme", 32)
-	key, err := envelope.NewTenantKey("acme", 3, material)
+	material := derived("key "+scope, 32)
+	key, err := envelope.NewTenantKey(scope, 3, material)
 	if err != nil {
 		return Vector{}, err
 	}
@@ -155,10 +194,10 @@ func base(kind, name string, ptLen int, ec map[string]string, store bool) (Vecto
 		return Vector{}, err
 	}
 	v := Vector{
-		Name: name, Kind: kind, Tenant: "acme", KeyVersion: 3, Key: hex.EncodeToString(material),
+		Name: name, Kind: kind, Tenant: scope, KeyVersion: 3, Key: hex.EncodeToString(material),
 		Salt: hex.EncodeToString(derived("salt "+name, 32)), Plaintext: hex.EncodeToString(pt),
 		Context: ec, StoreContext: store, Reproducible: true, Ciphertext: hex.EncodeToString(ct),
-		OpenKeys:    []Key{{Tenant: "acme", Version: 3, Key: hex.EncodeToString(material)}},
+		OpenKeys:    []Key{{Tenant: scope, Version: 3, Key: hex.EncodeToString(material)}},
 		OpenContext: ec, Outcome: "success",
 	}
 	if kind == "stream" {
@@ -185,7 +224,67 @@ func vectors() ([]Vector, error) {
 		}
 		out = append(out, vs...)
 	}
+	// Vault scopes came after the first vectors; appending keeps those in place.
+	for _, kind := range []string{"record", "stream"} {
+		vs, err := vaultVectors(kind)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, vs...)
+	}
 	return out, nil
+}
+
+// vaultVectors are sealed under the key scope of tenant acme's vault payroll,
+// and show that a vault's data opens under that scope only.
+func vaultVectors(kind string) ([]Vector, error) {
+	ec := map[string]string{"table": "invoices", "row": "1042"}
+	ptLen := 100
+	if kind == "stream" {
+		ptLen = 3*envelope.MinSegmentSize + 300
+	}
+	p := kind + "-vault-"
+	v, err := baseIn(kind, p+"scope", "acme/payroll", ptLen, ec, false)
+	if err != nil {
+		return nil, err
+	}
+	tenantOwn, err := base(kind, kind+"-context", ptLen, ec, false)
+	if err != nil {
+		return nil, err
+	}
+	hr := Key{Tenant: "acme/hr", Version: 3, Key: hex.EncodeToString(derived("key acme/hr", 32))}
+	acme := Key{Tenant: "acme", Version: 3, Key: hex.EncodeToString(derived("key acme", 32))}
+	payroll := v.OpenKeys[0]
+	return []Vector{
+		v,
+		variant(v, p+"opened-as-tenant", "wrong_tenant", func(v *Vector, ct []byte) []byte {
+			v.OpenKeys[0] = acme
+			return ct
+		}),
+		variant(v, p+"opened-as-other-vault", "wrong_tenant", func(v *Vector, ct []byte) []byte {
+			v.OpenKeys[0] = hr
+			return ct
+		}),
+		variant(tenantOwn, p+"tenant-opened-as-vault", "wrong_tenant", func(v *Vector, ct []byte) []byte {
+			v.OpenKeys[0] = payroll
+			return ct
+		}),
+		// The header now names acme/hr and the opener holds payroll's material
+		// as acme/hr: the scope is bound by the key derivation, so the
+		// commitment fails.
+		variant(v, p+"rebound-to-other-vault", "invalid_ciphertext", func(v *Vector, ct []byte) []byte {
+			v.OpenKeys[0] = Key{Tenant: "acme/hr", Version: 3, Key: payroll.Key}
+			return rescope(ct, "acme/hr")
+		}),
+	}, nil
+}
+
+// rescope replaces the key scope id in a header, keeping every other byte.
+func rescope(ct []byte, scope string) []byte {
+	t := int(ct[7])
+	out := append(bytes.Clone(ct[:7]), byte(len(scope)))
+	out = append(out, scope...)
+	return append(out, ct[8+t:]...)
 }
 
 func kindVectors(kind string) ([]Vector, error) {
