@@ -13,11 +13,16 @@
 // tenant key version protects. The same derivation yields a key commitment,
 // checked before decryption, so a ciphertext opens under one key only.
 //
+// Each key belongs to a key scope: a tenant's own scope, named by the tenant
+// id, or one of its other vaults, named tenant/vault ([ScopeID]). Headers name
+// the scope and the derivation binds it, so a vault's data never opens under
+// another vault's key, even within one tenant.
+//
 // # Records
 //
 // [Seal] and [Open] (and the allocation-free [AppendSeal] and [AppendOpen])
-// protect one value. The header (format version, algorithm, tenant, key
-// version, salt, commitment, nonce) and the caller's encryption [Context] are
+// protect one value. The header (format version, algorithm, key scope,
+// key version, salt, commitment, nonce) and the caller's encryption [Context] are
 // authenticated; the context is stored in the header only when asked for.
 //
 // # Streams
