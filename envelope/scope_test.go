@@ -2,7 +2,9 @@ package envelope
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -171,6 +173,26 @@ func TestHeaderKeyScope(t *testing.T) {
 			if err := openIn(kind, fuzzKeys(t), bad, nil); !errors.Is(err, ErrInvalidCiphertext) {
 				t.Errorf("%s, %s scope %q: open err = %v, want invalid_ciphertext", kind, name, scope, err)
 			}
+		}
+	}
+}
+
+// TestLookupAskedForScopeID checks that a key lookup is asked for the
+// header's whole scope id, so a lookup keyed by tenant serves each vault's
+// scope as a tenant of its own.
+func TestLookupAskedForScopeID(t *testing.T) {
+	key := mustKey(t, "acme/payroll", 4)
+	for _, kind := range []Kind{KindRecord, KindStream} {
+		var asked []string
+		lookup := KeyLookupFunc(func(_ context.Context, scope string, version uint32) (*TenantKey, error) {
+			asked = append(asked, fmt.Sprintf("%s@%d", scope, version))
+			return key, nil
+		})
+		if err := openIn(kind, lookup, sealIn(t, kind, key, nil), nil); err != nil {
+			t.Fatalf("%s: open: %v", kind, err)
+		}
+		if len(asked) != 1 || asked[0] != "acme/payroll@4" {
+			t.Fatalf("%s: lookup asked for %v, want [acme/payroll@4]", kind, asked)
 		}
 	}
 }
